@@ -1,0 +1,39 @@
+# dora-assets: `make run` and `make test` set everything up themselves (a .venv of their own).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test dev lint format clean
+
+$(BIN)/python:
+	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python setup.py
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: set up, generate demo data if data/landing is empty, refresh, print the DORA metrics
+run: $(STAMP)
+	$(BIN)/dora-assets demo --if-empty
+	$(BIN)/dora-assets refresh
+
+## test: set up and run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest dora_assets_tests
+
+## dev: open the Dagster UI (webserver + daemon) on the same instance as the CLI
+dev: $(STAMP)
+	$(BIN)/dora-assets dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) *.egg-info

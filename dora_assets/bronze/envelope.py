@@ -1,0 +1,92 @@
+"""The landing-file envelope (CONTRACT section 2): one webhook delivery as it was received.
+
+``Envelope`` is the specification. Writers (the demo generator, the receiver, the API
+extractor) build envelopes through it; ingestion applies the same rules in SQL
+(``sql/classify_records.sql``) so that DuckDB can check millions of records without a Python
+loop, and a test holds the two to the same verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+KNOWN_EVENT_TYPES: dict[str, frozenset[str]] = {
+    "github": frozenset(
+        {
+            "push", "pull_request", "pull_request_review", "pull_request_review_comment",
+            "deployment", "deployment_status", "issues", "issue_comment", "workflow_run",
+            "workflow_job", "workflow_dispatch", "check_run", "check_suite", "release", "status",
+            "create", "delete", "ping", "repository", "merge_group", "label", "milestone",
+            "member", "fork", "star", "watch", "public", "gollum", "commit_comment",
+        }
+    ),
+    "gitlab": frozenset(
+        {
+            "push", "tag_push", "merge_request", "deployment", "pipeline", "build", "job", "issue",
+            "note", "release", "wiki_page", "feature_flag", "emoji",
+            "Push Hook", "Tag Push Hook", "Merge Request Hook", "Deployment Hook", "Pipeline Hook",
+            "Job Hook", "Issue Hook", "Note Hook", "Release Hook", "Confidential Issue Hook",
+        }
+    ),
+    "pagerduty": frozenset(
+        {
+            "incident.triggered", "incident.acknowledged", "incident.unacknowledged",
+            "incident.resolved", "incident.reopened", "incident.reassigned", "incident.escalated",
+            "incident.delegated", "incident.priority_updated", "incident.annotated",
+            "incident.responder.added", "incident.responder.replied",
+            "incident.status_update_published", "incident.service_updated",
+            "incident.conference_bridge.updated", "incident.custom_field_values.updated",
+            "incident.incident_type.changed", "incident.workflow.started",
+            "incident.workflow.completed", "pagey.ping",
+        }
+    ),
+}
+KNOWN_SOURCES: tuple[str, ...] = tuple(sorted(KNOWN_EVENT_TYPES))
+MAX_DELIVERY_ID_LENGTH = 255
+
+
+class Envelope(BaseModel):
+    """One delivery. Extra top-level keys are allowed (and ignored by ingestion)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: StrictStr = Field(description="github, gitlab or pagerduty")
+    event_type: StrictStr = Field(min_length=1, description="the sender's event name")
+    delivery_id: StrictStr = Field(
+        min_length=1, max_length=MAX_DELIVERY_ID_LENGTH, description="the sender's unique delivery id"
+    )
+    received_at: AwareDatetime = Field(description="ISO-8601 with a zone")
+    payload: dict[str, Any] = Field(description="the body exactly as the sender posted it")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source not in KNOWN_EVENT_TYPES:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(KNOWN_SOURCES)}")
+        return source
+
+    @field_validator("received_at", mode="before")
+    @classmethod
+    def _iso_string(cls, value: object) -> object:
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO-8601 string with a zone")
+        return value
+
+    @property
+    def known_event_type(self) -> bool:
+        return self.event_type in KNOWN_EVENT_TYPES[self.source]
+
+    def to_json(self) -> str:
+        """One line of JSON, as writers put it in a landing file."""
+        body = self.model_dump(mode="json")
+        body["received_at"] = self.received_at.isoformat().replace("+00:00", "Z")
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def known_event_type_keys() -> list[str]:
+    """``source:event_type`` strings, bound as a SQL parameter by ingestion."""
+    return sorted(f"{source}:{event}" for source, events in KNOWN_EVENT_TYPES.items() for event in events)

@@ -1,0 +1,143 @@
+"""The landing folder as ingestion sees it: which files exist, what kind each is, and which
+ones must be quarantined whole before any byte of them is parsed.
+
+File names come from outside, so they are never trusted as paths: the walk stays inside the
+landing folder, symlinks that lead out of it are refused, non-regular files are never opened,
+and names DuckDB would expand as glob patterns are never handed to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+RECORD_EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial")
+GLOB_CHARACTERS = frozenset("*?[]{}")
+MAX_JSON_FILE_BYTES = 64 * 1024 * 1024
+RAW_PREVIEW_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file found in the landing folder.
+
+    ``landing_file`` is the POSIX path relative to the landing folder (what tables store);
+    ``kind`` is ``json`` (one envelope), ``ndjson`` (one envelope per line) or ``rejected``
+    (quarantined whole with ``problem_code``/``problem``, never parsed).
+    """
+
+    landing_file: str
+    path: Path
+    kind: str
+    size_bytes: int
+    modified_ns: int
+    problem_code: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class LandingScan:
+    files: list[LandingFile]
+    in_flight: list[str]
+
+
+def is_temporary_name(name: str) -> bool:
+    """Writers write to a temporary name (dot-prefixed or ``*.tmp``) and then rename."""
+    return name.startswith(".") or name.lower().endswith(TEMPORARY_SUFFIXES)
+
+
+def scan_landing(landing_dir: Path, *, temporary_grace_seconds: float = 3600.0, now: float | None = None) -> LandingScan:
+    """Walk the landing folder (any depth) in a stable order and classify every entry.
+
+    Temporary names younger than ``temporary_grace_seconds`` are in flight and left for a later
+    run; older ones were abandoned by their writer and are quarantined, never ignored.
+    """
+    now = time.time() if now is None else now
+    root = landing_dir.resolve()
+    files: list[LandingFile] = []
+    in_flight: list[str] = []
+    if not root.is_dir():
+        return LandingScan(files, in_flight)
+    for directory, subdirectories, names in os.walk(root, followlinks=False):
+        subdirectories.sort()
+        for name in sorted(names):
+            path = Path(directory, name)
+            relative = _display_name(path.relative_to(root).as_posix())
+            info = path.lstat()
+            found = _classify(root, path, relative, info, now, temporary_grace_seconds)
+            if found is None:
+                in_flight.append(relative)
+            else:
+                files.append(found)
+    return LandingScan(files, in_flight)
+
+
+def _classify(
+    root: Path, path: Path, relative: str, info: os.stat_result, now: float, grace: float
+) -> LandingFile | None:
+    def rejected(code: str, problem: str) -> LandingFile:
+        return LandingFile(relative, path, "rejected", info.st_size, info.st_mtime_ns, code, problem)
+
+    name = path.name
+    if stat.S_ISLNK(info.st_mode):
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            return rejected("unsafe_path", "symlink points outside the landing folder; not followed")
+        info = target.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return rejected("not_a_file", "not a regular file (device, pipe or socket); never opened")
+    if relative != path.relative_to(root).as_posix():
+        return rejected("unsafe_name", "file name is not valid UTF-8")
+    if is_temporary_name(name):
+        if now - info.st_mtime < grace:
+            return None
+        return rejected(
+            "abandoned_temporary_file",
+            f"temporary file untouched for more than {grace:.0f} s: its writer never renamed it",
+        )
+    kind = RECORD_EXTENSIONS.get(Path(name).suffix.lower())
+    if kind is None:
+        return rejected("unsupported_extension", "not a .json, .ndjson or .jsonl file")
+    if GLOB_CHARACTERS & set(relative):
+        return rejected("unsafe_name", "file name contains glob characters (* ? [ ] { }); not read")
+    if info.st_size == 0:
+        return rejected("empty_file", "file is empty")
+    if kind == "json" and info.st_size > MAX_JSON_FILE_BYTES:
+        return rejected(
+            "file_too_large",
+            f"a .json file holds one envelope; {info.st_size} bytes exceeds {MAX_JSON_FILE_BYTES}"
+            " (use .ndjson for batches)",
+        )
+    return LandingFile(relative, path, kind, info.st_size, info.st_mtime_ns)
+
+
+def _display_name(relative: str) -> str:
+    """A storable name: undecodable bytes (surrogate escapes) shown as backslash escapes."""
+    return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1024 * 1024) -> str:
+    """Content hash, streamed in chunks so a huge file never sits in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def raw_preview(path: Path, limit: int = RAW_PREVIEW_BYTES) -> str | None:
+    """As much of a rejected file as is safe to keep as text: its first bytes, undecodable
+    bytes replaced. Non-regular files and symlinks are never opened."""
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        with path.open("rb") as handle:
+            return handle.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return None

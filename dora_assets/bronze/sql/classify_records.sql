@@ -1,0 +1,95 @@
+-- Decide each staged record's fate: landed, duplicate or quarantined (with a precise reason).
+-- The envelope rules are those of dora_assets.bronze.envelope.Envelope (a test holds the two
+-- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type').
+CREATE OR REPLACE TEMP TABLE classified AS
+WITH parsed AS (
+    SELECT
+        staged.*,
+        files.file_order,
+        CASE WHEN staged.reject_code IS NULL AND json_valid(staged.record_text) THEN staged.record_text::JSON END AS doc
+    FROM staged_records AS staged
+    JOIN batch_files AS files USING (landing_file)
+),
+fields AS (
+    SELECT
+        *,
+        json_type(doc) AS top_type,
+        json_type(doc, '$.source') AS source_type,
+        json_type(doc, '$.event_type') AS event_type_type,
+        json_type(doc, '$.delivery_id') AS delivery_id_type,
+        json_type(doc, '$.received_at') AS received_at_type,
+        json_type(doc, '$.payload') AS payload_type,
+        doc ->> '$.source' AS source,
+        doc ->> '$.event_type' AS event_type,
+        doc ->> '$.delivery_id' AS delivery_id,
+        doc ->> '$.received_at' AS received_at_text
+    FROM parsed
+),
+checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN reject_code IS NOT NULL THEN reject_reason
+            WHEN doc IS NULL THEN 'not valid JSON'
+            WHEN top_type <> 'OBJECT' THEN 'envelope must be a JSON object, got ' || json_kind(top_type)
+            WHEN source_type IS NULL THEN 'envelope field source is missing'
+            WHEN source_type <> 'VARCHAR' THEN 'envelope field source must be a string, got ' || json_kind(source_type)
+            WHEN event_type_type IS NULL THEN 'envelope field event_type is missing'
+            WHEN event_type_type <> 'VARCHAR' THEN 'envelope field event_type must be a string, got ' || json_kind(event_type_type)
+            WHEN event_type = '' THEN 'envelope field event_type is empty'
+            WHEN delivery_id_type IS NULL THEN 'envelope field delivery_id is missing'
+            WHEN delivery_id_type <> 'VARCHAR' THEN 'envelope field delivery_id must be a string, got ' || json_kind(delivery_id_type)
+            WHEN delivery_id = '' THEN 'envelope field delivery_id is empty'
+            WHEN length(delivery_id) > $max_delivery_id_length THEN 'envelope field delivery_id is longer than ' || $max_delivery_id_length || ' characters'
+            WHEN received_at_type IS NULL THEN 'envelope field received_at is missing'
+            WHEN received_at_type <> 'VARCHAR' THEN 'envelope field received_at must be an ISO-8601 string with a zone, got ' || json_kind(received_at_type)
+            WHEN NOT regexp_full_match(received_at_text, $timestamp_pattern) OR try_cast(received_at_text AS TIMESTAMPTZ) IS NULL
+                THEN 'envelope field received_at is not an ISO-8601 timestamp with a zone: ' || left(received_at_text, 64)
+            WHEN payload_type IS NULL THEN 'envelope field payload is missing'
+            WHEN payload_type <> 'OBJECT' THEN 'envelope field payload must be a JSON object, got ' || json_kind(payload_type)
+            WHEN NOT list_contains($known_sources, source) THEN 'unknown source ' || left(source, 64) || '; expected one of ' || array_to_string($known_sources, ', ')
+        END AS reason,
+        CASE
+            WHEN reject_code IS NOT NULL THEN reject_code
+            WHEN doc IS NULL THEN 'invalid_json'
+            WHEN source_type = 'VARCHAR' AND event_type_type = 'VARCHAR' AND delivery_id_type = 'VARCHAR'
+                AND received_at_type = 'VARCHAR' AND payload_type = 'OBJECT'
+                AND NOT list_contains($known_sources, source) THEN 'unknown_source'
+            ELSE 'invalid_envelope'
+        END AS candidate_code
+    FROM fields
+),
+valid_ranked AS (
+    SELECT
+        landing_file,
+        line_number,
+        row_number() OVER (PARTITION BY delivery_id ORDER BY file_order, line_number) AS delivery_rank,
+        first(landing_file) OVER (PARTITION BY delivery_id ORDER BY file_order, line_number) AS first_in_batch
+    FROM checked
+    WHERE reason IS NULL
+)
+SELECT
+    checked.landing_file,
+    checked.line_number,
+    checked.file_order,
+    CASE
+        WHEN checked.reason IS NOT NULL THEN 'quarantined'
+        WHEN ranked.delivery_rank > 1 OR landed.delivery_id IS NOT NULL THEN 'duplicate'
+        ELSE 'landed'
+    END AS outcome,
+    CASE WHEN checked.reason IS NOT NULL THEN checked.candidate_code END AS reason_code,
+    checked.reason,
+    left(checked.record_text, $raw_limit) AS raw,
+    checked.delivery_id,
+    checked.source,
+    checked.event_type,
+    CASE WHEN checked.reason IS NULL THEN checked.received_at_text::TIMESTAMPTZ END AS received_at,
+    CASE WHEN checked.reason IS NULL THEN checked.doc -> '$.payload' END AS payload,
+    list_contains($known_event_types, checked.source || ':' || checked.event_type) AS known_event_type,
+    coalesce(landed.landing_file, CASE WHEN ranked.delivery_rank > 1 THEN ranked.first_in_batch END) AS first_landing_file
+FROM checked
+LEFT JOIN valid_ranked AS ranked
+    ON ranked.landing_file = checked.landing_file
+    AND ranked.line_number IS NOT DISTINCT FROM checked.line_number
+LEFT JOIN bronze.raw_events AS landed
+    ON checked.reason IS NULL AND landed.delivery_id = checked.delivery_id;

@@ -1,0 +1,19 @@
+-- One ledger row per file of the batch, with its record accounting
+-- (records_seen = landed + quarantined + duplicate by construction).
+INSERT INTO bronze.landing_files
+SELECT
+    files.landing_file,
+    files.content_sha256,
+    files.size_bytes,
+    files.modified_at,
+    files.status,
+    count(records.outcome) AS records_seen,
+    count(records.outcome) FILTER (WHERE records.outcome = 'landed') AS records_landed,
+    count(records.outcome) FILTER (WHERE records.outcome = 'quarantined') AS records_quarantined,
+    count(records.outcome) FILTER (WHERE records.outcome = 'duplicate') AS records_duplicate,
+    $ingest_id,
+    $ingested_at
+FROM batch_files AS files
+LEFT JOIN classified AS records USING (landing_file)
+GROUP BY ALL
+ORDER BY min(files.file_order);

@@ -1,0 +1,86 @@
+"""Dagster resources: the DuckDB warehouse and the metric config.
+
+Both resolve their settings from the environment when a run uses them, not at import time, so
+the same ``Definitions`` serve ``make run``, ``dagster dev`` and every test's temporary data home.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from dora_assets.config import DoraConfig, load_config
+from dora_assets.settings import DoraPaths
+from dora_assets.sql import schema_ddl
+
+LOCK_ERROR_MARKERS = ("could not set lock", "conflicting lock")
+
+
+class DuckDBWarehouse(DuckDBResource):
+    """The DuckDB file that holds the ``bronze``, ``silver`` and ``gold`` schemas.
+
+    ``database`` defaults to ``$DORA_DUCKDB_PATH`` (else ``$DORA_HOME/warehouse.duckdb``). Every
+    connection runs in UTC and finds the schemas in place. DuckDB lets one process write a file
+    at a time; a connection attempt that meets another process's lock waits (with jitter) up to
+    ``lock_timeout_seconds`` instead of failing the run.
+    """
+
+    database: str = Field(default="", description="Path of the DuckDB file; empty = from DORA_* env vars.")
+    lock_timeout_seconds: float = Field(default=600.0, description="How long to wait for another writer.")
+
+    def database_path(self) -> str:
+        if self.database:
+            return self.database
+        return str(DoraPaths.from_env().duckdb_path)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        connection = connect_warehouse(self.database_path(), self.connection_config, self.lock_timeout_seconds)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+def connect_warehouse(
+    path: str, config: dict[str, Any] | None = None, lock_timeout_seconds: float = 600.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write in UTC with every layer's tables created if missing."""
+    if path != ":memory:":
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout_seconds
+    delay = 0.05
+    while True:
+        try:
+            connection = duckdb.connect(path, config={"custom_user_agent": "dora-assets", **(config or {})})
+            break
+        except duckdb.IOException as error:
+            if not any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+    connection.execute("SET TimeZone = 'UTC'")
+    for ddl in schema_ddl():
+        connection.execute(ddl)
+    return connection
+
+
+class DoraConfigResource(ConfigurableResource):
+    """The metric definitions, from ``path`` or ``$DORA_CONFIG`` (see ``dora_assets.config``)."""
+
+    path: str = Field(default="", description="YAML or JSON config file; empty = $DORA_CONFIG or defaults.")
+
+    def load(self) -> DoraConfig:
+        return load_config(self.path or None)

@@ -1,0 +1,22 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="dora-assets",
+    version="0.1.0",
+    description="A Dagster asset graph that turns raw engineering events into DORA metrics you can trust.",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(exclude=["dora_assets_tests", "dora_assets_tests.*"]),
+    package_data={"dora_assets": ["*/sql/*.sql", "demo/templates/*/*.json"]},
+    install_requires=[
+        "dagster==1.13.27",
+        "dagster-webserver==1.13.27",
+        "dagster-duckdb==0.29.27",
+        "duckdb==2.0.1",
+        "httpx==0.28.1",
+        "pandas==3.1.1",
+        "pydantic==2.14.4",
+        "PyYAML==6.0.4",
+    ],
+    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.6"]},
+    entry_points={"console_scripts": ["dora-assets=dora_assets.cli:main"]},
+)
