@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -55,8 +56,6 @@ def connect_warehouse(
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-write in UTC with every layer's tables created if missing."""
     if path != ":memory:":
-        from pathlib import Path
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
@@ -84,3 +83,15 @@ class DoraConfigResource(ConfigurableResource):
 
     def load(self) -> DoraConfig:
         return load_config(self.path or None)
+
+
+class LandingFolder(ConfigurableResource):
+    """Where webhook deliveries are dropped: ``path``, else ``$DORA_LANDING_DIR``, else
+    ``$DORA_HOME/landing``. Files younger than ``temporary_grace_seconds`` with a temporary
+    name (dot-prefixed or ``*.tmp``) are still being written and are left for a later run."""
+
+    path: str = Field(default="", description="Landing folder; empty = from DORA_* env vars.")
+    temporary_grace_seconds: float = Field(default=3600.0)
+
+    def directory(self) -> Path:
+        return Path(self.path).resolve() if self.path else DoraPaths.from_env().landing_dir

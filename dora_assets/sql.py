@@ -1,11 +1,23 @@
-"""SQL lives in files: ``<layer>/sql/<name>.sql`` next to the module that runs it."""
+"""SQL lives in files: ``<layer>/sql/<name>.sql`` next to the module that runs it.
+
+A file may hold several statements (each ending with ``;`` at the end of a line). DuckDB binds
+prepared parameters to one statement at a time, so ``run_sql`` gives each statement exactly
+the ``$named`` parameters it uses. Values are always bound, never formatted into the text.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
+from typing import Any
+
+import duckdb
 
 LAYERS = ("bronze", "silver", "gold")
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
 
 
 @cache
@@ -14,6 +26,42 @@ def sql_file(layer: str, name: str) -> str:
     return files("dora_assets").joinpath(layer, "sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
+@cache
+def sql_statements(layer: str, name: str) -> tuple[str, ...]:
+    """The statements of one SQL file, split where a line ends with ``;``, without comment lines."""
+    parts = _STATEMENT_END.split(sql_file(layer, name))
+    statements = ("\n".join(line for line in part.splitlines() if not line.strip().startswith("--")) for part in parts)
+    return tuple(statement.strip() for statement in statements if statement.strip())
+
+
+def run_sql(
+    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Execute every statement of a SQL file; returns the connection after the last one."""
+    params = params or {}
+    for statement in sql_statements(layer, name):
+        used = dict.fromkeys(_PARAMETER.findall(statement))
+        missing = [name for name in used if name not in params]
+        if missing:
+            raise KeyError(f"{layer}/sql/{name}.sql needs parameters {missing}")
+        connection.execute(statement, {key: params[key] for key in used} or None)
+    return connection
+
+
 def schema_ddl() -> list[str]:
-    """The idempotent DDL of every layer (``CREATE ... IF NOT EXISTS``), in dependency order."""
-    return [sql_file(layer, "schema") for layer in LAYERS]
+    """The idempotent DDL statements of every layer (``CREATE ... IF NOT EXISTS``), in order."""
+    return [statement for layer in LAYERS for statement in sql_statements(layer, "schema")]
+
+
+
+def run_sql_in_transaction(
+    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+) -> None:
+    """Execute a SQL file atomically: all of its statements commit together or none does."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        run_sql(connection, layer, name, params)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise

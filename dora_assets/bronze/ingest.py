@@ -18,7 +18,7 @@ import pandas as pd
 
 from dora_assets.bronze.envelope import KNOWN_SOURCES, MAX_DELIVERY_ID_LENGTH, known_event_type_keys
 from dora_assets.bronze.landing import LandingFile, file_sha256, raw_preview, scan_landing
-from dora_assets.sql import sql_file
+from dora_assets.sql import run_sql, sql_file
 
 LINE_DELIMITER = "\x1e\x1f\x1e\x1f"
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -147,7 +147,7 @@ def _ingest_batch(
     connection.execute("BEGIN TRANSACTION")
     try:
         ingest_id = connection.execute("SELECT nextval('bronze.ingest_id_seq')").fetchone()[0]
-        connection.execute(sql_file("bronze", "stage_tables"))
+        run_sql(connection, "bronze", "stage_tables")
         batch_files = pd.DataFrame(
             [
                 {
@@ -170,8 +170,10 @@ def _ingest_batch(
         connection.execute("INSERT INTO batch_files SELECT * FROM batch_files_frame")
         connection.unregister("batch_files_frame")
         _stage(connection, batch)
-        connection.execute(
-            sql_file("bronze", "classify_records"),
+        run_sql(
+            connection,
+            "bronze",
+            "classify_records",
             {
                 "known_sources": list(KNOWN_SOURCES),
                 "known_event_types": known_event_type_keys(),
@@ -182,7 +184,7 @@ def _ingest_batch(
         )
         landing = {"ingest_id": ingest_id, "ingested_at": ingested_at}
         for statement in ("land_raw_events", "land_quarantine", "land_duplicates", "land_ledger"):
-            connection.execute(sql_file("bronze", statement), landing)
+            run_sql(connection, "bronze", statement, landing)
         totals_row = connection.execute(sql_file("bronze", "batch_totals")).fetchone()
         reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
@@ -198,14 +200,16 @@ def _stage(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> 
         if item.problem_code is None:
             by_kind[item.file.kind].append(str(item.file.path))
     if by_kind["ndjson"]:
-        connection.execute(
-            sql_file("bronze", "read_ndjson_lines"),
+        run_sql(
+            connection,
+            "bronze",
+            "read_ndjson_lines",
             {"paths": by_kind["ndjson"], "delimiter": LINE_DELIMITER, "max_line_bytes": MAX_RECORD_BYTES},
         )
-        connection.execute(sql_file("bronze", "stage_ndjson_records"))
+        run_sql(connection, "bronze", "stage_ndjson_records")
     if by_kind["json"]:
-        connection.execute(sql_file("bronze", "stage_json_records"), {"paths": by_kind["json"]})
-    connection.execute(sql_file("bronze", "stage_file_problems"))
+        run_sql(connection, "bronze", "stage_json_records", {"paths": by_kind["json"]})
+    run_sql(connection, "bronze", "stage_file_problems")
 
 
 def _timestamp(modified_ns: int) -> datetime:

@@ -1,0 +1,1 @@
+"""Bronze: landing files -> bronze.raw_events / bronze.quarantine (append-only)."""

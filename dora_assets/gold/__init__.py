@@ -1,0 +1,1 @@
+"""Gold: the DORA metrics (gold.dora_monthly) by SQL over silver."""
