@@ -52,16 +52,21 @@ class DuckDBWarehouse(DuckDBResource):
 
 
 def connect_warehouse(
-    path: str, config: dict[str, Any] | None = None, lock_timeout_seconds: float = 600.0
+    path: str, config: dict[str, Any] | None = None, lock_timeout_seconds: float = 600.0, *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-write in UTC with every layer's tables created if missing."""
-    if path != ":memory:":
+    """Open the warehouse in UTC. Read-write connections find every layer's tables in place;
+    read-only ones require an existing file (``FileNotFoundError`` otherwise)."""
+    if read_only and not Path(path).is_file():
+        raise FileNotFoundError(f"no warehouse at {path}: run `dora-assets refresh` first")
+    if path != ":memory:" and not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
     while True:
         try:
-            connection = duckdb.connect(path, config={"custom_user_agent": "dora-assets", **(config or {})})
+            connection = duckdb.connect(
+                path, read_only=read_only, config={"custom_user_agent": "dora-assets", **(config or {})}
+            )
             break
         except duckdb.IOException as error:
             if not any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
@@ -71,8 +76,9 @@ def connect_warehouse(
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
     connection.execute("SET TimeZone = 'UTC'")
-    for ddl in schema_ddl():
-        connection.execute(ddl)
+    if not read_only:
+        for ddl in schema_ddl():
+            connection.execute(ddl)
     return connection
 
 

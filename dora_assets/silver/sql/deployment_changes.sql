@@ -38,16 +38,20 @@ deployment_positions AS (
      AND branch_pushes.after_sha = deployments.commit_sha
     GROUP BY ALL
 ),
+earliest_at_position AS (
+    -- Several deployments may ship up to the same push: keep the earliest (one row per position).
+    SELECT repo, branch, shipped_up_to, min({'time_deployed': time_deployed, 'deploy_id': deploy_id}) AS shipper
+    FROM deployment_positions
+    GROUP BY ALL
+),
 first_shipper_from AS (
     -- For every position p: the earliest deployment among those shipping up to >= p.
     SELECT
         repo,
         branch,
         shipped_up_to,
-        min({'time_deployed': time_deployed, 'deploy_id': deploy_id}) OVER (
-            PARTITION BY repo, branch ORDER BY shipped_up_to DESC ROWS UNBOUNDED PRECEDING
-        ) AS shipper
-    FROM deployment_positions
+        min(shipper) OVER (PARTITION BY repo, branch ORDER BY shipped_up_to DESC ROWS UNBOUNDED PRECEDING) AS shipper
+    FROM earliest_at_position
 ),
 push_shippers AS (
     SELECT branch_pushes.repo, branch_pushes.commits, shippers.shipper

@@ -1,0 +1,187 @@
+"""The `dora-assets` command line (CONTRACT section 5).
+
+Every command fails with a one-line reason and a non-zero exit, never a traceback
+(set DORA_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from dora_assets.config import ConfigError, load_config
+from dora_assets.settings import DoraPaths
+
+
+class CommandError(Exception):
+    """A failure with a one-line explanation for the user."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the one place that turns any failure into a one-line reason
+        if os.environ.get("DORA_DEBUG"):
+            traceback.print_exc()
+        print(f"dora-assets {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2 if isinstance(error, ConfigError | CommandError) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dora-assets",
+        description="Raw engineering events in, DORA metrics you can trust out. "
+        "Data home: $DORA_HOME (default ./data).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="generate a realistic demo history of GitHub deliveries into the landing folder")
+    demo.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
+    demo.add_argument("--repos", type=_positive_int, default=4, help="number of repositories (default 4)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--end", type=_iso_date, default=None, help="last day of the history, YYYY-MM-DD (default today)")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing when the landing folder already holds files")
+    demo.set_defaults(handler=command_demo)
+
+    refresh = commands.add_parser(
+        "refresh", help="ingest new landing files and rebuild silver and gold with their checks (one headless run)"
+    )
+    refresh.add_argument("--quiet", action="store_true", help="do not print the metrics afterwards")
+    refresh.set_defaults(handler=command_refresh)
+
+    metrics = commands.add_parser("metrics", help="print the DORA metrics of gold.dora_monthly")
+    metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
+    metrics.set_defaults(handler=command_metrics)
+
+    dev = commands.add_parser("dev", help="open the Dagster UI (dagster dev) on the shared instance")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=_positive_int, default=3000)
+    dev.set_defaults(handler=command_dev)
+    return parser
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from dora_assets.demo.generator import generate_demo
+
+    landing = DoraPaths.from_env().landing_dir
+    if args.if_empty and landing.is_dir() and any(path.is_file() for path in landing.rglob("*")):
+        print(f"demo: {landing} already holds landing files; nothing generated")
+        return 0
+    try:
+        summary = generate_demo(landing, days=args.days, repos=args.repos, seed=args.seed, end=args.end)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    print(
+        f"demo: wrote {summary.deliveries} deliveries ({summary.redeliveries} redeliveries) in {summary.files} files "
+        f"for {len(summary.repos)} repos, {summary.start} to {summary.end}, into {landing}"
+    )
+    return 0
+
+
+def command_refresh(args: argparse.Namespace) -> int:
+    from dora_assets.definitions import REFRESH_JOB_NAME
+    from dora_assets.runs import dagster_instance, run_job
+
+    load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
+    paths = DoraPaths.from_env()
+    outcome = run_job(REFRESH_JOB_NAME, dagster_instance(paths))
+    ingest = outcome.materialized.get("bronze/raw_events", {})
+    if ingest:
+        print(
+            f"refresh: {ingest.get('files_ingested', 0)} new landing files, {ingest.get('records_seen', 0)} records: "
+            f"{ingest.get('records_landed', 0)} landed, {ingest.get('records_quarantined', 0)} quarantined, "
+            f"{ingest.get('records_duplicate', 0)} duplicates (run {outcome.run_id})"
+        )
+    for error in outcome.step_errors:
+        print(f"refresh: step failed: {error}", file=sys.stderr)
+    for check in outcome.checks:
+        if not check.passed:
+            print(f"refresh: check {check.severity} {check.asset} {check.check}: {check.description}", file=sys.stderr)
+    if not outcome.success:
+        raise RuntimeError(f"run {outcome.run_id} failed; see `dagster dev` or the messages above")
+    if not args.quiet:
+        print_metrics(paths, months=3)
+    if outcome.failed_error_checks:
+        print(f"refresh: {len(outcome.failed_error_checks)} ERROR check(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def command_metrics(args: argparse.Namespace) -> int:
+    print_metrics(DoraPaths.from_env(), months=args.months)
+    return 0
+
+
+def command_dev(args: argparse.Namespace) -> int:
+    from dora_assets.runs import ensure_dagster_home
+
+    paths = DoraPaths.from_env()
+    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(paths.dagster_home))}
+    argv = [sys.executable, "-m", "dagster", "dev", "-m", "dora_assets.definitions", "-h", args.host, "-p", str(args.port)]
+    os.execve(sys.executable, argv, env)
+    return 0  # not reached: execve replaces this process
+
+
+def print_metrics(paths: DoraPaths, *, months: int) -> None:
+    """Print the org-wide and per-repo rows of gold.dora_monthly for the last ``months`` months."""
+    import pandas as pd
+
+    from dora_assets.resources import connect_warehouse
+    from dora_assets.sql import run_sql
+
+    connection = connect_warehouse(str(paths.duckdb_path), read_only=True)
+    try:
+        frame = run_sql(connection, "gold", "metrics_report", {"months": months}).fetchdf()
+    except duckdb.CatalogException:
+        raise CommandError("gold.dora_monthly does not exist yet: run `dora-assets refresh` first") from None
+    finally:
+        connection.close()
+    if frame.empty:
+        print("gold.dora_monthly is empty: no deployments, changes or incidents have landed yet")
+        return
+    benchmark = frame["benchmark"].iloc[0]
+    frame = frame.drop(columns="benchmark")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
+        print(f"\nDORA metrics from {paths.duckdb_path} (tiers: deploy frequency/lead time/change failure/restore,")
+        print(f"e=elite h=high m=medium l=low, DORA {benchmark} benchmark; times in hours)\n")
+        print("Organisation (repo '*')")
+        print(frame[frame["repo"] == "*"].drop(columns="repo").to_string(index=False, na_rep="-"))
+        print("\nPer repository")
+        print(frame[frame["repo"] != "*"].to_string(index=False, na_rep="-"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-24") from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+if __name__ == "__main__":
+    sys.exit(main())
