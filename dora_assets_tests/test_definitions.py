@@ -1,0 +1,71 @@
+"""The Dagster definitions load, and the graph is the one the contract and the UI promise."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, Definitions
+
+from dora_assets.definitions import REFRESH_JOB_NAME, defs
+from dora_assets.settings import DoraPaths
+from dora_assets_tests.conftest import materialize_everything, query
+
+CONTRACT_ASSETS = {
+    "bronze/raw_events": "bronze",
+    "bronze/quarantine": "bronze",
+    "silver/changes": "silver",
+    "silver/deployments": "silver",
+    "silver/deployment_changes": "silver",
+    "silver/incidents": "silver",
+    "gold/dora_monthly": "gold",
+}
+
+
+def asset_nodes() -> dict[str, object]:
+    graph = defs.resolve_asset_graph()
+    return {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
+
+
+def test_definitions_load() -> None:
+    Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def(REFRESH_JOB_NAME) is not None
+
+
+def test_graph_has_the_contract_assets_grouped_by_layer_with_docs() -> None:
+    nodes = asset_nodes()
+    for key, group in CONTRACT_ASSETS.items():
+        assert key in nodes, key
+        node = nodes[key]
+        assert node.group_name == group
+        assert node.description and len(node.description) > 40
+        assert "duckdb" in node.kinds
+    for key, node in nodes.items():
+        schema_name = key.split("/")[0]
+        assert node.group_name == schema_name, f"{key}: key prefix, schema and group must agree"
+
+
+def test_lineage_runs_bronze_to_silver_to_gold() -> None:
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(AssetKey(["gold", "dora_monthly"])).parent_keys
+    assert {key.to_user_string() for key in upstream} >= {
+        "silver/deployments",
+        "silver/deployment_changes",
+        "silver/incidents",
+    }
+    assert AssetKey(["bronze", "raw_events"]) in graph.get(AssetKey(["silver", "deployments"])).parent_keys
+
+
+def test_declared_column_schemas_match_the_duckdb_tables(data_home: DoraPaths) -> None:
+    materialize_everything()
+    actual: dict[str, list[tuple[str, str]]] = {}
+    for schema, table, column, data_type in query(
+        data_home,
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE schema_name IN ('bronze', 'silver', 'gold') ORDER BY schema_name, table_name, column_index",
+    ):
+        actual.setdefault(f"{schema}/{table}", []).append((column, data_type.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")))
+    for key, node in asset_nodes().items():
+        declared = node.metadata["dagster/column_schema"].columns
+        assert [column.name for column in declared] == [name for name, _ in actual[key]], key
+        for column, (_, data_type) in zip(declared, actual[key], strict=True):
+            if not column.type.startswith("STRUCT"):
+                assert column.type == data_type, f"{key}.{column.name}"
+            assert column.description
