@@ -68,7 +68,7 @@ def run_job(job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | 
     """Execute one job of the definitions in this process, recorded on ``instance``."""
     from dora_assets.definitions import defs
 
-    job = defs.get_job_def(job_name)
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGGING, tags=tags)
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:

@@ -1,0 +1,105 @@
+"""The dora-assets command as users run it: a real subprocess with its own data home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from dora_assets.settings import DoraPaths
+from dora_assets_tests.conftest import query
+from dora_assets_tests.test_metrics_known_answers import land_history
+
+
+def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(paths.home), **(extra_env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "dora_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dora-assets")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_help_lists_every_command(data_home: DoraPaths) -> None:
+    result = run_cli(data_home, "--help")
+    assert result.returncode == 0
+    for command in ("demo", "refresh", "metrics", "dev"):
+        assert command in result.stdout
+
+
+def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: DoraPaths) -> None:
+    land_history(data_home)
+
+    first = run_cli(data_home, "refresh")
+    assert first.returncode == 0, first.stderr
+    assert "2 new landing files, 24 records: 23 landed, 0 quarantined, 1 duplicates" in first.stdout
+    assert "Organisation (repo '*')" in first.stdout and "acme/api" in first.stdout
+    snapshot = query(data_home, "SELECT * FROM gold.dora_monthly ORDER BY month, repo")
+    bronze = query(data_home, "SELECT * FROM bronze.raw_events ORDER BY delivery_id")
+
+    second = run_cli(data_home, "refresh", "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert "0 new landing files, 0 records" in second.stdout
+    assert query(data_home, "SELECT * FROM gold.dora_monthly ORDER BY month, repo") == snapshot
+    assert query(data_home, "SELECT * FROM bronze.raw_events ORDER BY delivery_id") == bronze
+
+    instance = DagsterInstance.from_config(str(data_home.dagster_home))
+    runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["dora_refresh", "dora_refresh"]
+    assert all(run.is_success for run in runs)
+
+
+def test_metrics_prints_the_last_months(data_home: DoraPaths) -> None:
+    land_history(data_home)
+    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    result = run_cli(data_home, "metrics", "--months", "1")
+    assert result.returncode == 0, result.stderr
+    assert "2026-05" in result.stdout and "2026-03" not in result.stdout
+
+
+def test_metrics_before_any_refresh_fails_in_one_line(data_home: DoraPaths) -> None:
+    assert_one_line_error(run_cli(data_home, "metrics"), "run `dora-assets refresh` first")
+
+
+@pytest.mark.parametrize(
+    ("config_text", "fragment"),
+    [
+        ("production_environment: [prod]\n", "production_environment: Extra inputs are not permitted"),
+        ("benchmark: 1999\n", "unknown benchmark"),
+        ("incident_labels: []\n", "incident_labels"),
+        ("teams: [not, a, mapping]\n", "teams"),
+    ],
+)
+def test_refresh_rejects_a_bad_config_in_one_line(
+    data_home: DoraPaths, tmp_path: Path, config_text: str, fragment: str
+) -> None:
+    config = tmp_path / "dora.yaml"
+    config.write_text(config_text, encoding="utf-8")
+    result = run_cli(data_home, "refresh", extra_env={"DORA_CONFIG": str(config)})
+    assert_one_line_error(result, fragment)
+    assert result.returncode == 2
+    assert not data_home.duckdb_path.exists()
+
+
+def test_bad_arguments_fail_without_traceback(data_home: DoraPaths) -> None:
+    result = run_cli(data_home, "demo", "--days", "zero")
+    assert result.returncode == 2
+    assert "is not a whole number" in result.stderr and "Traceback" not in result.stderr
+    assert_one_line_error(
+        run_cli(data_home, "metrics", extra_env={"DORA_CONFIG": "/nonexistent/dora.yaml"}), "no warehouse"
+    )
