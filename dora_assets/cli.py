@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="generate a realistic demo history of GitHub deliveries into the landing folder")
+    demo = commands.add_parser(
+        "demo", help="generate a realistic demo history of GitHub deliveries into the landing folder"
+    )
     demo.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
     demo.add_argument("--repos", type=_positive_int, default=4, help="number of repositories (default 4)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
@@ -128,7 +130,18 @@ def command_dev(args: argparse.Namespace) -> int:
 
     paths = DoraPaths.from_env()
     env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(paths.dagster_home))}
-    argv = [sys.executable, "-m", "dagster", "dev", "-m", "dora_assets.definitions", "-h", args.host, "-p", str(args.port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "dora_assets.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     os.execve(sys.executable, argv, env)
     return 0  # not reached: execve replaces this process
 

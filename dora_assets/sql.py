@@ -53,7 +53,6 @@ def schema_ddl() -> list[str]:
     return [statement for layer in LAYERS for statement in sql_statements(layer, "schema")]
 
 
-
 def run_sql_in_transaction(
     connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
 ) -> None:

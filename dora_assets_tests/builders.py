@@ -61,7 +61,13 @@ def push(
 
 
 def deployment_status(
-    repo: str, deploy_id: int, sha: str, created_at: str, *, state: str = "success", environment: str = "production",
+    repo: str,
+    deploy_id: int,
+    sha: str,
+    created_at: str,
+    *,
+    state: str = "success",
+    environment: str = "production",
     ref: str = "main",
 ) -> dict[str, Any]:
     payload = _with_repo(sample("deployment_status/payload.json"), repo)
@@ -73,8 +79,15 @@ def deployment_status(
 
 
 def issue(
-    repo: str, number: int, action: str, *, labels: list[str], created_at: str, updated_at: str,
-    closed_at: str | None = None, body: str = "",
+    repo: str,
+    number: int,
+    action: str,
+    *,
+    labels: list[str],
+    created_at: str,
+    updated_at: str,
+    closed_at: str | None = None,
+    body: str = "",
 ) -> dict[str, Any]:
     payload = _with_repo(sample("issues/labeled.payload.json"), repo)
     label_template = payload["issue"]["labels"][0]

@@ -41,3 +41,19 @@ def query(paths: DoraPaths, sql: str, params: dict | None = None) -> list[tuple]
     with duckdb.connect(str(paths.duckdb_path), read_only=True) as connection:
         connection.execute("SET TimeZone = 'UTC'")
         return connection.execute(sql, params).fetchall()
+
+
+def query_dicts(paths: DoraPaths, sql: str, params: dict | None = None) -> list[dict]:
+    with duckdb.connect(str(paths.duckdb_path), read_only=True) as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        cursor = connection.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def gold_monthly(paths: DoraPaths, columns: tuple[str, ...]) -> dict[tuple, dict]:
+    """gold.dora_monthly keyed by (month, repo), restricted to ``columns``."""
+    return {
+        (row["month"], row["repo"]): {name: row[name] for name in columns}
+        for row in query_dicts(paths, "SELECT * FROM gold.dora_monthly")
+    }

@@ -69,7 +69,9 @@ def test_every_record_lands_or_is_quarantined_with_its_line(warehouse, landing: 
     )
     (landing / "sub" / "deeper").mkdir(parents=True)
     (landing / "sub" / "deeper" / "one.json").write_text(json.dumps(env("d9"), indent=2), encoding="utf-8")
-    (landing / "latin1.ndjson").write_bytes(line(env("d10")).encode() + b'{"x": "caf\xe9"}\n' + line(env("d11")).encode())
+    (landing / "latin1.ndjson").write_bytes(
+        line(env("d10")).encode() + b'{"x": "caf\xe9"}\n' + line(env("d11")).encode()
+    )
     (landing / "array.json").write_text("[1, 2]", encoding="utf-8")
     (landing / "notes.txt").write_text("not a delivery", encoding="utf-8")
     (landing / "empty.ndjson").write_text("", encoding="utf-8")
@@ -77,7 +79,9 @@ def test_every_record_lands_or_is_quarantined_with_its_line(warehouse, landing: 
 
     report = ingest_landing(warehouse, landing)
 
-    assert rows(warehouse, "SELECT delivery_id, landing_file, line_number, known_event_type FROM bronze.raw_events ORDER BY 1") == [
+    assert rows(
+        warehouse, "SELECT delivery_id, landing_file, line_number, known_event_type FROM bronze.raw_events ORDER BY 1"
+    ) == [
         ("d1", "batch.ndjson", 1, True),
         ("d10", "latin1.ndjson", 1, True),
         ("d11", "latin1.ndjson", 3, True),

@@ -61,7 +61,9 @@ def test_declared_column_schemas_match_the_duckdb_tables(data_home: DoraPaths) -
         "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
         "WHERE schema_name IN ('bronze', 'silver', 'gold') ORDER BY schema_name, table_name, column_index",
     ):
-        actual.setdefault(f"{schema}/{table}", []).append((column, data_type.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")))
+        actual.setdefault(f"{schema}/{table}", []).append(
+            (column, data_type.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+        )
     for key, node in asset_nodes().items():
         declared = node.metadata["dagster/column_schema"].columns
         assert [column.name for column in declared] == [name for name, _ in actual[key]], key

@@ -10,7 +10,7 @@ import pytest
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
 
 API, WEB = "acme/api", "acme/web"
 
@@ -25,10 +25,16 @@ C0, C1, C2, C3, C4, C5, C6, W1 = (sha(label) for label in ("c0", "c1", "c2", "c3
 def history() -> list[dict]:
     events = [
         # acme/api main: P1 carries c1, c2; P2 carries c3; a feature push carries c4, and P3 carries c4 again + c5.
-        ("push", push(API, "main", C0, [(C1, "2026-03-01T10:00:00Z"), (C2, "2026-03-02T08:00:00Z")], "2026-03-02T10:00:00Z")),
+        (
+            "push",
+            push(API, "main", C0, [(C1, "2026-03-01T10:00:00Z"), (C2, "2026-03-02T08:00:00Z")], "2026-03-02T10:00:00Z"),
+        ),
         ("push", push(API, "feature/x", C0, [(C4, "2026-03-01T11:00:00Z")], "2026-03-01T12:00:00Z")),
         ("push", push(API, "main", C2, [(C3, "2026-03-03T09:00:00Z")], "2026-03-03T10:00:00Z")),
-        ("push", push(API, "main", C3, [(C4, "2026-03-01T11:00:00Z"), (C5, "2026-03-05T09:00:00Z")], "2026-03-05T10:00:00Z")),
+        (
+            "push",
+            push(API, "main", C3, [(C4, "2026-03-01T11:00:00Z"), (C5, "2026-03-05T09:00:00Z")], "2026-03-05T10:00:00Z"),
+        ),
         ("push", push(API, "main", C5, [(C6, "2026-05-10T06:00:00Z")], "2026-05-10T10:00:00Z")),
         # Staging deployment of c3 (not production), then D1: production, c3 -> ships c1, c2, c3.
         ("deployment_status", deployment_status(API, 100, C3, "2026-03-03T11:00:00Z", environment="staging")),
@@ -43,22 +49,78 @@ def history() -> list[dict]:
         # D4 in May: ships c6.
         ("deployment_status", deployment_status(API, 104, C6, "2026-05-10T16:00:00Z")),
         # Incidents of acme/api.
-        ("issues", issue(API, 7, "opened", labels=["Incident"], created_at="2026-03-05T15:00:00Z",
-                         updated_at="2026-03-05T15:00:00Z", body=f"Checkout broke.\r\nRoot cause: {C5[:10].upper()}")),
-        ("issues", issue(API, 7, "closed", labels=["Incident"], created_at="2026-03-05T15:00:00Z",
-                         updated_at="2026-03-05T18:30:00Z", closed_at="2026-03-05T18:30:00Z",
-                         body=f"Checkout broke.\r\nRoot cause: {C5[:10].upper()}")),
-        ("issues", issue(API, 8, "closed", labels=["incident", "sev2"], created_at="2026-03-20T00:00:00Z",
-                         updated_at="2026-03-21T00:00:00Z", closed_at="2026-03-21T00:00:00Z")),
-        ("issues", issue(API, 9, "opened", labels=["incident"], created_at="2026-03-25T00:00:00Z",
-                         updated_at="2026-03-25T00:00:00Z")),
+        (
+            "issues",
+            issue(
+                API,
+                7,
+                "opened",
+                labels=["Incident"],
+                created_at="2026-03-05T15:00:00Z",
+                updated_at="2026-03-05T15:00:00Z",
+                body=f"Checkout broke.\r\nRoot cause: {C5[:10].upper()}",
+            ),
+        ),
+        (
+            "issues",
+            issue(
+                API,
+                7,
+                "closed",
+                labels=["Incident"],
+                created_at="2026-03-05T15:00:00Z",
+                updated_at="2026-03-05T18:30:00Z",
+                closed_at="2026-03-05T18:30:00Z",
+                body=f"Checkout broke.\r\nRoot cause: {C5[:10].upper()}",
+            ),
+        ),
+        (
+            "issues",
+            issue(
+                API,
+                8,
+                "closed",
+                labels=["incident", "sev2"],
+                created_at="2026-03-20T00:00:00Z",
+                updated_at="2026-03-21T00:00:00Z",
+                closed_at="2026-03-21T00:00:00Z",
+            ),
+        ),
+        (
+            "issues",
+            issue(
+                API,
+                9,
+                "opened",
+                labels=["incident"],
+                created_at="2026-03-25T00:00:00Z",
+                updated_at="2026-03-25T00:00:00Z",
+            ),
+        ),
         # #10 was labelled an incident, then the label was removed: not an incident.
-        ("issues", issue(API, 10, "labeled", labels=["incident"], created_at="2026-03-26T00:00:00Z",
-                         updated_at="2026-03-26T01:00:00Z")),
-        ("issues", issue(API, 10, "unlabeled", labels=[], created_at="2026-03-26T00:00:00Z",
-                         updated_at="2026-03-26T02:00:00Z")),
-        ("issues", issue(API, 11, "opened", labels=["bug"], created_at="2026-03-27T00:00:00Z",
-                         updated_at="2026-03-27T00:00:00Z")),
+        (
+            "issues",
+            issue(
+                API,
+                10,
+                "labeled",
+                labels=["incident"],
+                created_at="2026-03-26T00:00:00Z",
+                updated_at="2026-03-26T01:00:00Z",
+            ),
+        ),
+        (
+            "issues",
+            issue(
+                API, 10, "unlabeled", labels=[], created_at="2026-03-26T00:00:00Z", updated_at="2026-03-26T02:00:00Z"
+            ),
+        ),
+        (
+            "issues",
+            issue(
+                API, 11, "opened", labels=["bug"], created_at="2026-03-27T00:00:00Z", updated_at="2026-03-27T00:00:00Z"
+            ),
+        ),
         # acme/web: one change, deployed to "Prod" (case-insensitive), plus a prod-eu deployment.
         ("push", push(WEB, "main", C0, [(W1, "2026-03-10T08:00:00Z")], "2026-03-10T10:00:00Z")),
         ("deployment_status", deployment_status(WEB, 201, W1, "2026-03-10T20:00:00Z", environment="Prod")),
@@ -78,14 +140,25 @@ def land_history(paths: DoraPaths) -> list[dict]:
     return envelopes
 
 
+MONTHLY_COLUMNS = (
+    "deployments",
+    "deploy_days",
+    "changes_deployed",
+    "lead_time_median_hours",
+    "failed_deployments",
+    "change_failure_rate",
+    "incidents",
+    "incidents_resolved",
+    "time_to_restore_median_hours",
+    "deployment_frequency_tier",
+    "lead_time_tier",
+    "change_failure_rate_tier",
+    "time_to_restore_tier",
+)
+
+
 def monthly(paths: DoraPaths) -> dict[tuple[date, str], dict]:
-    columns = [
-        "deployments", "deploy_days", "changes_deployed", "lead_time_median_hours", "failed_deployments",
-        "change_failure_rate", "incidents", "incidents_resolved", "time_to_restore_median_hours",
-        "deployment_frequency_tier", "lead_time_tier", "change_failure_rate_tier", "time_to_restore_tier",
-    ]
-    rows = query(paths, f"SELECT month, repo, {', '.join(columns)} FROM gold.dora_monthly")  # noqa: S608 (constant names)
-    return {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in rows}
+    return gold_monthly(paths, MONTHLY_COLUMNS)
 
 
 def test_dora_monthly_matches_hand_computed_figures(data_home: DoraPaths) -> None:
@@ -94,27 +167,42 @@ def test_dora_monthly_matches_hand_computed_figures(data_home: DoraPaths) -> Non
     figures = monthly(data_home)
 
     # Rows: api, web and '*' for March, April (quiet) and May.
-    assert sorted(figures) == [
-        (date(2026, month, 1), repo) for month in (3, 4, 5) for repo in ("*", API, WEB)
-    ]
+    assert sorted(figures) == [(date(2026, month, 1), repo) for month in (3, 4, 5) for repo in ("*", API, WEB)]
     # acme/api, March: D1 (c1 50 h, c2 28 h, c3 3 h), D2 (c4 98 h, c5 4 h), D3 (nothing).
     # median(3, 4, 28, 50, 98) = 28; D2 shipped c5 = incident #7's root cause -> 1 failed of 3.
     # Incidents created in March: #7 (3.5 h), #8 (24 h), #9 (open) -> median(3.5, 24) = 13.75.
     # Tiers (2024): 3 * 7 / 31 = 0.68 per week -> medium; 28 h -> high; 33 % -> low; 13.75 h -> high.
     assert figures[(date(2026, 3, 1), API)] == {
-        "deployments": 3, "deploy_days": 3, "changes_deployed": 5, "lead_time_median_hours": 28.0,
-        "failed_deployments": 1, "change_failure_rate": pytest.approx(1 / 3), "incidents": 3,
-        "incidents_resolved": 2, "time_to_restore_median_hours": 13.75,
-        "deployment_frequency_tier": "medium", "lead_time_tier": "high", "change_failure_rate_tier": "low",
+        "deployments": 3,
+        "deploy_days": 3,
+        "changes_deployed": 5,
+        "lead_time_median_hours": 28.0,
+        "failed_deployments": 1,
+        "change_failure_rate": pytest.approx(1 / 3),
+        "incidents": 3,
+        "incidents_resolved": 2,
+        "time_to_restore_median_hours": 13.75,
+        "deployment_frequency_tier": "medium",
+        "lead_time_tier": "high",
+        "change_failure_rate_tier": "low",
         "time_to_restore_tier": "high",
     }
     # acme/web, March: D5 ("Prod") ships w1 after 12 h; prod-eu is not production by default.
     # 1 * 7 / 31 = 0.226 per week -> medium (at least about once a month).
     assert figures[(date(2026, 3, 1), WEB)] == {
-        "deployments": 1, "deploy_days": 1, "changes_deployed": 1, "lead_time_median_hours": 12.0,
-        "failed_deployments": 0, "change_failure_rate": 0.0, "incidents": 0, "incidents_resolved": 0,
-        "time_to_restore_median_hours": None, "deployment_frequency_tier": "medium", "lead_time_tier": "elite",
-        "change_failure_rate_tier": "elite", "time_to_restore_tier": None,
+        "deployments": 1,
+        "deploy_days": 1,
+        "changes_deployed": 1,
+        "lead_time_median_hours": 12.0,
+        "failed_deployments": 0,
+        "change_failure_rate": 0.0,
+        "incidents": 0,
+        "incidents_resolved": 0,
+        "time_to_restore_median_hours": None,
+        "deployment_frequency_tier": "medium",
+        "lead_time_tier": "elite",
+        "change_failure_rate_tier": "elite",
+        "time_to_restore_tier": None,
     }
     # Org, March: 4 deployments on 4 days; median(3, 4, 12, 28, 50, 98) = (12 + 28) / 2 = 20;
     # 1 failed of 4; 4 * 7 / 31 = 0.90 per week -> medium; 20 h -> elite; 25 % -> low.
@@ -123,7 +211,9 @@ def test_dora_monthly_matches_hand_computed_figures(data_home: DoraPaths) -> Non
     assert org_march["lead_time_median_hours"] == 20.0
     assert (org_march["failed_deployments"], org_march["change_failure_rate"]) == (1, 0.25)
     assert (org_march["incidents"], org_march["incidents_resolved"], org_march["time_to_restore_median_hours"]) == (
-        3, 2, 13.75,
+        3,
+        2,
+        13.75,
     )
     assert (org_march["deployment_frequency_tier"], org_march["lead_time_tier"]) == ("medium", "elite")
     # April is quiet: zeros, no medians, no rates.

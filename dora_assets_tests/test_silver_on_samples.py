@@ -37,7 +37,14 @@ def test_push_samples_become_pushes_and_changes(data_home: DoraPaths) -> None:
         "SELECT repo, ref, branch, after_sha, pushed_at, commit_count FROM silver.pushes ORDER BY ref",
     )
     assert pushes == [
-        (REPO, "refs/heads/master", "master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", utc("2019-05-15T15:20:57"), 1),
+        (
+            REPO,
+            "refs/heads/master",
+            "master",
+            "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+            utc("2019-05-15T15:20:57"),
+            1,
+        ),
         (REPO, "refs/tags/simple-tag", None, "0000000000000000000000000000000000000000", utc("2019-05-15T15:20:57"), 0),
     ]
     assert query(data_home, "SELECT source, repo, change_id, time_created, branch FROM silver.changes") == [

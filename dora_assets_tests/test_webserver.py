@@ -96,8 +96,15 @@ def graphql(url: str, document: str, variables: dict | None = None) -> dict:
 
 def test_ui_shows_the_graph_and_materializes_it(webserver: str, data_home: DoraPaths) -> None:
     nodes = {"/".join(node["assetKey"]["path"]): node for node in graphql(webserver, ASSETS_QUERY)["assetNodes"]}
-    assert {"bronze/raw_events", "bronze/quarantine", "silver/changes", "silver/deployments",
-            "silver/deployment_changes", "silver/incidents", "gold/dora_monthly"} <= set(nodes)
+    assert {
+        "bronze/raw_events",
+        "bronze/quarantine",
+        "silver/changes",
+        "silver/deployments",
+        "silver/deployment_changes",
+        "silver/incidents",
+        "gold/dora_monthly",
+    } <= set(nodes)
     for key, node in nodes.items():
         assert node["groupName"] == key.split("/")[0]
         assert node["description"]
@@ -123,7 +130,9 @@ def test_ui_shows_the_graph_and_materializes_it(webserver: str, data_home: DoraP
     run_id = launched["run"]["runId"]
     deadline = time.monotonic() + 120
     while (status := graphql(webserver, RUN_STATUS, {"id": run_id})["runOrError"]["status"]) not in (
-        "SUCCESS", "FAILURE", "CANCELED",
+        "SUCCESS",
+        "FAILURE",
+        "CANCELED",
     ):
         assert time.monotonic() < deadline, f"run {run_id} still {status}"
         time.sleep(1)

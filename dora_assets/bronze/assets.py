@@ -118,7 +118,10 @@ def bronze_ingestion(
     landing_dir = landing.directory()
     with warehouse.get_connection() as connection:
         report = ingest_landing(connection, landing_dir, temporary_grace_seconds=landing.temporary_grace_seconds)
-        counts = {key: table_row_count(connection, ".".join(key.path)) for key in (RAW_EVENTS, QUARANTINE, DUPLICATES, LANDING_FILES)}
+        counts = {
+            key: table_row_count(connection, ".".join(key.path))
+            for key in (RAW_EVENTS, QUARANTINE, DUPLICATES, LANDING_FILES)
+        }
     totals = report.totals
     context.log.info(
         f"ingested {totals.files} files from {landing_dir}: {totals.seen} records seen, {totals.landed} landed, "

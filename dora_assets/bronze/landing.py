@@ -51,7 +51,9 @@ def is_temporary_name(name: str) -> bool:
     return name.startswith(".") or name.lower().endswith(TEMPORARY_SUFFIXES)
 
 
-def scan_landing(landing_dir: Path, *, temporary_grace_seconds: float = 3600.0, now: float | None = None) -> LandingScan:
+def scan_landing(
+    landing_dir: Path, *, temporary_grace_seconds: float = 3600.0, now: float | None = None
+) -> LandingScan:
     """Walk the landing folder (any depth) in a stable order and classify every entry.
 
     Temporary names younger than ``temporary_grace_seconds`` are in flight and left for a later
