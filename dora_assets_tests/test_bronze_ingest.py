@@ -12,8 +12,10 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
+from dora_assets.bronze import ingest
 from dora_assets.bronze.envelope import Envelope
 from dora_assets.bronze.ingest import ingest_landing
+from dora_assets.bronze.landing import read_ndjson_records
 from dora_assets.resources import connect_warehouse
 from dora_assets_tests.builders import sample
 
@@ -238,3 +240,68 @@ def test_sql_validation_agrees_with_the_pydantic_envelope(warehouse, landing: Pa
         valid_by_pydantic = False
     assert landed_by_sql == valid_by_pydantic
     assert landed_by_sql == str(envelope["delivery_id"]).startswith("ok")
+
+
+def test_mixed_line_endings_still_land_every_good_line(warehouse, landing: Path) -> None:
+    # DuckDB's strict line reader refuses this file whole; ingestion falls back to a streaming
+    # reader for it alone, and the other file of the batch is read by DuckDB as usual.
+    (landing / "mixed.ndjson").write_bytes(
+        line(env("m1")).encode() + b"\t\n  \n\r\n" + json.dumps(env("m2")).encode() + b"\r\n\n"
+    )
+    (landing / "plain.ndjson").write_text(line(env("p1")), encoding="utf-8")
+
+    report = ingest_landing(warehouse, landing)
+
+    assert (report.totals.seen, report.totals.landed, report.totals.quarantined) == (4, 3, 1)
+    assert rows(warehouse, "SELECT landing_file, line_number, delivery_id FROM bronze.raw_events ORDER BY 1, 2") == [
+        ("mixed.ndjson", 1, "m1"),
+        ("mixed.ndjson", 5, "m2"),
+        ("plain.ndjson", 1, "p1"),
+    ]
+    assert rows(warehouse, "SELECT landing_file, line_number, reason_code, raw FROM bronze.quarantine") == [
+        ("mixed.ndjson", 2, "invalid_json", "\t")
+    ]
+
+
+def test_streaming_reader_numbers_physical_lines_and_bounds_long_ones(tmp_path: Path) -> None:
+    path = tmp_path / "records.ndjson"
+    path.write_bytes(b'{"a":1}\r\n\n' + b"x" * 50 + b"\n" + b"\xff\xfe\n" + b'{"b":2}')
+
+    records = list(read_ndjson_records(path, max_record_bytes=40))
+
+    assert [(r.line_number, r.reject_code) for r in records] == [
+        (1, None),
+        (3, "record_too_large"),
+        (4, "invalid_encoding"),
+        (5, None),
+    ]
+    assert records[0].text == '{"a":1}'
+    assert records[3].text == '{"b":2}'
+
+
+@pytest.mark.parametrize("vanishing", ["b.json", "b.ndjson"])
+def test_a_file_that_vanishes_mid_run_is_quarantined_not_fatal(
+    warehouse, landing: Path, monkeypatch: pytest.MonkeyPatch, vanishing: str
+) -> None:
+    # Fault injection at the file system: the file disappears after it was hashed, so DuckDB
+    # fails to read it. The batch is retried file by file; only the vanished file is quarantined.
+    (landing / "a.ndjson").write_text(line(env("a1")), encoding="utf-8")
+    (landing / vanishing).write_text(json.dumps(env("b1")), encoding="utf-8")
+    (landing / "c.ndjson").write_text(line(env("c1")), encoding="utf-8")
+    hash_file = ingest.file_sha256
+
+    def hash_then_vanish(path: Path) -> str:
+        digest = hash_file(path)
+        if path.name == vanishing:
+            path.unlink()
+        return digest
+
+    monkeypatch.setattr(ingest, "file_sha256", hash_then_vanish)
+
+    report = ingest_landing(warehouse, landing)
+
+    assert report.totals.balanced and report.totals.seen == 3
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("a1",), ("c1",)]
+    [(landing_file, code, reason)] = rows(warehouse, "SELECT landing_file, reason_code, reason FROM bronze.quarantine")
+    assert (landing_file, code) == (vanishing, "unreadable_file")
+    assert "vanished" in reason or "No files found" in reason

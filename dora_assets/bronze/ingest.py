@@ -9,7 +9,7 @@ leaves either the whole batch or none of it, and the next run picks up where the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,11 +17,17 @@ import duckdb
 import pandas as pd
 
 from dora_assets.bronze.envelope import KNOWN_SOURCES, MAX_DELIVERY_ID_LENGTH, known_event_type_keys
-from dora_assets.bronze.landing import LandingFile, file_sha256, raw_preview, scan_landing
+from dora_assets.bronze.landing import (
+    MAX_RECORD_BYTES,
+    LandingFile,
+    file_sha256,
+    raw_preview,
+    read_ndjson_records,
+    scan_landing,
+)
 from dora_assets.sql import run_sql, sql_file
 
 LINE_DELIMITER = "\x1e\x1f\x1e\x1f"
-MAX_RECORD_BYTES = 64 * 1024 * 1024
 RAW_LIMIT_CHARACTERS = 64 * 1024
 # ISO-8601 date-time with a zone, as pydantic's AwareDatetime accepts it.
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
@@ -56,6 +62,7 @@ class IngestReport:
     batches: int = 0
     ingest_ids: list[int] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -78,18 +85,20 @@ def ingest_landing(
     """Ingest every landing file the ledger has not accounted for yet."""
     scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds)
     report = IngestReport(in_flight=scan.in_flight)
-    pending = list(_pending_files(connection, scan.files))
+    pending = list(_pending_files(connection, scan.files, report.unreadable))
     for batch in _batches(pending, batch_bytes):
-        ingest_id, totals, reasons = _ingest_batch(connection, batch)
-        report.batches += 1
-        report.ingest_ids.append(ingest_id)
-        report.totals.add(totals)
-        for code, count in reasons.items():
-            report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+        for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch):
+            report.batches += 1
+            report.ingest_ids.append(ingest_id)
+            report.totals.add(totals)
+            for code, count in reasons.items():
+                report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
     return report
 
 
-def _pending_files(connection: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> Iterator[_PendingFile]:
+def _pending_files(
+    connection: duckdb.DuckDBPyConnection, files: list[LandingFile], unreadable: list[str]
+) -> Iterator[_PendingFile]:
     """Files whose current content the ledger has not seen.
 
     A file is unchanged when its size and modification time match its latest ledger row (no
@@ -105,7 +114,13 @@ def _pending_files(connection: duckdb.DuckDBPyConnection, files: list[LandingFil
         modified_at = _timestamp(landing_file.modified_ns)
         if known and known[0] == landing_file.size_bytes and known[1] == modified_at:
             continue
-        sha256 = file_sha256(landing_file.path) if landing_file.kind != "rejected" or _readable(landing_file) else ""
+        try:
+            sha256 = (
+                file_sha256(landing_file.path) if landing_file.kind != "rejected" or _readable(landing_file) else ""
+            )
+        except OSError as error:  # vanished or unreadable since the scan: left for the next run, reported
+            unreadable.append(f"{landing_file.landing_file}: {error.strerror or error}")
+            continue
         if known and sha256 in known[2]:
             continue
         if known:
@@ -140,36 +155,38 @@ def _batches(pending: list[_PendingFile], batch_bytes: int) -> Iterator[list[_Pe
         yield batch
 
 
+def _ingest_batch_isolating_failures(
+    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]
+) -> Iterator[tuple[int, IngestTotals, dict[str, int]]]:
+    """Ingest a batch; if DuckDB cannot process it, isolate the file that breaks it.
+
+    A batch that fails is retried file by file; a single file that still fails is quarantined
+    whole as ``unreadable_file`` with DuckDB's message, so one bad file never stops the run and
+    never loses the other files' records.
+    """
+    try:
+        yield _ingest_batch(connection, batch)
+        return
+    except duckdb.Error as error:
+        if len(batch) == 1:
+            item = batch[0]
+            reason = f"DuckDB could not read the file: {' '.join(str(error).split())[:500]}"
+            yield _ingest_batch(connection, [replace(item, problem_code="unreadable_file", problem=reason)])
+            return
+    for item in batch:
+        yield from _ingest_batch_isolating_failures(connection, [item])
+
+
 def _ingest_batch(
     connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]
 ) -> tuple[int, IngestTotals, dict[str, int]]:
+    """Stage the batch's records in connection-local temp tables, then land them in one
+    transaction: rows, quarantine, duplicates and ledger commit together or not at all."""
+    _stage_batch(connection, batch)
     ingested_at = datetime.now(UTC)
     connection.execute("BEGIN TRANSACTION")
     try:
-        ingest_id = connection.execute("SELECT nextval('bronze.ingest_id_seq')").fetchone()[0]
-        run_sql(connection, "bronze", "stage_tables")
-        batch_files = pd.DataFrame(
-            [
-                {
-                    "file_order": order,
-                    "landing_file": item.file.landing_file,
-                    "path": str(item.file.path),
-                    "kind": item.file.kind if item.problem_code is None else "rejected",
-                    "size_bytes": item.file.size_bytes,
-                    "modified_at": _timestamp(item.file.modified_ns),
-                    "content_sha256": item.sha256,
-                    "status": item.status,
-                    "problem_code": item.problem_code,
-                    "problem": item.problem,
-                    "raw_preview": raw_preview(item.file.path) if item.problem_code else None,
-                }
-                for order, item in enumerate(batch)
-            ]
-        )
-        connection.register("batch_files_frame", batch_files)
-        connection.execute("INSERT INTO batch_files SELECT * FROM batch_files_frame")
-        connection.unregister("batch_files_frame")
-        _stage(connection, batch)
+        [(ingest_id,)] = connection.execute("SELECT nextval('bronze.ingest_id_seq')").fetchall()
         run_sql(
             connection,
             "bronze",
@@ -185,7 +202,7 @@ def _ingest_batch(
         landing = {"ingest_id": ingest_id, "ingested_at": ingested_at}
         for statement in ("land_raw_events", "land_quarantine", "land_duplicates", "land_ledger"):
             run_sql(connection, "bronze", statement, landing)
-        totals_row = connection.execute(sql_file("bronze", "batch_totals")).fetchone()
+        [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()
         reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
@@ -194,22 +211,89 @@ def _ingest_batch(
     return ingest_id, IngestTotals(*totals_row), reasons
 
 
-def _stage(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:
+def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:
+    run_sql(connection, "bronze", "stage_tables")
+    batch_files = pd.DataFrame(
+        [
+            {
+                "file_order": order,
+                "landing_file": item.file.landing_file,
+                "path": str(item.file.path),
+                "kind": item.file.kind if item.problem_code is None else "rejected",
+                "size_bytes": item.file.size_bytes,
+                "modified_at": _timestamp(item.file.modified_ns),
+                "content_sha256": item.sha256,
+                "status": item.status,
+                "problem_code": item.problem_code,
+                "problem": item.problem,
+                "raw_preview": raw_preview(item.file.path) if item.problem_code else None,
+            }
+            for order, item in enumerate(batch)
+        ]
+    )
+    connection.register("batch_files_frame", batch_files)
+    connection.execute("INSERT INTO batch_files SELECT * FROM batch_files_frame")
+    connection.unregister("batch_files_frame")
     by_kind: dict[str, list[str]] = {"ndjson": [], "json": []}
     for item in batch:
         if item.problem_code is None:
             by_kind[item.file.kind].append(str(item.file.path))
     if by_kind["ndjson"]:
-        run_sql(
-            connection,
-            "bronze",
-            "read_ndjson_lines",
-            {"paths": by_kind["ndjson"], "delimiter": LINE_DELIMITER, "max_line_bytes": MAX_RECORD_BYTES},
-        )
-        run_sql(connection, "bronze", "stage_ndjson_records")
+        _stage_ndjson(connection, by_kind["ndjson"])
     if by_kind["json"]:
         run_sql(connection, "bronze", "stage_json_records", {"paths": by_kind["json"]})
     run_sql(connection, "bronze", "stage_file_problems")
+
+
+def _stage_ndjson(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
+    """Stage NDJSON lines with DuckDB's line reader, all files in one scan.
+
+    DuckDB's strict reader refuses a whole file in a few cases (for instance mixed ``\\n`` and
+    ``\\r\\n`` line endings). Such a file is then read line by line in Python instead, so that
+    its good lines still land with their physical line numbers.
+    """
+    try:
+        _stage_ndjson_with_duckdb(connection, paths)
+        return
+    except duckdb.InvalidInputException:
+        if len(paths) == 1:
+            _stage_ndjson_in_python(connection, paths[0])
+            return
+    for path in paths:
+        _stage_ndjson(connection, [path])
+
+
+def _stage_ndjson_with_duckdb(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
+    connection.execute("DROP TABLE IF EXISTS ingest_reject_errors")
+    connection.execute("DROP TABLE IF EXISTS ingest_reject_scans")
+    run_sql(
+        connection,
+        "bronze",
+        "read_ndjson_lines",
+        {"paths": paths, "delimiter": LINE_DELIMITER, "max_line_bytes": MAX_RECORD_BYTES},
+    )
+    run_sql(connection, "bronze", "stage_ndjson_records")
+
+
+def _stage_ndjson_in_python(connection: duckdb.DuckDBPyConnection, path: str, chunk_records: int = 10_000) -> None:
+    [(landing_file,)] = connection.execute(
+        "SELECT landing_file FROM batch_files WHERE path = $path", {"path": path}
+    ).fetchall()
+    chunk: list[dict] = []
+    for record in read_ndjson_records(Path(path)):
+        chunk.append({"landing_file": landing_file, **record.as_row(RAW_LIMIT_CHARACTERS)})
+        if len(chunk) >= chunk_records:
+            _insert_staged(connection, chunk)
+            chunk = []
+    if chunk:
+        _insert_staged(connection, chunk)
+
+
+def _insert_staged(connection: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    frame = pd.DataFrame(rows, columns=["landing_file", "line_number", "record_text", "reject_code", "reject_reason"])
+    connection.register("staged_frame", frame)
+    connection.execute("INSERT INTO staged_records SELECT * FROM staged_frame")
+    connection.unregister("staged_frame")
 
 
 def _timestamp(modified_ns: int) -> datetime:

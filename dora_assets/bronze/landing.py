@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ RECORD_EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial")
 GLOB_CHARACTERS = frozenset("*?[]{}")
 MAX_JSON_FILE_BYTES = 64 * 1024 * 1024
+MAX_RECORD_BYTES = 64 * 1024 * 1024
 RAW_PREVIEW_BYTES = 64 * 1024
 
 
@@ -143,3 +145,54 @@ def raw_preview(path: Path, limit: int = RAW_PREVIEW_BYTES) -> str | None:
             return handle.read(limit).decode("utf-8", "replace")
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class NdjsonRecord:
+    """One non-blank physical line of an NDJSON file, or the reason it cannot be a record."""
+
+    line_number: int
+    text: str | None
+    reject_code: str | None = None
+    reject_reason: str | None = None
+
+    def as_row(self, raw_limit: int) -> dict:
+        return {
+            "line_number": self.line_number,
+            "record_text": self.text if self.reject_code is None else (self.text or "")[:raw_limit],
+            "reject_code": self.reject_code,
+            "reject_reason": self.reject_reason,
+        }
+
+
+def read_ndjson_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[NdjsonRecord]:
+    """Stream an NDJSON file's records with their physical line numbers (1-based).
+
+    Lines end with ``\\n``; a ``\\r`` before it is dropped (so mixed line endings are fine).
+    Blank lines (only spaces) are not records. A line longer than ``max_record_bytes`` is
+    reported, never held in memory whole; a line that is not UTF-8 is reported with its text
+    (undecodable bytes replaced).
+    """
+    with path.open("rb") as handle:
+        line_number = 0
+        while True:
+            raw = handle.readline(max_record_bytes + 2)
+            if not raw:
+                return
+            line_number += 1
+            line = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if len(line) > max_record_bytes:
+                if not raw.endswith(b"\n"):
+                    while (rest := handle.readline(1024 * 1024)) and not rest.endswith(b"\n"):
+                        pass
+                head = line[:RAW_PREVIEW_BYTES].decode("utf-8", "replace")
+                yield NdjsonRecord(line_number, head, "record_too_large", "line is longer than the maximum record size")
+                continue
+            if not line.strip(b" "):
+                continue
+            try:
+                yield NdjsonRecord(line_number, line.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield NdjsonRecord(
+                    line_number, line.decode("utf-8", "replace"), "invalid_encoding", "line is not valid UTF-8"
+                )
