@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
     metrics.set_defaults(handler=command_metrics)
 
+    audit = commands.add_parser(
+        "audit",
+        help="prove that every landing record is in bronze exactly once: landed, quarantined or a duplicate",
+    )
+    audit.add_argument("--json", action="store_true", help="print the audit as JSON")
+    audit.add_argument("--problems-only", action="store_true", help="list only files whose accounting does not balance")
+    audit.add_argument(
+        "--no-recount", action="store_true", help="do not re-read landing files; check bronze against its ledger only"
+    )
+    audit.set_defaults(handler=command_audit)
+
     dev = commands.add_parser("dev", help="open the Dagster UI (dagster dev) on the shared instance")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=_positive_int, default=3000)
@@ -123,6 +134,56 @@ def command_refresh(args: argparse.Namespace) -> int:
 def command_metrics(args: argparse.Namespace) -> int:
     print_metrics(DoraPaths.from_env(), months=args.months)
     return 0
+
+
+def command_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from dora_assets.bronze.audit import audit_bronze
+    from dora_assets.resources import connect_warehouse
+
+    paths = DoraPaths.from_env()
+    connection = connect_warehouse(str(paths.duckdb_path), read_only=True)
+    try:
+        report = audit_bronze(connection, paths.landing_dir, recount_files=not args.no_recount)
+    except duckdb.CatalogException:
+        raise CommandError("bronze does not exist yet: run `dora-assets refresh` first") from None
+    finally:
+        connection.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        print_audit(report, problems_only=args.problems_only)
+    return 0 if report.balanced else 1
+
+
+def print_audit(report, *, problems_only: bool) -> None:
+    shown = report.unbalanced if problems_only else report.files
+    if shown:
+        width = max(len("landing file"), *(len(audit.landing_file) for audit in shown))
+        print(f"{'landing file':<{width}}  {'seen':>8} {'landed':>8} {'quarant.':>8} {'dupl.':>8}  status")
+        for audit in shown:
+            verdict = "ok" if audit.balanced else "UNBALANCED: " + "; ".join(audit.problems)
+            print(
+                f"{audit.landing_file:<{width}}  {audit.seen:>8} {audit.landed:>8} {audit.quarantined:>8}"
+                f" {audit.duplicates:>8}  {audit.status or '-'} {verdict}"
+            )
+        print()
+    totals = {name: report.total(name) for name in ("seen", "landed", "quarantined", "duplicates")}
+    verdict = "balanced" if report.balanced else f"UNBALANCED in {len(report.unbalanced)} file(s)"
+    print(
+        f"audit: {len(report.files)} files, {totals['seen']} records seen = {totals['landed']} landed"
+        f" + {totals['quarantined']} quarantined + {totals['duplicates']} duplicates: {verdict}"
+    )
+    if report.pending or report.in_flight:
+        print(
+            f"audit: {len(report.pending)} landing files not ingested yet, {len(report.in_flight)} still being written"
+        )
+    if report.missing_from_landing:
+        print(
+            f"audit: {len(report.missing_from_landing)} ingested files are no longer in the landing folder"
+            f" (their records are safe in bronze), e.g. {report.missing_from_landing[0]}"
+        )
 
 
 def command_dev(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from dora_assets.bronze.assets import bronze_ingestion
+from dora_assets.bronze.checks import bronze_checks
 from dora_assets.gold.assets import gold_assets
 from dora_assets.resources import DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.silver.assets import silver_assets
@@ -26,6 +27,7 @@ dora_refresh_job = define_asset_job(
 
 defs = Definitions(
     assets=[bronze_ingestion, *silver_assets, *gold_assets],
+    asset_checks=[*bronze_checks],
     jobs=[dora_refresh_job],
     resources={
         "warehouse": DuckDBWarehouse(),

@@ -28,7 +28,7 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoraPaths:
 def materialize_everything(instance: DagsterInstance | None = None):
     """Materialize every asset (and run every check) through Dagster, as the UI would."""
     result = materialize(
-        list(defs.assets),
+        [*defs.assets, *(defs.asset_checks or [])],
         resources=defs.resources,
         instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=True,

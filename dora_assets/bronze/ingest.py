@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +21,7 @@ from dora_assets.bronze.landing import (
     MAX_RECORD_BYTES,
     LandingFile,
     file_sha256,
+    modified_timestamp,
     raw_preview,
     read_ndjson_records,
     scan_landing,
@@ -111,7 +112,7 @@ def _pending_files(
     }
     for landing_file in files:
         known = ledger.get(landing_file.landing_file)
-        modified_at = _timestamp(landing_file.modified_ns)
+        modified_at = modified_timestamp(landing_file.modified_ns)
         if known and known[0] == landing_file.size_bytes and known[1] == modified_at:
             continue
         try:
@@ -221,7 +222,7 @@ def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile
                 "path": str(item.file.path),
                 "kind": item.file.kind if item.problem_code is None else "rejected",
                 "size_bytes": item.file.size_bytes,
-                "modified_at": _timestamp(item.file.modified_ns),
+                "modified_at": modified_timestamp(item.file.modified_ns),
                 "content_sha256": item.sha256,
                 "status": item.status,
                 "problem_code": item.problem_code,
@@ -294,9 +295,3 @@ def _insert_staged(connection: duckdb.DuckDBPyConnection, rows: list[dict]) -> N
     connection.register("staged_frame", frame)
     connection.execute("INSERT INTO staged_records SELECT * FROM staged_frame")
     connection.unregister("staged_frame")
-
-
-def _timestamp(modified_ns: int) -> datetime:
-    """A file's modification time at microsecond precision (what TIMESTAMPTZ stores), exactly."""
-    seconds, nanoseconds = divmod(modified_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)

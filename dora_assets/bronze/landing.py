@@ -14,6 +14,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 RECORD_EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
@@ -123,6 +124,12 @@ def _classify(
 def _display_name(relative: str) -> str:
     """A storable name: undecodable bytes (surrogate escapes) shown as backslash escapes."""
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def modified_timestamp(modified_ns: int) -> datetime:
+    """A file's modification time at microsecond precision (what TIMESTAMPTZ stores), exactly."""
+    seconds, nanoseconds = divmod(modified_ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)
 
 
 def file_sha256(path: Path, chunk_bytes: int = 1024 * 1024) -> str:

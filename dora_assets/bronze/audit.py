@@ -1,0 +1,132 @@
+"""The bronze audit (`dora-assets audit`): proves, per landing file and in total, that every
+record seen was landed, quarantined or skipped as a duplicate, and nothing else.
+
+Three independent counts must agree for each file: the ledger (written in the same transaction
+as the rows), the bronze tables recounted now, and, for files still on disk as they were
+ingested, the records in the file itself, recounted by a streaming reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from dora_assets.bronze.landing import LandingFile, modified_timestamp, read_ndjson_records, scan_landing
+from dora_assets.sql import sql_file
+
+
+@dataclass
+class FileAudit:
+    """One landing file's accounting. ``problems`` is empty when everything agrees."""
+
+    landing_file: str
+    status: str | None
+    versions: int
+    seen: int
+    landed: int
+    quarantined: int
+    duplicates: int
+    records_on_disk: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class AuditReport:
+    files: list[FileAudit]
+    pending: list[str]
+    in_flight: list[str]
+    missing_from_landing: list[str]
+
+    def total(self, name: str) -> int:
+        return sum(getattr(audit, name) for audit in self.files)
+
+    @property
+    def balanced(self) -> bool:
+        return all(audit.balanced for audit in self.files)
+
+    @property
+    def unbalanced(self) -> list[FileAudit]:
+        return [audit for audit in self.files if not audit.balanced]
+
+    def as_dict(self) -> dict:
+        return {
+            "balanced": self.balanced,
+            "totals": {name: self.total(name) for name in ("seen", "landed", "quarantined", "duplicates")},
+            "files": [{**asdict(audit), "balanced": audit.balanced} for audit in self.files],
+            "pending": self.pending,
+            "in_flight": self.in_flight,
+            "missing_from_landing": self.missing_from_landing,
+        }
+
+
+def audit_bronze(
+    connection: duckdb.DuckDBPyConnection, landing_dir: Path, *, recount_files: bool = True
+) -> AuditReport:
+    """Recount bronze against its ledger and, with ``recount_files``, against the landing files."""
+    cursor = connection.execute(sql_file("bronze", "audit_files"))
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    scan = scan_landing(landing_dir)
+    on_disk = {found.landing_file: found for found in scan.files}
+    files = []
+    for row in rows:
+        audit = FileAudit(
+            landing_file=row["landing_file"],
+            status=row["status"],
+            versions=row["versions"],
+            seen=row["seen"],
+            landed=row["landed"],
+            quarantined=row["quarantined"],
+            duplicates=row["duplicates"],
+        )
+        _check_tables(audit, row)
+        found = on_disk.get(audit.landing_file)
+        if recount_files and found is not None and _unchanged_since_ingestion(found, row):
+            audit.records_on_disk = count_records(found)
+            if audit.records_on_disk != row["latest_version_seen"]:
+                audit.problems.append(
+                    f"the file holds {audit.records_on_disk} records but the ledger saw {row['latest_version_seen']}"
+                )
+        files.append(audit)
+    known = {row["landing_file"] for row in rows}
+    return AuditReport(
+        files=files,
+        pending=sorted(name for name in on_disk if name not in known),
+        in_flight=scan.in_flight,
+        missing_from_landing=sorted(name for name in known if name not in on_disk),
+    )
+
+
+def count_records(found: LandingFile) -> int:
+    """How many records ingestion must account for in a file: one per non-blank line of an
+    NDJSON file (at least one: a file without any is one quarantined record), one otherwise."""
+    if found.kind != "ndjson":
+        return 1
+    return max(1, sum(1 for _ in read_ndjson_records(found.path)))
+
+
+def _check_tables(audit: FileAudit, row: dict) -> None:
+    if row["versions"] == 0:
+        audit.problems.append("bronze holds rows from this file but the ledger has no entry for it")
+    if audit.seen != audit.landed + audit.quarantined + audit.duplicates:
+        audit.problems.append(
+            f"seen {audit.seen} != landed {audit.landed} + quarantined {audit.quarantined}"
+            f" + duplicates {audit.duplicates}"
+        )
+    for name in ("landed", "quarantined", "duplicates"):
+        if row[f"ledger_{name}"] != row[name]:
+            audit.problems.append(f"the ledger says {row[f'ledger_{name}']} {name} but bronze holds {row[name]}")
+
+
+def _unchanged_since_ingestion(found: LandingFile, row: dict) -> bool:
+    if row["status"] != "ingested" or found.kind == "rejected":
+        return False
+    modified_at: datetime = row["modified_at"]
+    return row["size_bytes"] == found.size_bytes and modified_at == modified_timestamp(found.modified_ns)
