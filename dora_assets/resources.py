@@ -20,7 +20,7 @@ from pydantic import Field
 
 from dora_assets.config import DoraConfig, load_config
 from dora_assets.settings import DoraPaths
-from dora_assets.sql import schema_ddl
+from dora_assets.sql import migrate_schema, schema_ddl
 
 LOCK_ERROR_MARKERS = ("could not set lock", "conflicting lock")
 
@@ -79,6 +79,7 @@ def connect_warehouse(
     if not read_only:
         for ddl in schema_ddl():
             connection.execute(ddl)
+        migrate_schema(connection)
     return connection
 
 

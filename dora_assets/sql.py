@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -51,6 +52,36 @@ def run_sql(
 def schema_ddl() -> list[str]:
     """The idempotent DDL statements of every layer (``CREATE ... IF NOT EXISTS``), in order."""
     return [statement for layer in LAYERS for statement in sql_statements(layer, "schema")]
+
+
+@dataclass(frozen=True)
+class SchemaMigration:
+    """A change to a table that ``CREATE ... IF NOT EXISTS`` cannot make in an existing file:
+    ``statement`` runs only when ``needed`` (a query) returns a row."""
+
+    why: str
+    needed: str
+    statement: str
+
+
+SCHEMA_MIGRATIONS = (
+    SchemaMigration(
+        why="silver.pushes.ref became nullable: minimal senders (Four Keys) post pushes without a ref",
+        needed="SELECT 1 FROM information_schema.columns WHERE table_schema = 'silver' "
+        "AND table_name = 'pushes' AND column_name = 'ref' AND is_nullable = 'NO'",
+        statement="ALTER TABLE silver.pushes ALTER COLUMN ref DROP NOT NULL",
+    ),
+)
+
+
+def migrate_schema(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations an existing warehouse still needs; returns why each one ran."""
+    applied = []
+    for migration in SCHEMA_MIGRATIONS:
+        if connection.execute(migration.needed).fetchall():
+            connection.execute(migration.statement)
+            applied.append(migration.why)
+    return applied
 
 
 def run_sql_in_transaction(

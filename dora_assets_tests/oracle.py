@@ -91,7 +91,7 @@ def pushes_by_branch(envelopes: list[dict]) -> dict[tuple[str, str], list[dict]]
             {
                 "time": push_time(envelope),
                 "delivery_id": envelope["delivery_id"],
-                "after": payload["after"],
+                "after": payload["after"].lower(),
                 "commits": [
                     (commit["id"].lower(), parse_time(commit.get("timestamp")))
                     for commit in payload.get("commits") or []

@@ -12,17 +12,19 @@ DELETE FROM silver.deployment_changes WHERE time_deployed >= $window_start AND t
 
 INSERT INTO silver.deployment_changes
 WITH branch_pushes AS (
+    -- Branch pushes; pushes that name no ref at all (minimal senders) form their own sequence,
+    -- branch '' here, which only deployments naming no ref either can ship.
     SELECT
-        *,
-        row_number() OVER (PARTITION BY repo, branch ORDER BY pushed_at, delivery_id) AS push_position
+        * REPLACE (coalesce(branch, '') AS branch),
+        row_number() OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS push_position
     FROM silver.pushes
-    WHERE branch IS NOT NULL
+    WHERE branch IS NOT NULL OR ref IS NULL
 ),
 deployments AS (
     SELECT
         deploy_id,
         repo,
-        CASE WHEN starts_with(ref, 'refs/heads/') THEN substr(ref, 12) ELSE ref END AS branch,
+        CASE WHEN starts_with(ref, 'refs/heads/') THEN substr(ref, 12) ELSE coalesce(ref, '') END AS branch,
         commit_sha,
         time_deployed
     FROM silver.deployments

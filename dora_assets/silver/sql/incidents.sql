@@ -9,7 +9,7 @@ INSERT INTO silver.incidents
 WITH issue_events AS (
     SELECT
         source,
-        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name') AS repo,
+        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown') AS repo,
         payload ->> '$.issue.number' AS incident_id,
         payload ->> '$.action' AS action,
         payload -> '$.issue' AS issue,
@@ -22,7 +22,7 @@ WITH issue_events AS (
 latest_state AS (
     SELECT *
     FROM issue_events
-    WHERE repo IS NOT NULL AND incident_id IS NOT NULL
+    WHERE incident_id IS NOT NULL
     QUALIFY row_number() OVER (
         PARTITION BY repo, incident_id ORDER BY updated_at DESC NULLS LAST, received_at DESC, delivery_id DESC
     ) = 1

@@ -1,6 +1,9 @@
 -- silver.pushes: one row per GitHub push delivery (bronze event_type 'push').
 -- pushed_at is the push's own time (repository.pushed_at, epoch seconds in push payloads),
 -- falling back to the head commit's time and then to the delivery's received_at.
+-- Minimal senders (Four Keys' event handler and data generator) post pushes without
+-- repository, ref or after: repo becomes 'unknown', branch stays NULL (matched only by
+-- deployments that name no ref either) and after falls back to head_commit.id.
 -- Window: rows whose pushed_at is in [$window_start, $window_end).
 DELETE FROM silver.pushes WHERE pushed_at >= $window_start AND pushed_at < $window_end;
 
@@ -8,10 +11,10 @@ INSERT INTO silver.pushes
 WITH push_events AS (
     SELECT
         source,
-        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name') AS repo,
+        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown') AS repo,
         payload ->> '$.ref' AS ref,
         payload ->> '$.before' AS before_sha,
-        payload ->> '$.after' AS after_sha,
+        lower(coalesce(payload ->> '$.after', payload ->> '$.head_commit.id')) AS after_sha,
         coalesce(
             to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)),
             try_cast(payload ->> '$.head_commit.timestamp' AS TIMESTAMPTZ),
@@ -40,7 +43,5 @@ SELECT
     ) AS commits,
     delivery_id
 FROM push_events
-WHERE repo IS NOT NULL
-  AND ref IS NOT NULL
-  AND after_sha IS NOT NULL
+WHERE after_sha IS NOT NULL
   AND pushed_at >= $window_start AND pushed_at < $window_end;

@@ -6,7 +6,7 @@ CREATE SCHEMA IF NOT EXISTS silver;
 CREATE TABLE IF NOT EXISTS silver.pushes (
     source       VARCHAR     NOT NULL,
     repo         VARCHAR     NOT NULL,
-    ref          VARCHAR     NOT NULL,
+    ref          VARCHAR,
     branch       VARCHAR,
     before_sha   VARCHAR,
     after_sha    VARCHAR     NOT NULL,
