@@ -6,7 +6,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -312,3 +312,30 @@ def test_the_largest_organisation_is_allowed(tmp_path: Path) -> None:
     summary = generate_demo(tmp_path, days=1, repos=26, end=END)
     assert len(summary.repos) == len(set(summary.repos)) == 26
     assert all(re.fullmatch(r"acme/[a-z-]+", repo) for repo in summary.repos)
+
+
+def test_a_history_ending_today_holds_nothing_from_the_future(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    summary = generate_demo(tmp_path, days=3, repos=3, seed=5)
+
+    received = [
+        datetime.fromisoformat(json.loads(line)["received_at"])
+        for path in tmp_path.rglob("*.ndjson")
+        for line in path.read_text().splitlines()
+    ]
+    assert summary.end == now.date()
+    assert received and max(received) <= datetime.now(UTC)
+
+
+def test_until_cuts_the_last_day_short(tmp_path: Path) -> None:
+    until = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday, noon
+
+    generate_demo(tmp_path, days=3, repos=4, seed=5, end=date(2026, 3, 4), until=until)
+
+    received = [
+        datetime.fromisoformat(json.loads(line)["received_at"])
+        for path in tmp_path.rglob("*.ndjson")
+        for line in path.read_text().splitlines()
+    ]
+    assert max(received) < until
+    assert any(moment.date() == until.date() for moment in received)

@@ -194,11 +194,19 @@ class DemoSummary:
 
 
 def generate_demo(
-    landing_dir: Path, *, days: int = 90, repos: int = 4, seed: int = 7, end: date | None = None
+    landing_dir: Path,
+    *,
+    days: int = 90,
+    repos: int = 4,
+    seed: int = 7,
+    end: date | None = None,
+    until: datetime | None = None,
 ) -> DemoSummary:
     """Write ``days`` days of GitHub deliveries (ending at ``end``, inclusive; default today in
-    UTC) for ``repos`` repositories into ``landing_dir``. The same arguments write the same
-    bytes to the same files. Raises ``ValueError`` for days < 1 or repos outside 1..26.
+    UTC) for ``repos`` repositories into ``landing_dir``. Only deliveries received before
+    ``until`` (default: now) are written, so a history that ends today holds nothing from the
+    future. The same arguments (and a past ``end``) write the same bytes to the same files.
+    Raises ``ValueError`` for days < 1 or repos outside 1..26.
     """
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a whole number of at least 1, not {days!r}")
@@ -209,7 +217,7 @@ def generate_demo(
     end = end or datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
     rng = random.Random(seed)
-    history = _DemoHistory(rng, start, end, repos)
+    history = _DemoHistory(rng, start, end, repos, until or datetime.now(UTC))
     envelopes = history.run()
     files, redeliveries = _write_landing(Path(landing_dir), envelopes, rng)
     return DemoSummary(
@@ -306,10 +314,11 @@ class _DemoHistory:
     """Holds the RNG, the per-repository state and a time-ordered queue of actions; running it
     plays the actions in time order and collects the envelopes they produce."""
 
-    def __init__(self, rng: random.Random, start: date, end: date, repo_count: int) -> None:
+    def __init__(self, rng: random.Random, start: date, end: date, repo_count: int, until: datetime) -> None:
         self.rng = rng
         self.start_at = datetime.combine(start, time(), UTC)
         self.end_at = datetime.combine(end + timedelta(days=1), time(), UTC)  # exclusive
+        self.received_before = min(self.end_at, until)
         self.templates = {name: _template_text(name) for name in TEMPLATE_NAMES}
         self.envelopes: list[Envelope] = []
         self.incidents: list[_Issue] = []
@@ -878,9 +887,9 @@ class _DemoHistory:
                 return delivery_id
 
     def _emit(self, event_type: str, payload: dict[str, Any], at: datetime) -> Envelope | None:
-        """Deliver an event a few seconds after it happened, unless that is after the last day."""
+        """Deliver an event a few seconds after it happened, unless that is after the cut-off."""
         received = at + timedelta(seconds=self.rng.randint(1, 4))
-        if received >= self.end_at:
+        if received >= self.received_before:
             return None
         envelope = Envelope(
             source="github",
