@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,47 @@ NonEmptyName = Annotated[str, Field(min_length=1)]
 
 class ConfigError(ValueError):
     """The metric config could not be loaded; the message says which key and why."""
+
+
+class CheckThresholds(BaseModel):
+    """How the gap checks judge the data (README: "How gaps are surfaced"). Baselines are
+    learned per source and per repo from their own hour-of-week rhythm over ``baseline_days``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    baseline_days: int = Field(default=56, ge=7, description="Trailing days that teach each rhythm.")
+    min_history_days: int = Field(default=14, ge=1, description="Younger sources/repos are not judged.")
+    silence_expected_deliveries: float = Field(
+        default=8.0,
+        gt=0,
+        description="A silence is a gap when its hours would normally hold this many deliveries "
+        "(P(no delivery) = e^-8 = 0.03%).",
+    )
+    volume_lookback_days: int = Field(default=14, ge=1, description="Complete days judged for a volume drop.")
+    volume_min_expected: float = Field(default=8.0, gt=0, description="Days expecting fewer are not judged.")
+    volume_drop_ratio: float = Field(
+        default=0.25, gt=0, lt=1, description="A day below this share of its expected volume is a drop."
+    )
+    org_quiet_share: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="A day on which at least this share of judged repos dropped together is an org-wide "
+        "quiet day (holiday), reported but not failed.",
+    )
+    holidays: list[date] = Field(default_factory=list, description="Days never judged for volume.")
+    landing_backlog_minutes: float = Field(
+        default=60.0, gt=0, description="Landing files waiting longer than this mean ingestion stopped."
+    )
+    future_tolerance_minutes: float = Field(default=10.0, ge=0, description="Clock skew tolerated.")
+    max_lead_time_days: float = Field(default=365.0, gt=0, description="Longer lead times are absurd.")
+    max_quarantine_share: float = Field(default=0.01, ge=0, le=1, description="Of recent records.")
+    max_file_quarantine_share: float = Field(default=0.10, ge=0, le=1, description="Of any one recent file.")
+    max_unknown_event_type_share: float = Field(default=0.05, ge=0, le=1, description="Of recent deliveries.")
+    max_duplicate_share: float = Field(default=0.10, ge=0, le=1, description="Of recent records.")
+    max_file_duplicate_share: float = Field(default=0.50, ge=0, le=1, description="Of any one recent file.")
+    recent_days: int = Field(default=7, ge=1, description="What 'recent' means for the shares above.")
+    max_examples: int = Field(default=10, ge=1, le=100, description="Examples listed in check metadata.")
 
 
 class DoraConfig(BaseModel):
@@ -44,6 +86,9 @@ class DoraConfig(BaseModel):
     teams: dict[NonEmptyName, list[NonEmptyName]] = Field(
         default_factory=dict,
         description="team -> repos (OWNER/NAME); repos without a team roll up under their own name.",
+    )
+    checks: CheckThresholds = Field(
+        default_factory=CheckThresholds, description="Thresholds of the gap and integrity checks."
     )
     benchmark: str = Field(
         default=DEFAULT_BENCHMARK,

@@ -1,38 +1,89 @@
-"""The composition root: every layer's assets, one job, and the cross-cutting policy.
+"""The composition root: every layer's assets and checks, the jobs, and the cross-cutting policy.
 
 Policy applied here, once:
 - Executor: in-process. DuckDB allows one writing process per file, so the steps of a run share
   the run's process instead of fighting over the file lock.
 - Resources resolve their paths and config from the environment when a run starts, so the
   same definitions serve `make run`, `dagster dev` and tests with temporary data homes.
+- Loud gaps: every check is an asset check with an explicit severity. Dagster's own
+  freshness checks (ERROR, not the builder's WARN default) watch that bronze, silver and gold
+  were updated within FRESHNESS_WINDOW, and they, like every data check, are evaluated on a
+  schedule (`dora_checks`, hourly) and by the freshness sensor, not only when someone
+  materializes.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from datetime import timedelta
 
-from dora_assets.bronze.assets import bronze_ingestion
+from dagster import (
+    AssetCheckSeverity,
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    ScheduleDefinition,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
+    define_asset_job,
+    in_process_executor,
+)
+
+from dora_assets.bronze.assets import RAW_EVENTS, bronze_ingestion
 from dora_assets.bronze.checks import bronze_checks
 from dora_assets.gold.assets import gold_assets
-from dora_assets.resources import DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.gold.checks import gold_checks
+from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.silver.assets import silver_assets
+from dora_assets.silver.checks import silver_checks
 
 REFRESH_JOB_NAME = "dora_refresh"
+CHECKS_JOB_NAME = "dora_checks"
+# A daily refresh plus two hours of slack: a layer older than this missed its refresh.
+FRESHNESS_WINDOW = timedelta(hours=26)
+
+freshness_checks = build_last_update_freshness_checks(
+    assets=[RAW_EVENTS, *(key for asset in silver_assets for key in asset.keys), *gold_assets[0].keys],
+    lower_bound_delta=FRESHNESS_WINDOW,
+    severity=AssetCheckSeverity.ERROR,
+)
 
 dora_refresh_job = define_asset_job(
     name=REFRESH_JOB_NAME,
     selection=AssetSelection.all(),
-    description="Ingest new landing files, then rebuild silver and gold (the main job of `make run`).",
+    description="Ingest new landing files, then rebuild silver and gold with every check (the main job of `make run`).",
+)
+
+dora_checks_job = define_asset_job(
+    name=CHECKS_JOB_NAME,
+    selection=AssetSelection.all_asset_checks(),
+    description="Evaluate every check without materializing anything: gaps surface even when nobody refreshes.",
 )
 
 defs = Definitions(
     assets=[bronze_ingestion, *silver_assets, *gold_assets],
-    asset_checks=[*bronze_checks],
-    jobs=[dora_refresh_job],
+    asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
+    jobs=[dora_refresh_job, dora_checks_job],
+    schedules=[
+        ScheduleDefinition(
+            name="dora_checks_hourly",
+            job=dora_checks_job,
+            cron_schedule="17 * * * *",
+            default_status=DefaultScheduleStatus.RUNNING,
+        )
+    ],
+    sensors=[
+        build_sensor_for_freshness_checks(
+            freshness_checks=freshness_checks,
+            minimum_interval_seconds=600,
+            default_status=DefaultSensorStatus.RUNNING,
+        )
+    ],
     resources={
         "warehouse": DuckDBWarehouse(),
         "landing": LandingFolder(),
         "dora_config": DoraConfigResource(),
+        "clock": Clock(),
     },
     executor=in_process_executor,
 )

@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,18 @@ class LandingFolder(ConfigurableResource):
 
     def directory(self) -> Path:
         return Path(self.path).resolve() if self.path else DoraPaths.from_env().landing_dir
+
+
+class Clock(ConfigurableResource):
+    """What "now" is for the checks: the real time, or ``frozen_at`` (ISO-8601 with a zone) to
+    judge the data as of a fixed moment (tests, or re-checking a past day)."""
+
+    frozen_at: str = Field(default="", description="ISO-8601 moment to use as now; empty = the real time.")
+
+    def now(self) -> datetime:
+        if not self.frozen_at:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.frozen_at)
+        if moment.tzinfo is None:
+            raise ValueError(f"Clock.frozen_at must have a zone: {self.frozen_at!r}")
+        return moment.astimezone(UTC)

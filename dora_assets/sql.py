@@ -54,6 +54,15 @@ def schema_ddl() -> list[str]:
     return [statement for layer in LAYERS for statement in sql_statements(layer, "schema")]
 
 
+def fetch_dicts(
+    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run a SQL file and return the last statement's rows as dicts keyed by column name."""
+    cursor = run_sql(connection, layer, name, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 @dataclass(frozen=True)
 class SchemaMigration:
     """A change to a table that ``CREATE ... IF NOT EXISTS`` cannot make in an existing file:

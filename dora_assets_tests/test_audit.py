@@ -39,6 +39,14 @@ def land(paths: DoraPaths) -> None:
     (day / "notes.txt").write_text("not a landing file")
 
 
+def refresh(paths: DoraPaths):
+    """`dora-assets refresh` with a quarantine threshold that tolerates the deliberately bad
+    records of ``land`` (2 of 7): the audit, not the schema-drift check, is under test here."""
+    config = paths.home / "dora.yaml"
+    config.write_text("checks:\n  max_quarantine_share: 0.5\n")
+    return run_cli(paths, "refresh", "--quiet", extra_env={"DORA_CONFIG": str(config)})
+
+
 def audit_json(paths: DoraPaths) -> tuple[int, dict]:
     result = run_cli(paths, "audit", "--json")
     assert "Traceback" not in result.stderr
@@ -52,7 +60,7 @@ def tamper(paths: DoraPaths, sql: str) -> None:
 
 def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
     land(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    assert refresh(data_home).returncode == 0
     (data_home.landing_dir / "later.ndjson").write_text(envelope_line("d9"))  # not ingested yet
 
     code, report = audit_json(data_home)
@@ -79,7 +87,7 @@ def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
 
 def test_audit_fails_when_a_bronze_row_goes_missing(data_home: DoraPaths) -> None:
     land(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    assert refresh(data_home).returncode == 0
     tamper(data_home, "DELETE FROM bronze.raw_events WHERE delivery_id = 'd2'")
 
     code, report = audit_json(data_home)
@@ -96,7 +104,7 @@ def test_audit_fails_when_a_bronze_row_goes_missing(data_home: DoraPaths) -> Non
 
 def test_audit_fails_on_rows_without_a_ledger_entry(data_home: DoraPaths) -> None:
     land(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    assert refresh(data_home).returncode == 0
     tamper(
         data_home,
         "INSERT INTO bronze.duplicates VALUES ('d1', 'github/rogue.ndjson', 1, NULL, 99, now())",
@@ -114,7 +122,7 @@ def test_audit_recounts_the_landing_file_itself(data_home: DoraPaths) -> None:
     # A file edited in place, same size and same modification time: the ledger cannot see it,
     # the recount of the file can.
     land(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    assert refresh(data_home).returncode == 0
     target = data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson"
     before = target.stat()
     original = target.read_text()
@@ -139,7 +147,7 @@ def test_audit_before_any_refresh_is_a_one_line_error(data_home: DoraPaths) -> N
 
 def test_audit_reports_ingested_files_that_left_the_landing_folder(data_home: DoraPaths, tmp_path: Path) -> None:
     land(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    assert refresh(data_home).returncode == 0
     (data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson").rename(tmp_path / "moved.ndjson")
 
     code, report = audit_json(data_home)
@@ -156,8 +164,8 @@ def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: 
     assert evaluation.metadata["records_seen"].value == 7
 
     tamper(data_home, "DELETE FROM bronze.quarantine WHERE reason_code = 'invalid_json'")
-    refresh = run_cli(data_home, "refresh", "--quiet")
+    result = refresh(data_home)
 
-    assert refresh.returncode == 1
-    assert "check ERROR bronze/landing_files accounting_balanced" in refresh.stderr
-    assert "github/2026/11/02/b.ndjson" in refresh.stderr
+    assert result.returncode == 1
+    assert "check ERROR bronze/landing_files accounting_balanced" in result.stderr
+    assert "github/2026/11/02/b.ndjson" in result.stderr

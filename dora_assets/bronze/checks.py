@@ -1,14 +1,27 @@
-"""Checks on the bronze layer, beside the assets they guard."""
+"""Checks on the bronze layer, beside the assets they guard: accounting, ingestion backlog,
+silent sources and repos, volume drops, schema drift and clock skew (README: "How gaps are
+surfaced"). Every threshold comes from the config's ``checks`` section."""
+
+from datetime import timedelta
 
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
-from dora_assets.bronze.assets import LANDING_FILES
+from dora_assets.bronze.assets import LANDING_FILES, RAW_EVENTS
 from dora_assets.bronze.audit import audit_bronze
-from dora_assets.metadata import markdown_table
-from dora_assets.resources import DuckDBWarehouse, LandingFolder
+from dora_assets.bronze.ingest import pending_landing_files
+from dora_assets.check_results import check_result
+from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.sql import fetch_dicts, run_sql
 
 ACCOUNTING_BALANCED = "accounting_balanced"
-MAX_EXAMPLES = 10
+LANDING_BACKLOG = "landing_backlog"
+SOURCE_SILENCE = "source_silence"
+REPO_SILENCE = "repo_silence"
+VOLUME_DROP = "volume_drop"
+QUARANTINE_SHARE = "quarantine_share"
+UNKNOWN_EVENT_TYPES = "unknown_event_types"
+DUPLICATE_SHARE = "duplicate_share"
+NO_FUTURE_DELIVERIES = "no_future_deliveries"
 
 
 @asset_check(
@@ -21,35 +34,381 @@ MAX_EXAMPLES = 10
     ),
     blocking=True,
 )
-def bronze_accounting_balanced(warehouse: DuckDBWarehouse, landing: LandingFolder) -> AssetCheckResult:
+def bronze_accounting_balanced(
+    warehouse: DuckDBWarehouse, landing: LandingFolder, dora_config: DoraConfigResource
+) -> AssetCheckResult:
     with warehouse.get_connection() as connection:
         report = audit_bronze(connection, landing.directory(), recount_files=False)
     unbalanced = report.unbalanced
-    return AssetCheckResult(
+    totals = {name: report.total(name) for name in ("seen", "landed", "quarantined", "duplicates")}
+    return check_result(
         passed=report.balanced,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"{len(report.files)} files: {report.total('seen')} records seen = {report.total('landed')} landed + "
-            f"{report.total('quarantined')} quarantined + {report.total('duplicates')} duplicates"
+            f"{len(report.files)} files: {totals['seen']} records seen = {totals['landed']} landed + "
+            f"{totals['quarantined']} quarantined + {totals['duplicates']} duplicates"
             if report.balanced
             else f"{len(unbalanced)} landing files do not balance; first: {unbalanced[0].landing_file}"
         ),
-        metadata={
+        counts={
             "files": len(report.files),
-            "records_seen": report.total("seen"),
-            "records_landed": report.total("landed"),
-            "records_quarantined": report.total("quarantined"),
-            "records_duplicate": report.total("duplicates"),
+            **{f"records_{name}": value for name, value in totals.items()},
             "unbalanced_files": len(unbalanced),
-            "files_pending": len(report.pending),
-            "unbalanced_examples": markdown_table(
-                [
-                    {"landing file": audit.landing_file, "problems": "; ".join(audit.problems)}
-                    for audit in unbalanced[:MAX_EXAMPLES]
-                ]
-            ),
+        },
+        rows=[
+            {"landing file": audit.landing_file, "problems": "; ".join(audit.problems)}
+            for audit in unbalanced[: dora_config.load().checks.max_examples]
+        ],
+    )
+
+
+@asset_check(
+    asset=LANDING_FILES,
+    name=LANDING_BACKLOG,
+    description=(
+        "No landing file has waited for ingestion longer than checks.landing_backlog_minutes: files "
+        "piling up mean the landing sensor or the schedule stopped."
+    ),
+)
+def landing_backlog(
+    warehouse: DuckDBWarehouse, landing: LandingFolder, dora_config: DoraConfigResource, clock: Clock
+) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    now = clock.now()
+    with warehouse.get_connection() as connection:
+        pending = pending_landing_files(connection, landing.directory())
+    limit = timedelta(minutes=thresholds.landing_backlog_minutes)
+    waiting = sorted(
+        ((name, now - modified) for name, modified in pending if now - modified > limit),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+    oldest_hours = round(waiting[0][1].total_seconds() / 3600, 1) if waiting else 0.0
+    return check_result(
+        passed=not waiting,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(pending)} landing files pending, none older than {thresholds.landing_backlog_minutes:g} min"
+            if not waiting
+            else f"{len(waiting)} landing files have waited more than {thresholds.landing_backlog_minutes:g} min "
+            f"for ingestion (oldest {oldest_hours} h): is the landing sensor running?"
+        ),
+        counts={"files_pending": len(pending), "files_overdue": len(waiting), "oldest_overdue_hours": oldest_hours},
+        lists={"examples": [name for name, _ in waiting[: thresholds.max_examples]]},
+        thresholds={"landing_backlog_minutes": thresholds.landing_backlog_minutes},
+    )
+
+
+def _silences(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> list[dict]:
+    thresholds = dora_config.load().checks
+    now = clock.now()
+    with warehouse.get_connection() as connection:
+        run_sql(
+            connection,
+            "bronze",
+            "check_delivery_hours",
+            {"since": now - timedelta(days=thresholds.baseline_days), "now": now},
+        )
+        return fetch_dicts(
+            connection,
+            "bronze",
+            "check_silences",
+            {
+                "now": now,
+                "threshold": thresholds.silence_expected_deliveries,
+                "min_history_hours": thresholds.min_history_days * 24,
+            },
+        )
+
+
+def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResource) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    gaps = [row for row in rows if row["is_gap"]]
+    names = [row["source"] if scope == "source" else f"{row['source']}:{row['repo']}" for row in gaps]
+    return check_result(
+        passed=not gaps,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"all {len(rows)} {scope}s with at least {thresholds.min_history_days} days of history are delivering"
+            if not gaps
+            else f"{len(gaps)} {scope}(s) silent although their own rhythm expected deliveries: " + ", ".join(names[:5])
+        ),
+        counts={f"{scope}s_judged": len(rows), f"{scope}s_silent": len(gaps)},
+        lists={f"silent_{scope}s": names[: thresholds.max_examples]},
+        rows=[
+            {
+                scope: row["source"] if scope == "source" else row["repo"],
+                "silent since": row["silent_since"],
+                "silent hours": row["silent_hours"],
+                "active hours expected": row["expected_active_hours"],
+            }
+            for row in (gaps or rows)[: thresholds.max_examples]
+        ],
+        thresholds={
+            "silence_expected_deliveries": thresholds.silence_expected_deliveries,
+            "baseline_days": thresholds.baseline_days,
+            "min_history_days": thresholds.min_history_days,
         },
     )
 
 
-bronze_checks = [bronze_accounting_balanced]
+@asset_check(
+    asset=RAW_EVENTS,
+    name=SOURCE_SILENCE,
+    description=(
+        "Freshness per source: every source that delivered during the baseline is still delivering, "
+        "judged against its own hour-of-week rhythm (a quiet night or weekend is normal)."
+    ),
+)
+def source_silence(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    rows = [row for row in _silences(warehouse, dora_config, clock) if row["repo"] == "*"]
+    return _silence_result(rows, "source", dora_config)
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=REPO_SILENCE,
+    description=(
+        "Freshness per repo: every repo that was active during the baseline is still delivering, "
+        "judged against its own hour-of-week rhythm (a repo that deploys weekly is not a gap)."
+    ),
+)
+def repo_silence(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    rows = [row for row in _silences(warehouse, dora_config, clock) if row["repo"] != "*"]
+    return _silence_result(rows, "repo", dora_config)
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=VOLUME_DROP,
+    description=(
+        "No recent complete day on which a source or repo received far fewer deliveries than its own "
+        "weekday rhythm predicts (a missing day in the middle of history, not only at its end). Days "
+        "on which most repos dropped together are holidays: reported, not failed."
+    ),
+)
+def volume_drop(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    now = clock.now()
+    today = now.date()
+    judged_from = today - timedelta(days=thresholds.volume_lookback_days)
+    with warehouse.get_connection() as connection:
+        run_sql(
+            connection,
+            "bronze",
+            "check_delivery_hours",
+            {"since": now - timedelta(days=thresholds.baseline_days + thresholds.volume_lookback_days), "now": now},
+        )
+        drops = fetch_dicts(
+            connection,
+            "bronze",
+            "check_volume_drops",
+            {
+                "today": today,
+                "judged_from": judged_from,
+                "holidays": thresholds.holidays,
+                "drop_ratio": thresholds.volume_drop_ratio,
+                "min_expected": thresholds.volume_min_expected,
+                "org_quiet_share": thresholds.org_quiet_share,
+            },
+        )
+    gaps = [row for row in drops if not row["org_quiet"]]
+    quiet_days = sorted({row["day"] for row in drops if row["org_quiet"]})
+    return check_result(
+        passed=not gaps,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"no volume drop in the {thresholds.volume_lookback_days} complete days before {today}"
+            + (f" ({len(quiet_days)} org-wide quiet day(s), e.g. holidays)" if quiet_days else "")
+            if not gaps
+            else f"{len(gaps)} source/repo-day(s) far below their usual volume, first: {gaps[0]['repo']} on "
+            f"{gaps[0]['day']} ({gaps[0]['deliveries']} deliveries, ~{gaps[0]['expected']} expected)"
+        ),
+        counts={"drops": len(gaps), "org_quiet_days": len(quiet_days)},
+        lists={
+            "repos": sorted({row["repo"] for row in gaps})[: thresholds.max_examples],
+            "days": sorted({row["day"] for row in gaps})[: thresholds.max_examples],
+            "org_quiet_days": quiet_days[: thresholds.max_examples],
+        },
+        rows=[
+            {
+                "day": row["day"],
+                "source": row["source"],
+                "repo": row["repo"],
+                "deliveries": row["deliveries"],
+                "expected": row["expected"],
+                "lowest usual": row["lowest_deliveries"],
+            }
+            for row in gaps[: thresholds.max_examples]
+        ],
+        thresholds={
+            "volume_lookback_days": thresholds.volume_lookback_days,
+            "volume_drop_ratio": thresholds.volume_drop_ratio,
+            "volume_min_expected": thresholds.volume_min_expected,
+            "org_quiet_share": thresholds.org_quiet_share,
+            "holidays": thresholds.holidays,
+        },
+    )
+
+
+def _record_shares(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> dict:
+    thresholds = dora_config.load().checks
+    with warehouse.get_connection() as connection:
+        [shares] = fetch_dicts(
+            connection,
+            "bronze",
+            "check_record_shares",
+            {
+                "since": clock.now() - timedelta(days=thresholds.recent_days),
+                "max_examples": thresholds.max_examples,
+                "max_file_quarantine_share": thresholds.max_file_quarantine_share,
+                "max_file_duplicate_share": thresholds.max_file_duplicate_share,
+                "min_file_records": 10,
+            },
+        )
+    return shares
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=QUARANTINE_SHARE,
+    description=(
+        "Schema drift: the share of quarantined records among those ingested recently stays under "
+        "checks.max_quarantine_share, and no recent file is mostly quarantined (a corrupted file)."
+    ),
+)
+def quarantine_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    shares = _record_shares(warehouse, dora_config, clock)
+    share = _share(shares["quarantined"], shares["seen"])
+    passed = share <= thresholds.max_quarantine_share and not shares["files_mostly_quarantined_count"]
+    return check_result(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{shares['quarantined']} of {shares['seen']} recent records quarantined ({share:.2%})"
+            + ("" if passed else f"; {shares['files_mostly_quarantined_count']} file(s) mostly quarantined")
+        ),
+        counts={
+            "records_seen": shares["seen"],
+            "records_quarantined": shares["quarantined"],
+            "quarantine_share": share,
+            "files_mostly_quarantined": shares["files_mostly_quarantined_count"],
+        },
+        lists={"files": shares["files_mostly_quarantined"]},
+        thresholds={
+            "max_quarantine_share": thresholds.max_quarantine_share,
+            "max_file_quarantine_share": thresholds.max_file_quarantine_share,
+            "recent_days": thresholds.recent_days,
+        },
+    )
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=UNKNOWN_EVENT_TYPES,
+    description=(
+        "Schema drift: the share of recent deliveries whose event type this project does not know "
+        "(landed, flagged known_event_type = false) stays under checks.max_unknown_event_type_share."
+    ),
+)
+def unknown_event_types(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    shares = _record_shares(warehouse, dora_config, clock)
+    share = _share(shares["unknown_event_types"], shares["landed"])
+    return check_result(
+        passed=share <= thresholds.max_unknown_event_type_share,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{shares['unknown_event_types']} of {shares['landed']} recent deliveries of unknown event "
+        f"types ({share:.2%})",
+        counts={"deliveries": shares["landed"], "unknown": shares["unknown_event_types"], "unknown_share": share},
+        lists={"event_types": shares["unknown_type_examples"]},
+        thresholds={"max_unknown_event_type_share": thresholds.max_unknown_event_type_share},
+    )
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=DUPLICATE_SHARE,
+    description=(
+        "Sender trouble: the share of recent records skipped as duplicates (redeliveries) stays under "
+        "checks.max_duplicate_share, and no recent file is mostly duplicates (a copied file)."
+    ),
+)
+def duplicate_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    shares = _record_shares(warehouse, dora_config, clock)
+    share = _share(shares["duplicates"], shares["seen"])
+    passed = share <= thresholds.max_duplicate_share and not shares["files_mostly_duplicate_count"]
+    return check_result(
+        passed=passed,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{shares['duplicates']} of {shares['seen']} recent records were duplicates ({share:.2%})"
+            + ("" if passed else f"; {shares['files_mostly_duplicate_count']} file(s) mostly duplicates")
+        ),
+        counts={
+            "records_seen": shares["seen"],
+            "records_duplicate": shares["duplicates"],
+            "duplicate_share": share,
+            "files_mostly_duplicate": shares["files_mostly_duplicate_count"],
+        },
+        lists={"files": shares["files_mostly_duplicate"]},
+        thresholds={
+            "max_duplicate_share": thresholds.max_duplicate_share,
+            "max_file_duplicate_share": thresholds.max_file_duplicate_share,
+        },
+    )
+
+
+def future_times_result(
+    context_table: str, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+) -> AssetCheckResult:
+    """Rows of ``context_table`` dated after now (plus the tolerance): clock skew or bad parsing."""
+    thresholds = dora_config.load().checks
+    latest_allowed = clock.now() + timedelta(minutes=thresholds.future_tolerance_minutes)
+    with warehouse.get_connection() as connection:
+        [found] = fetch_dicts(
+            connection,
+            "silver",
+            "check_future_times",
+            {"table": context_table, "latest_allowed": latest_allowed, "max_examples": thresholds.max_examples},
+        )
+    return check_result(
+        passed=found["affected"] == 0,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"no {context_table} row dated after {latest_allowed:%Y-%m-%d %H:%M} UTC"
+            if found["affected"] == 0
+            else f"{found['affected']} {context_table} rows dated in the future (clock skew at the sender?)"
+        ),
+        counts={"rows_in_future": found["affected"]},
+        lists={"examples": found["examples"], "repos": found["repos"], "days": found["days"]},
+        thresholds={"future_tolerance_minutes": thresholds.future_tolerance_minutes},
+    )
+
+
+@asset_check(
+    asset=RAW_EVENTS,
+    name=NO_FUTURE_DELIVERIES,
+    description="No delivery's received_at lies in the future (beyond checks.future_tolerance_minutes).",
+)
+def no_future_deliveries(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+    return future_times_result("bronze.raw_events", warehouse, dora_config, clock)
+
+
+bronze_checks = [
+    bronze_accounting_balanced,
+    landing_backlog,
+    source_silence,
+    repo_silence,
+    volume_drop,
+    quarantine_share,
+    unknown_event_types,
+    duplicate_share,
+    no_future_deliveries,
+]

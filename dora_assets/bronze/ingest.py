@@ -97,6 +97,17 @@ def ingest_landing(
     return report
 
 
+def pending_landing_files(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[tuple[str, datetime]]:
+    """Landing files the ledger has not accounted for (new, or grown or shrunk since), with their
+    modification times. Cheap: compares sizes, never hashes (a file merely touched is not new)."""
+    ledger = {name: size for name, size, _, _ in connection.execute(sql_file("bronze", "ledger_latest")).fetchall()}
+    return [
+        (found.landing_file, modified_timestamp(found.modified_ns))
+        for found in scan_landing(landing_dir).files
+        if ledger.get(found.landing_file) != found.size_bytes
+    ]
+
+
 def _pending_files(
     connection: duckdb.DuckDBPyConnection, files: list[LandingFile], unreadable: list[str]
 ) -> Iterator[_PendingFile]:

@@ -1,0 +1,171 @@
+"""Checks on the silver tables, beside the assets they guard. Integrity checks are blocking
+ERROR checks: when one fails, gold is not rebuilt from the bad rows, and the UI says why."""
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
+
+from dora_assets.bronze.checks import future_times_result
+from dora_assets.check_results import check_result
+from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
+from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PUSHES
+from dora_assets.sql import fetch_dicts
+
+UNIQUE_KEY_AND_REQUIRED_COLUMNS = "unique_key_and_required_columns"
+NO_FUTURE_TIMESTAMPS = "no_future_timestamps"
+PLAUSIBLE_LEAD_TIMES = "plausible_lead_times"
+DEPLOYMENTS_HAVE_PUSHES = "deployments_have_pushes"
+ROOT_CAUSES_WERE_DEPLOYED = "root_causes_were_deployed"
+
+
+def _table(key: AssetKey) -> str:
+    return ".".join(key.path)
+
+
+def _keys_check(key: AssetKey):
+    table = _table(key)
+
+    @asset_check(
+        asset=key,
+        name=UNIQUE_KEY_AND_REQUIRED_COLUMNS,
+        description=f"{table}: its key is unique and the columns the contract requires are never NULL.",
+        blocking=True,
+    )
+    def unique_key_and_required_columns(
+        warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+    ) -> AssetCheckResult:
+        max_examples = dora_config.load().checks.max_examples
+        with warehouse.get_connection() as connection:
+            problems = fetch_dicts(connection, "silver", "check_keys", {"table": table, "max_examples": max_examples})
+        return check_result(
+            passed=not problems,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                f"{table}: key unique, required columns filled"
+                if not problems
+                else "; ".join(f"{row['affected']} rows: {row['problem']}" for row in problems)
+            ),
+            counts={"problems": len(problems), "rows_affected": sum(row["affected"] for row in problems)},
+            rows=problems,
+        )
+
+    return unique_key_and_required_columns
+
+
+def _future_check(key: AssetKey):
+    table = _table(key)
+
+    @asset_check(
+        asset=key,
+        name=NO_FUTURE_TIMESTAMPS,
+        description=f"{table}: no event time lies in the future (beyond checks.future_tolerance_minutes).",
+        blocking=True,
+    )
+    def no_future_timestamps(
+        warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+    ) -> AssetCheckResult:
+        return future_times_result(table, warehouse, dora_config, clock)
+
+    return no_future_timestamps
+
+
+@asset_check(
+    asset=DEPLOYMENT_CHANGES,
+    name=PLAUSIBLE_LEAD_TIMES,
+    description=(
+        "No lead time is negative (a change created after the deployment that shipped it, beyond the "
+        "clock-skew tolerance) or longer than checks.max_lead_time_days."
+    ),
+    blocking=True,
+)
+def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    with warehouse.get_connection() as connection:
+        [found] = fetch_dicts(
+            connection,
+            "silver",
+            "check_lead_times",
+            {
+                "tolerance_hours": thresholds.future_tolerance_minutes / 60,
+                "max_lead_time_hours": thresholds.max_lead_time_days * 24,
+                "max_examples": thresholds.max_examples,
+            },
+        )
+    return check_result(
+        passed=found["affected"] == 0,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            "every lead time is plausible"
+            if found["affected"] == 0
+            else f"{found['negative']} negative and {found['absurd']} absurd lead times"
+        ),
+        counts={"implausible": found["affected"], "negative": found["negative"], "absurd": found["absurd"]},
+        lists={"examples": found["examples"], "repos": found["repos"], "days": found["days"]},
+        thresholds={
+            "future_tolerance_minutes": thresholds.future_tolerance_minutes,
+            "max_lead_time_days": thresholds.max_lead_time_days,
+        },
+    )
+
+
+@asset_check(
+    asset=DEPLOYMENTS,
+    additional_deps=[PUSHES, CHANGES],
+    name=DEPLOYMENTS_HAVE_PUSHES,
+    description=(
+        "Every production deployment's commit was carried by a known push of its repo. A deployment "
+        "without one means push webhooks are missing: its changes and lead times are missing too."
+    ),
+)
+def deployments_have_pushes(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
+    max_examples = dora_config.load().checks.max_examples
+    with warehouse.get_connection() as connection:
+        [found] = fetch_dicts(connection, "silver", "check_deployments_without_push", {"max_examples": max_examples})
+    return check_result(
+        passed=found["affected"] == 0,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"all {found['deployments']} deployments have their pushes"
+            if found["affected"] == 0
+            else f"{found['affected']} of {found['deployments']} deployments deployed a commit no known push "
+            f"carried (missing push webhooks?) in {', '.join(found['repos'][:3])}"
+        ),
+        counts={"deployments": found["deployments"], "deployments_without_push": found["affected"]},
+        lists={"examples": found["examples"], "repos": found["repos"], "days": found["days"]},
+    )
+
+
+@asset_check(
+    asset=INCIDENTS,
+    additional_deps=[DEPLOYMENT_CHANGES],
+    name=ROOT_CAUSES_WERE_DEPLOYED,
+    description=(
+        "Every incident's root cause is a change some production deployment shipped; otherwise it "
+        "cannot count as a change failure (missing deployment or push webhooks, or a wrong sha)."
+    ),
+)
+def root_causes_were_deployed(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
+    max_examples = dora_config.load().checks.max_examples
+    with warehouse.get_connection() as connection:
+        [found] = fetch_dicts(
+            connection, "silver", "check_incidents_without_deployment", {"max_examples": max_examples}
+        )
+    return check_result(
+        passed=found["affected"] == 0,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"all {found['with_root_cause']} root causes were shipped by a known deployment"
+            if found["affected"] == 0
+            else f"{found['affected']} of {found['with_root_cause']} incidents name a root cause no known "
+            "deployment shipped"
+        ),
+        counts={"incidents_with_root_cause": found["with_root_cause"], "unmatched": found["affected"]},
+        lists={"examples": found["examples"], "repos": found["repos"], "days": found["days"]},
+    )
+
+
+silver_checks = [
+    *(_keys_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS)),
+    *(_future_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, INCIDENTS)),
+    plausible_lead_times,
+    deployments_have_pushes,
+    root_causes_were_deployed,
+]
