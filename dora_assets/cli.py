@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
     metrics.set_defaults(handler=command_metrics)
 
+    checks = commands.add_parser(
+        "checks", help="the latest result of every asset check (exit 1 when an ERROR check failed)"
+    )
+    checks.add_argument("--json", action="store_true", help="print a JSON list for scripts and alerting")
+    checks.add_argument("--run", action="store_true", help="evaluate every check now (the dora_checks job) first")
+    checks.set_defaults(handler=command_checks)
+
     audit = commands.add_parser(
         "audit",
         help="prove that every landing record is in bronze exactly once: landed, quarantined or a duplicate",
@@ -134,6 +141,31 @@ def command_refresh(args: argparse.Namespace) -> int:
 def command_metrics(args: argparse.Namespace) -> int:
     print_metrics(DoraPaths.from_env(), months=args.months)
     return 0
+
+
+def command_checks(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from dora_assets.definitions import CHECKS_JOB_NAME
+    from dora_assets.runs import dagster_instance, latest_check_results, run_job
+
+    load_config()
+    instance = dagster_instance(DoraPaths.from_env())
+    if args.run:
+        outcome = run_job(CHECKS_JOB_NAME, instance)
+        for error in outcome.step_errors:
+            print(f"checks: step failed: {error}", file=sys.stderr)
+    results = latest_check_results(instance)
+    failed_errors = [result for result in results if not result.passed and result.severity == "ERROR"]
+    if args.json:
+        print(json.dumps([asdict(result) for result in results], indent=2, default=str))
+    else:
+        for result in results:
+            verdict = "ok  " if result.passed else ("FAIL" if result.severity == "ERROR" else "warn")
+            print(f"{verdict} {result.severity:<5} {result.asset:<28} {result.check:<32} {result.description or ''}")
+        print(f"\nchecks: {len(results)} checks, {len(failed_errors)} ERROR check(s) failing")
+    return 1 if failed_errors else 0
 
 
 def command_audit(args: argparse.Namespace) -> int:

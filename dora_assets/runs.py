@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import AssetCheckSeverity, DagsterInstance
+from dagster import AssetCheckEvaluation, AssetCheckSeverity, DagsterInstance
 
 from dora_assets.settings import DoraPaths
 
@@ -37,12 +38,18 @@ def ensure_dagster_home(home: Path) -> Path:
 
 @dataclass
 class CheckOutcome:
+    """One check's result. ``status`` is ``evaluated``, or ``not_evaluated`` for a check that
+    has never run or whose latest run skipped it (reported as failed: an unchecked asset is a gap)."""
+
     asset: str
     check: str
     passed: bool
     severity: str
     description: str | None
     metadata: dict[str, object]
+    status: str = "evaluated"
+    evaluated_at: str | None = None
+    run_id: str | None = None
 
 
 @dataclass
@@ -80,14 +87,49 @@ def run_job(job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | 
             key: value.value for key, value in data.metadata.items()
         }
     for evaluation in result.get_asset_check_evaluations():
-        outcome.checks.append(
-            CheckOutcome(
-                asset=evaluation.asset_key.to_user_string(),
-                check=evaluation.check_name,
-                passed=evaluation.passed,
-                severity="ERROR" if evaluation.severity == AssetCheckSeverity.ERROR else "WARN",
-                description=evaluation.description,
-                metadata={key: value.value for key, value in evaluation.metadata.items()},
-            )
-        )
+        outcome.checks.append(_check_outcome(evaluation, run_id=result.run_id))
     return outcome
+
+
+def latest_check_results(instance: DagsterInstance) -> list[CheckOutcome]:
+    """The latest result of every check in the definitions, as recorded on ``instance``."""
+    from dora_assets.definitions import defs
+
+    keys = sorted(
+        defs.resolve_asset_graph().asset_check_keys, key=lambda key: (key.asset_key.to_user_string(), key.name)
+    )
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    outcomes = []
+    for key in keys:
+        record = records.get(key)
+        evaluation = record.evaluation if record else None
+        if evaluation is None:
+            outcomes.append(
+                CheckOutcome(
+                    asset=key.asset_key.to_user_string(),
+                    check=key.name,
+                    passed=False,
+                    severity="ERROR",
+                    description="never evaluated" if record is None else "planned but not evaluated (skipped?)",
+                    metadata={},
+                    status="not_evaluated",
+                    run_id=record.run_id if record else None,
+                )
+            )
+        else:
+            outcome = _check_outcome(evaluation, run_id=record.run_id)
+            outcome.evaluated_at = datetime.fromtimestamp(record.create_timestamp, UTC).isoformat()
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _check_outcome(evaluation: AssetCheckEvaluation, *, run_id: str | None) -> CheckOutcome:
+    return CheckOutcome(
+        asset=evaluation.asset_key.to_user_string(),
+        check=evaluation.check_name,
+        passed=evaluation.passed,
+        severity="ERROR" if evaluation.severity == AssetCheckSeverity.ERROR else "WARN",
+        description=evaluation.description,
+        metadata={key: value.value for key, value in evaluation.metadata.items()},
+        run_id=run_id,
+    )
