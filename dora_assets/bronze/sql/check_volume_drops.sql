@@ -4,7 +4,8 @@
 -- (so a repo whose quiet days are normal is never flagged). Days expecting fewer than
 -- $min_expected deliveries, listed holidays, and keys with fewer than 4 baseline days of that
 -- weekday are not judged. `org_quiet` marks days on which at least $org_quiet_share of the
--- judged repos dropped together (a holiday, not a broken webhook).
+-- judged repos (at least 3) dropped together while their source still delivered something: a
+-- holiday, not a broken webhook (a source that delivered nothing at all is an outage).
 WITH daily AS (
     SELECT source, repo, hour::DATE AS day, sum(deliveries) AS deliveries
     FROM delivery_hours
@@ -56,14 +57,23 @@ judged AS (
     WHERE baseline.samples >= 4 AND baseline.mean_deliveries >= $min_expected
 ),
 org_days AS (
-    SELECT source, day, count(*) FILTER (WHERE dropped) / count(*) AS dropped_share, count(*) AS judged_repos
+    SELECT
+        source,
+        day,
+        count(*) FILTER (WHERE dropped) / count(*) AS dropped_share,
+        count(*) AS judged_repos,
+        (SELECT sum(deliveries) FROM daily WHERE daily.source = judged.source AND daily.day = judged.day AND daily.repo = '*')
+            AS source_deliveries
     FROM judged
     WHERE repo <> '*'
     GROUP BY ALL
 )
 SELECT
     judged.*,
-    coalesce(org_days.judged_repos >= 3 AND org_days.dropped_share >= $org_quiet_share, FALSE) AS org_quiet
+    coalesce(
+        org_days.judged_repos >= 3 AND org_days.dropped_share >= $org_quiet_share AND org_days.source_deliveries > 0,
+        FALSE
+    ) AS org_quiet
 FROM judged
 LEFT JOIN org_days USING (source, day)
 WHERE judged.dropped
