@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -103,3 +104,24 @@ def test_bad_arguments_fail_without_traceback(data_home: DoraPaths) -> None:
     assert_one_line_error(
         run_cli(data_home, "metrics", extra_env={"DORA_CONFIG": "/nonexistent/dora.yaml"}), "no warehouse"
     )
+
+
+def test_checks_json_lists_the_latest_result_of_every_check(data_home: DoraPaths) -> None:
+    before = run_cli(data_home, "checks", "--json")
+    assert before.returncode == 1  # nothing has been checked yet: that is a gap too
+    assert {entry["status"] for entry in json.loads(before.stdout)} == {"not_evaluated"}
+
+    land_history(data_home)
+    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    after = run_cli(data_home, "checks", "--json")
+
+    assert after.returncode == 0, after.stdout
+    results = json.loads(after.stdout)
+    assert {"asset", "check", "passed", "severity", "description", "metadata"} <= set(results[0])
+    by_name = {(entry["asset"], entry["check"]): entry for entry in results}
+    assert len(by_name) == len(results) >= 25
+    accounting = by_name[("bronze/landing_files", "accounting_balanced")]
+    assert accounting["passed"] is True and accounting["severity"] == "ERROR"
+    assert accounting["metadata"]["records_seen"] == 24
+    assert by_name[("silver/deployments", "deployments_have_pushes")]["severity"] == "WARN"
+    assert all(entry["status"] == "evaluated" for entry in results)
