@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--quiet", action="store_true", help="do not print the metrics afterwards")
     refresh.set_defaults(handler=command_refresh)
 
+    replay = commands.add_parser(
+        "replay",
+        help="recompute all of silver and gold from bronze with the current config (after a metric redefinition)",
+    )
+    replay.add_argument("--quiet", action="store_true", help="do not print the metrics afterwards")
+    replay.set_defaults(handler=command_replay)
+
     metrics = commands.add_parser("metrics", help="print the DORA metrics of gold.dora_monthly")
     metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
     metrics.set_defaults(handler=command_metrics)
@@ -111,29 +118,50 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def command_refresh(args: argparse.Namespace) -> int:
     from dora_assets.definitions import REFRESH_JOB_NAME
+
+    return _run_and_report("refresh", REFRESH_JOB_NAME, quiet=args.quiet)
+
+
+def command_replay(args: argparse.Namespace) -> int:
+    from dora_assets.definitions import REPLAY_JOB_NAME
+
+    return _run_and_report("replay", REPLAY_JOB_NAME, quiet=args.quiet)
+
+
+def _run_and_report(command: str, job_name: str, *, quiet: bool) -> int:
+    """Run a job on the shared instance, print what it did and its failed checks; exit 1 when
+    an ERROR check failed."""
     from dora_assets.runs import dagster_instance, run_job
 
-    load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
+    config = load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
     paths = DoraPaths.from_env()
-    outcome = run_job(REFRESH_JOB_NAME, dagster_instance(paths))
+    outcome = run_job(job_name, dagster_instance(paths))
     ingest = outcome.materialized.get("bronze/raw_events", {})
     if ingest:
         print(
-            f"refresh: {ingest.get('files_ingested', 0)} new landing files, {ingest.get('records_seen', 0)} records: "
+            f"{command}: {ingest.get('files_ingested', 0)} new landing files, {ingest.get('records_seen', 0)} records: "
             f"{ingest.get('records_landed', 0)} landed, {ingest.get('records_quarantined', 0)} quarantined, "
             f"{ingest.get('records_duplicate', 0)} duplicates (run {outcome.run_id})"
         )
+    else:
+        rebuilt = sorted(name for name in outcome.materialized if not name.startswith("bronze/"))
+        print(
+            f"{command}: rebuilt {', '.join(rebuilt) or 'nothing'} from bronze with production environments "
+            f"{config.production_environments} and incident labels {config.incident_labels} (run {outcome.run_id})"
+        )
     for error in outcome.step_errors:
-        print(f"refresh: step failed: {error}", file=sys.stderr)
+        print(f"{command}: step failed: {error}", file=sys.stderr)
     for check in outcome.checks:
         if not check.passed:
-            print(f"refresh: check {check.severity} {check.asset} {check.check}: {check.description}", file=sys.stderr)
+            print(
+                f"{command}: check {check.severity} {check.asset} {check.check}: {check.description}", file=sys.stderr
+            )
     if not outcome.success:
         raise RuntimeError(f"run {outcome.run_id} failed; see `dagster dev` or the messages above")
-    if not args.quiet:
+    if not quiet:
         print_metrics(paths, months=3)
     if outcome.failed_error_checks:
-        print(f"refresh: {len(outcome.failed_error_checks)} ERROR check(s) failed", file=sys.stderr)
+        print(f"{command}: {len(outcome.failed_error_checks)} ERROR check(s) failed", file=sys.stderr)
         return 1
     return 0
 

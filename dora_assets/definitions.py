@@ -40,6 +40,7 @@ from dora_assets.silver.checks import silver_checks
 
 REFRESH_JOB_NAME = "dora_refresh"
 CHECKS_JOB_NAME = "dora_checks"
+REPLAY_JOB_NAME = "dora_replay"
 # A daily refresh plus two hours of slack: a layer older than this missed its refresh.
 FRESHNESS_WINDOW = timedelta(hours=26)
 
@@ -65,6 +66,15 @@ dora_refresh_job = define_asset_job(
     description="Ingest new landing files, then rebuild silver and gold with every check (the main job of `make run`).",
 )
 
+dora_replay_job = define_asset_job(
+    name=REPLAY_JOB_NAME,
+    selection=AssetSelection.groups("silver", "gold"),
+    description=(
+        "Recompute all of silver and gold from the immutable bronze with the current config (after a "
+        "metric redefinition). Bronze is not touched and no landing file is read."
+    ),
+)
+
 dora_checks_job = define_asset_job(
     name=CHECKS_JOB_NAME,
     selection=AssetSelection.all_asset_checks(),
@@ -74,7 +84,7 @@ dora_checks_job = define_asset_job(
 defs = Definitions(
     assets=[bronze_ingestion, *silver_assets, *gold_assets],
     asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
-    jobs=[dora_refresh_job, dora_checks_job],
+    jobs=[dora_refresh_job, dora_replay_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(
             name="dora_checks_hourly",

@@ -39,7 +39,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
 def test_help_lists_every_command(data_home: DoraPaths) -> None:
     result = run_cli(data_home, "--help")
     assert result.returncode == 0
-    for command in ("demo", "refresh", "metrics", "checks", "audit", "dev"):
+    for command in ("demo", "refresh", "replay", "metrics", "checks", "audit", "dev"):
         assert command in result.stdout
 
 
