@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
     metrics.set_defaults(handler=command_metrics)
 
+    status = commands.add_parser(
+        "status", help="the last run, the last failed run, the last ingest and the state of every check"
+    )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(handler=command_status)
+
     checks = commands.add_parser(
         "checks", help="the latest result of every asset check (exit 1 when an ERROR check failed)"
     )
@@ -169,6 +175,45 @@ def _run_and_report(command: str, job_name: str, *, quiet: bool) -> int:
 def command_metrics(args: argparse.Namespace) -> int:
     print_metrics(DoraPaths.from_env(), months=args.months)
     return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from dora_assets.runs import dagster_instance, platform_status
+
+    status = platform_status(dagster_instance(DoraPaths.from_env()))
+    failing = [check for check in status.checks if not check.passed]
+    failed_errors = [check for check in failing if check.severity == "ERROR"]
+    if args.json:
+        print(json.dumps(asdict(status), indent=2, default=str))
+        return 1 if failed_errors else 0
+
+    def run_line(run) -> str:
+        if run is None:
+            return "none"
+        return f"{run.job} {run.status} (run {run.run_id[:8]}, started {run.started_at}, ended {run.ended_at or '-'})"
+
+    print(f"last run:        {run_line(status.last_run)}")
+    print(f"last failed run: {run_line(status.last_failed_run)}")
+    ingest = status.last_ingest
+    print(
+        f"last ingest:     {status.last_ingest_at or 'never'}"
+        + (
+            f": {ingest.get('files_ingested', 0)} files, {ingest.get('records_landed', 0)} landed, "
+            f"{ingest.get('records_quarantined', 0)} quarantined, {ingest.get('records_duplicate', 0)} duplicates"
+            if ingest
+            else ""
+        )
+    )
+    print(
+        f"checks:          {len(status.checks) - len(failing)} of {len(status.checks)} passing, "
+        f"{len(failed_errors)} ERROR and {len(failing) - len(failed_errors)} WARN failing"
+    )
+    for check in failing:
+        print(f"  {check.severity:<5} {check.asset} {check.check}: {check.description}")
+    return 1 if failed_errors else 0
 
 
 def command_checks(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from dagster import (
     in_process_executor,
 )
 
+from dora_assets.alerts import FailureNotifier, run_failure_alerts
 from dora_assets.bronze.assets import RAW_EVENTS, bronze_ingestion
 from dora_assets.bronze.checks import bronze_checks
 from dora_assets.gold.assets import gold_assets
@@ -93,12 +94,13 @@ defs = Definitions(
             default_status=DefaultScheduleStatus.RUNNING,
         )
     ],
-    sensors=[freshness_sensor],
+    sensors=[freshness_sensor, run_failure_alerts],
     resources={
         "warehouse": DuckDBWarehouse(),
         "landing": LandingFolder(),
         "dora_config": DoraConfigResource(),
         "clock": Clock(),
+        "failure_notifier": FailureNotifier(),
     },
     executor=in_process_executor,
 )

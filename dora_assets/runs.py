@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, DagsterInstance
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_shared.error import SerializableErrorInfo
 
 from dora_assets.settings import DoraPaths
 
@@ -80,7 +82,7 @@ def run_job(job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | 
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            outcome.step_errors.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            outcome.step_errors.append(f"{event.step_key}: {root_cause(event.step_failure_data.error)}")
     for materialization in result.get_asset_materialization_events():
         data = materialization.event_specific_data.materialization
         outcome.materialized[data.asset_key.to_user_string()] = {
@@ -89,6 +91,16 @@ def run_job(job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | 
     for evaluation in result.get_asset_check_evaluations():
         outcome.checks.append(_check_outcome(evaluation, run_id=result.run_id))
     return outcome
+
+
+EVALUATED = (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED)
+
+
+def root_cause(error: SerializableErrorInfo) -> str:
+    """The innermost error of a chain (Dagster wraps the user's exception), on one line."""
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: " + " ".join(error.message.split())
 
 
 def latest_check_results(instance: DagsterInstance) -> list[CheckOutcome]:
@@ -102,7 +114,7 @@ def latest_check_results(instance: DagsterInstance) -> list[CheckOutcome]:
     outcomes = []
     for key in keys:
         record = records.get(key)
-        evaluation = record.evaluation if record else None
+        evaluation = record.evaluation if record and record.status in EVALUATED else None
         if evaluation is None:
             outcomes.append(
                 CheckOutcome(
@@ -110,7 +122,10 @@ def latest_check_results(instance: DagsterInstance) -> list[CheckOutcome]:
                     check=key.name,
                     passed=False,
                     severity="ERROR",
-                    description="never evaluated" if record is None else "planned but not evaluated (skipped?)",
+                    description="never evaluated"
+                    if record is None
+                    else f"not evaluated by the latest run that planned it ({record.status.value}: an upstream "
+                    "step failed or the run is still going)",
                     metadata={},
                     status="not_evaluated",
                     run_id=record.run_id if record else None,
@@ -133,3 +148,56 @@ def _check_outcome(evaluation: AssetCheckEvaluation, *, run_id: str | None) -> C
         metadata={key: value.value for key, value in evaluation.metadata.items()},
         run_id=run_id,
     )
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    job: str
+    status: str
+    started_at: str | None
+    ended_at: str | None
+
+
+@dataclass
+class PlatformStatus:
+    """What `dora-assets status` prints: the last run, the last failed run, the last ingest and
+    the latest result of every check."""
+
+    last_run: RunSummary | None
+    last_failed_run: RunSummary | None
+    last_ingest_at: str | None
+    last_ingest: dict[str, object]
+    checks: list[CheckOutcome]
+
+
+def platform_status(instance: DagsterInstance) -> PlatformStatus:
+    from dagster import AssetKey, DagsterRunStatus, RunsFilter
+
+    def summary(records) -> RunSummary | None:
+        if not records:
+            return None
+        record = records[0]
+        return RunSummary(
+            run_id=record.dagster_run.run_id,
+            job=record.dagster_run.job_name,
+            status=record.dagster_run.status.value,
+            started_at=_iso(record.start_time),
+            ended_at=_iso(record.end_time),
+        )
+
+    ingest = instance.get_latest_materialization_event(AssetKey(["bronze", "raw_events"]))
+    materialization = ingest.asset_materialization if ingest else None
+    return PlatformStatus(
+        last_run=summary(instance.get_run_records(limit=1)),
+        last_failed_run=summary(
+            instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]), limit=1)
+        ),
+        last_ingest_at=_iso(ingest.timestamp) if ingest else None,
+        last_ingest={key: value.value for key, value in materialization.metadata.items()} if materialization else {},
+        checks=latest_check_results(instance),
+    )
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None

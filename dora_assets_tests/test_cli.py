@@ -39,7 +39,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
 def test_help_lists_every_command(data_home: DoraPaths) -> None:
     result = run_cli(data_home, "--help")
     assert result.returncode == 0
-    for command in ("demo", "refresh", "replay", "metrics", "checks", "audit", "dev"):
+    for command in ("demo", "refresh", "replay", "metrics", "status", "checks", "audit", "dev"):
         assert command in result.stdout
 
 
@@ -125,3 +125,27 @@ def test_checks_json_lists_the_latest_result_of_every_check(data_home: DoraPaths
     assert accounting["metadata"]["records_seen"] == 24
     assert by_name[("silver/deployments", "deployments_have_pushes")]["severity"] == "WARN"
     assert all(entry["status"] == "evaluated" for entry in results)
+
+
+def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) -> None:
+    land_history(data_home)
+    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+
+    healthy = run_cli(data_home, "status")
+
+    assert healthy.returncode == 0, healthy.stderr
+    assert "last run:        dora_refresh SUCCESS" in healthy.stdout
+    assert "last failed run: none" in healthy.stdout
+    assert "2 files, 23 landed, 0 quarantined, 1 duplicates" in healthy.stdout
+    assert "0 ERROR and 0 WARN failing" in healthy.stdout
+
+    data_home.duckdb_path.rename(data_home.home / "moved.duckdb")
+    data_home.duckdb_path.mkdir()  # the next refresh fails
+    assert run_cli(data_home, "refresh", "--quiet").returncode != 0
+    result = run_cli(data_home, "status", "--json")
+    assert result.stdout, result.stderr
+    broken = json.loads(result.stdout)
+
+    assert broken["last_failed_run"]["job"] == "dora_refresh"
+    assert broken["last_run"]["status"] == "FAILURE"
+    assert broken["last_ingest"]["records_landed"] == 23
