@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--quiet", action="store_true", help="do not print the metrics afterwards")
     replay.set_defaults(handler=command_replay)
 
+    backfill = commands.add_parser(
+        "backfill", help="rebuild silver for a range of days (inclusive) and gold, from bronze"
+    )
+    backfill.add_argument("--start", type=_iso_date, required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", type=_iso_date, required=True, help="last day, YYYY-MM-DD (inclusive)")
+    backfill.add_argument("--quiet", action="store_true", help="do not print the metrics afterwards")
+    backfill.set_defaults(handler=command_backfill)
+
     metrics = commands.add_parser("metrics", help="print the DORA metrics of gold.dora_monthly")
     metrics.add_argument("--months", type=_positive_int, default=3, help="how many recent months (default 3)")
     metrics.set_defaults(handler=command_metrics)
@@ -101,6 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=_positive_int, default=3000)
     dev.set_defaults(handler=command_dev)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the webhook receiver: verified GitHub, GitLab and PagerDuty deliveries into the landing folder",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_tcp_port, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=None,
+        help="refuse larger bodies with 413 (default 26214400, GitHub's 25 MiB cap)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma-separated proxy IPs (or *) whose X-Forwarded-For/-Proto are trusted "
+        "(default $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
+    serve.set_defaults(handler=command_serve)
     return parser
 
 
@@ -123,25 +151,58 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_refresh(args: argparse.Namespace) -> int:
-    from dora_assets.definitions import REFRESH_JOB_NAME
+    """Ingest new landing files, then rebuild silver for the days they can change, and gold."""
+    from dora_assets.definitions import INGEST_JOB_NAME
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
+    from dora_assets.windows import partition_range_tags
 
-    return _run_and_report("refresh", REFRESH_JOB_NAME, quiet=args.quiet)
+    ingest = _run_and_report("refresh", INGEST_JOB_NAME)
+    affected = ingest.materialized.get("bronze/raw_events", {}).get("affected_from") or None
+    first, last = transform_range([date.fromisoformat(affected) if affected else None], datetime.now(UTC).date())
+    transform = _run_and_report("refresh", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
+    return _finish("refresh", [ingest, transform], quiet=args.quiet)
 
 
 def command_replay(args: argparse.Namespace) -> int:
-    from dora_assets.definitions import REPLAY_JOB_NAME
+    """Recompute every silver partition that bronze can fill, and gold, with the current config."""
+    from dora_assets.bronze.ingest import earliest_event_day
+    from dora_assets.resources import connect_warehouse
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
+    from dora_assets.windows import partition_range_tags
 
-    return _run_and_report("replay", REPLAY_JOB_NAME, quiet=args.quiet)
+    load_config()  # a bad DORA_CONFIG is the first thing to report
+    paths = DoraPaths.from_env()
+    connection = connect_warehouse(str(paths.duckdb_path), read_only=True)
+    try:
+        earliest = earliest_event_day(connection)
+    except duckdb.CatalogException:
+        raise CommandError("bronze does not exist yet: run `dora-assets refresh` first") from None
+    finally:
+        connection.close()
+    first, last = transform_range([earliest], datetime.now(UTC).date())
+    outcome = _run_and_report("replay", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
+    return _finish("replay", [outcome], quiet=args.quiet)
 
 
-def _run_and_report(command: str, job_name: str, *, quiet: bool) -> int:
-    """Run a job on the shared instance, print what it did and its failed checks; exit 1 when
-    an ERROR check failed."""
+def command_backfill(args: argparse.Namespace) -> int:
+    """Recompute silver for the days ``--start`` to ``--end`` (inclusive), and gold."""
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
+    from dora_assets.windows import PARTITIONS_START, partition_range_tags
+
+    if args.end < args.start:
+        raise CommandError(f"--end {args.end} is before --start {args.start}")
+    if args.start < PARTITIONS_START:
+        raise CommandError(f"--start {args.start} is before the first partition, {PARTITIONS_START}")
+    outcome = _run_and_report("backfill", TRANSFORM_JOB_NAME, tags=partition_range_tags(args.start, args.end))
+    return _finish("backfill", [outcome], quiet=args.quiet)
+
+
+def _run_and_report(command: str, job_name: str, *, tags: dict[str, str] | None = None):
+    """Run one job on the shared instance and print what it did and its failed checks."""
     from dora_assets.runs import dagster_instance, run_job
 
     config = load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
-    paths = DoraPaths.from_env()
-    outcome = run_job(job_name, dagster_instance(paths))
+    outcome = run_job(job_name, dagster_instance(DoraPaths.from_env()), tags=tags)
     ingest = outcome.materialized.get("bronze/raw_events", {})
     if ingest:
         print(
@@ -149,10 +210,11 @@ def _run_and_report(command: str, job_name: str, *, quiet: bool) -> int:
             f"{ingest.get('records_landed', 0)} landed, {ingest.get('records_quarantined', 0)} quarantined, "
             f"{ingest.get('records_duplicate', 0)} duplicates (run {outcome.run_id})"
         )
-    else:
-        rebuilt = sorted(name for name in outcome.materialized if not name.startswith("bronze/"))
+    elif outcome.materialized:
+        window = outcome.materialized.get("silver/pushes", {})
+        days = f"days {window['window_start'][:10]} to {window['window_end'][:10]} (exclusive)" if window else ""
         print(
-            f"{command}: rebuilt {', '.join(rebuilt) or 'nothing'} from bronze with production environments "
+            f"{command}: rebuilt silver {days} and gold from bronze with production environments "
             f"{config.production_environments} and incident labels {config.incident_labels} (run {outcome.run_id})"
         )
     for error in outcome.step_errors:
@@ -164,10 +226,16 @@ def _run_and_report(command: str, job_name: str, *, quiet: bool) -> int:
             )
     if not outcome.success:
         raise RuntimeError(f"run {outcome.run_id} failed; see `dagster dev` or the messages above")
+    return outcome
+
+
+def _finish(command: str, outcomes: list, *, quiet: bool) -> int:
+    """Print the metrics unless ``quiet``; exit 1 when an ERROR check failed in any run."""
     if not quiet:
-        print_metrics(paths, months=3)
-    if outcome.failed_error_checks:
-        print(f"{command}: {len(outcome.failed_error_checks)} ERROR check(s) failed", file=sys.stderr)
+        print_metrics(DoraPaths.from_env(), months=3)
+    failed = [check for outcome in outcomes for check in outcome.failed_error_checks]
+    if failed:
+        print(f"{command}: {len(failed)} ERROR check(s) failed", file=sys.stderr)
         return 1
     return 0
 
@@ -312,6 +380,23 @@ def command_dev(args: argparse.Namespace) -> int:
     return 0  # not reached: execve replaces this process
 
 
+def command_serve(args: argparse.Namespace) -> int:
+    """Run the webhook receiver until SIGTERM (exit 0) or Ctrl-C."""
+    from dora_assets.receiver.server import ServeError, serve
+    from dora_assets.receiver.settings import DEFAULT_MAX_BODY_BYTES
+
+    try:
+        serve(
+            args.host,
+            args.port,
+            max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+        )
+    except ServeError as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
 def print_metrics(paths: DoraPaths, *, months: int) -> None:
     """Print the org-wide and per-repo rows of gold.dora_monthly for the last ``months`` months."""
     import pandas as pd
@@ -348,6 +433,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _tcp_port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {port}")
+    return port
 
 
 def _iso_date(text: str) -> date:

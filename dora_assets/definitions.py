@@ -10,6 +10,13 @@ Policy applied here, once:
   were updated within FRESHNESS_WINDOW, and they, like every data check, are evaluated on a
   schedule (`dora_checks`, hourly) and by the freshness sensor, not only when someone
   materializes.
+- Automation, on by default so that `dagster dev` on a fresh clone needs no clicking: the
+  `landing_drops` sensor launches `dora_ingest` for new drops; `transform_after_ingest` then
+  launches `dora_transform` over the days the new deliveries can change; `dora_daily_ingest`
+  is the daily safety net; `run_failure_alerts` reports failed runs.
+- Partitions: silver is partitioned by UTC month (windows.MONTHLY, any range in one run); bronze is
+  an append-only log keyed by landing file, and gold is recomputed whole from silver (small
+  tables), so a late incident can change an old month's change failure rate.
 """
 
 from __future__ import annotations
@@ -33,15 +40,18 @@ from dagster import (
 from dora_assets.alerts import FailureNotifier, run_failure_alerts
 from dora_assets.bronze.assets import RAW_EVENTS, bronze_ingestion
 from dora_assets.bronze.checks import bronze_checks
+from dora_assets.bronze.sensors import INGEST_JOB_NAME, landing_drops
 from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.silver.assets import silver_assets
 from dora_assets.silver.checks import silver_checks
+from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_after_ingest
 
-REFRESH_JOB_NAME = "dora_refresh"
 CHECKS_JOB_NAME = "dora_checks"
-REPLAY_JOB_NAME = "dora_replay"
+# Every run that writes the warehouse carries this tag; the instance's run queue lets one such
+# run at a time proceed (see runs.py), so DuckDB's single writer is never contended.
+WRITER_TAGS = {"dora/duckdb": "writer"}
 # A daily refresh plus two hours of slack: a layer older than this missed its refresh.
 FRESHNESS_WINDOW = timedelta(hours=26)
 
@@ -61,19 +71,22 @@ with warnings.catch_warnings():
         default_status=DefaultSensorStatus.RUNNING,
     )
 
-dora_refresh_job = define_asset_job(
-    name=REFRESH_JOB_NAME,
-    selection=AssetSelection.all(),
-    description="Ingest new landing files, then rebuild silver and gold with every check (the main job of `make run`).",
+dora_ingest_job = define_asset_job(
+    name=INGEST_JOB_NAME,
+    selection=AssetSelection.groups("bronze"),
+    description="Land every new landing file in bronze (append-only) and run the bronze checks.",
+    tags=WRITER_TAGS,
 )
 
-dora_replay_job = define_asset_job(
-    name=REPLAY_JOB_NAME,
+dora_transform_job = define_asset_job(
+    name=TRANSFORM_JOB_NAME,
     selection=AssetSelection.groups("silver", "gold"),
     description=(
-        "Recompute all of silver and gold from the immutable bronze with the current config (after a "
-        "metric redefinition). Bronze is not touched and no landing file is read."
+        "Rebuild silver for a range of months (its partitions; one run, one transaction per table) "
+        "and gold from it, with their checks. Launched after every ingest, by `dora-assets backfill` "
+        "and `dora-assets replay`."
     ),
+    tags=WRITER_TAGS,
 )
 
 dora_checks_job = define_asset_job(
@@ -85,16 +98,24 @@ dora_checks_job = define_asset_job(
 defs = Definitions(
     assets=[bronze_ingestion, *silver_assets, *gold_assets],
     asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
-    jobs=[dora_refresh_job, dora_replay_job, dora_checks_job],
+    jobs=[dora_ingest_job, dora_transform_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(
             name="dora_checks_hourly",
             job=dora_checks_job,
             cron_schedule="17 * * * *",
             default_status=DefaultScheduleStatus.RUNNING,
-        )
+        ),
+        # The safety net: even if the landing sensor were off, an ingest (and so a transform)
+        # runs every day.
+        ScheduleDefinition(
+            name="dora_daily_ingest",
+            job=dora_ingest_job,
+            cron_schedule="7 4 * * *",
+            default_status=DefaultScheduleStatus.RUNNING,
+        ),
     ],
-    sensors=[freshness_sensor, run_failure_alerts],
+    sensors=[landing_drops, transform_after_ingest, freshness_sensor, run_failure_alerts],
     resources={
         "warehouse": DuckDBWarehouse(),
         "landing": LandingFolder(),

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 
+from dora_assets.bronze.assets import RAW_EVENTS
+from dora_assets.bronze.ingest import earliest_event_day
 from dora_assets.definitions import defs
 from dora_assets.settings import DoraPaths
+from dora_assets.silver.sensors import transform_range
+from dora_assets.windows import partition_range_tags
 
 DORA_ENV_VARS = ("DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG")
 
@@ -25,16 +30,55 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoraPaths:
     return paths
 
 
-def materialize_everything(instance: DagsterInstance | None = None):
-    """Materialize every asset (and run every check) through Dagster, as the UI would."""
-    result = materialize(
-        [*defs.assets, *(defs.asset_checks or [])],
-        resources=defs.resources,
-        instance=instance or DagsterInstance.ephemeral(),
-        raise_on_error=True,
+def refresh_runs(instance: DagsterInstance, resources: dict, *, replay: bool = False) -> list:
+    """What production does after a drop, through Dagster: ingest the landing folder (bronze and
+    its checks), then rebuild silver for the months the new deliveries can change, and gold, with
+    their checks, in one partition-range run. With ``replay``, skip the ingest and rebuild every
+    month bronze can fill (as `dora-assets replay`). Returns the runs' results; never raises."""
+    everything = [*defs.assets, *(defs.asset_checks or [])]
+    results = []
+    if replay:
+        with resources["warehouse"].get_connection() as connection:
+            affected = [earliest_event_day(connection)]
+    else:
+        ingest = materialize(
+            everything,
+            selection=AssetSelection.groups("bronze"),
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
+        results.append(ingest)
+        if not ingest.success:
+            return results
+        [metadata] = [
+            event.materialization.metadata
+            for event in ingest.get_asset_materialization_events()
+            if event.asset_key == RAW_EVENTS
+        ]
+        day = metadata["affected_from"].value
+        affected = [date.fromisoformat(day) if day else None]
+    first, last = transform_range(affected, datetime.now(UTC).date())
+    transform = materialize(
+        everything,
+        selection=AssetSelection.groups("silver", "gold"),
+        resources=resources,
+        instance=instance,
+        tags=partition_range_tags(first, last),
+        raise_on_error=False,
     )
-    assert result.success
-    return result
+    return [*results, transform]
+
+
+def materialize_everything(
+    instance: DagsterInstance | None = None, resources: dict | None = None, *, replay: bool = False
+):
+    """``refresh_runs`` on the default resources, asserting every run succeeded; returns the
+    transform run's result."""
+    results = refresh_runs(instance or DagsterInstance.ephemeral(), resources or defs.resources, replay=replay)
+    for result in results:
+        assert result.success
+    return results[-1]
 
 
 def query(paths: DoraPaths, sql: str, params: dict | None = None) -> list[tuple]:

@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
 from dora_assets.alerts import SLACK_WEBHOOK_ENV, FailureNotifier, run_failure_alerts
-from dora_assets.definitions import REFRESH_JOB_NAME
+from dora_assets.definitions import INGEST_JOB_NAME
 from dora_assets.runs import dagster_instance, run_job
 from dora_assets.settings import DoraPaths
 
@@ -43,7 +43,7 @@ def slack():
 def failed_run_context(paths: DoraPaths):
     paths.duckdb_path.mkdir(parents=True)  # a directory where the DuckDB file should be: the run fails
     instance = dagster_instance(paths)
-    outcome = run_job(REFRESH_JOB_NAME, instance)
+    outcome = run_job(INGEST_JOB_NAME, instance)
     assert not outcome.success
     [failure] = instance.all_logs(outcome.run_id, of_type=DagsterEventType.RUN_FAILURE)
     return build_run_status_sensor_context(
@@ -64,7 +64,7 @@ def test_a_failed_run_is_recorded_and_posted_to_slack(
     run_failure_alerts(context)
 
     [posted] = slack.received
-    assert run_id[:8] in posted["text"] and posted["failure"]["job"] == REFRESH_JOB_NAME
+    assert run_id[:8] in posted["text"] and posted["failure"]["job"] == INGEST_JOB_NAME
     [recorded] = [json.loads(line) for line in (data_home.reports_dir / "run_failures.jsonl").read_text().splitlines()]
     assert recorded["run_id"] == run_id
     assert "bronze_ingestion" in recorded["error"] and "Is a directory" in recorded["error"]

@@ -8,10 +8,12 @@ import os
 from pathlib import Path
 
 import duckdb
+from dagster import DagsterInstance
 
 from dora_assets.bronze.checks import ACCOUNTING_BALANCED
+from dora_assets.definitions import defs
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.conftest import query, refresh_runs
 from dora_assets_tests.test_cli import assert_one_line_error, run_cli
 
 
@@ -158,8 +160,8 @@ def test_audit_reports_ingested_files_that_left_the_landing_folder(data_home: Do
 
 def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: DoraPaths) -> None:
     land(data_home)
-    result = materialize_everything()
-    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == ACCOUNTING_BALANCED]
+    results = refresh_runs(DagsterInstance.ephemeral(), defs.resources)
+    [evaluation] = [e for r in results for e in r.get_asset_check_evaluations() if e.check_name == ACCOUNTING_BALANCED]
     assert evaluation.passed
     assert evaluation.metadata["records_seen"].value == 7
 

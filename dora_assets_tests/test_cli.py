@@ -61,7 +61,9 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
 
     instance = DagsterInstance.from_config(str(data_home.dagster_home))
     runs = instance.get_runs()
-    assert [run.job_name for run in runs] == ["dora_refresh", "dora_refresh"]
+    assert [run.job_name for run in runs] == ["dora_transform", "dora_ingest", "dora_transform", "dora_ingest"]
+    # The second refresh rebuilt only today: nothing new had landed.
+    assert runs[0].tags["dagster/asset_partition_range_start"] == runs[0].tags["dagster/asset_partition_range_end"]
     assert all(run.is_success for run in runs)
 
 
@@ -134,7 +136,7 @@ def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) 
     healthy = run_cli(data_home, "status")
 
     assert healthy.returncode == 0, healthy.stderr
-    assert "last run:        dora_refresh SUCCESS" in healthy.stdout
+    assert "last run:        dora_transform SUCCESS" in healthy.stdout
     assert "last failed run: none" in healthy.stdout
     assert "2 files, 23 landed, 0 quarantined, 1 duplicates" in healthy.stdout
     assert "0 ERROR and 0 WARN failing" in healthy.stdout
@@ -146,6 +148,6 @@ def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) 
     assert result.stdout, result.stderr
     broken = json.loads(result.stdout)
 
-    assert broken["last_failed_run"]["job"] == "dora_refresh"
+    assert broken["last_failed_run"]["job"] == "dora_ingest"
     assert broken["last_run"]["status"] == "FAILURE"
     assert broken["last_ingest"]["records_landed"] == 23

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dagster import AssetKey, Definitions
 
-from dora_assets.definitions import REFRESH_JOB_NAME, defs
+from dora_assets.definitions import CHECKS_JOB_NAME, INGEST_JOB_NAME, defs
 from dora_assets.settings import DoraPaths
+from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
+from dora_assets.windows import MONTHLY
 from dora_assets_tests.conftest import materialize_everything, query
 
 CONTRACT_ASSETS = {
@@ -26,7 +28,25 @@ def asset_nodes() -> dict[str, object]:
 
 def test_definitions_load() -> None:
     Definitions.validate_loadable(defs)
-    assert defs.resolve_job_def(REFRESH_JOB_NAME) is not None
+    for job in (INGEST_JOB_NAME, TRANSFORM_JOB_NAME, CHECKS_JOB_NAME):
+        assert defs.resolve_job_def(job) is not None
+
+
+def test_silver_is_daily_partitioned_bronze_and_gold_are_not() -> None:
+    nodes = asset_nodes()
+    for key, node in nodes.items():
+        expected = MONTHLY if key.startswith("silver/") else None
+        assert node.partitions_def == expected, key
+    assert defs.resolve_job_def(TRANSFORM_JOB_NAME).partitions_def == MONTHLY
+
+
+def test_automation_runs_headless_by_default() -> None:
+    from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+    sensors = {sensor.name: sensor for sensor in defs.sensors}
+    assert {"landing_drops", "transform_after_ingest", "run_failure_alerts"} <= set(sensors)
+    assert all(sensor.default_status == DefaultSensorStatus.RUNNING for sensor in sensors.values())
+    assert all(schedule.default_status == DefaultScheduleStatus.RUNNING for schedule in defs.schedules)
 
 
 def test_graph_has_the_contract_assets_grouped_by_layer_with_docs() -> None:

@@ -21,6 +21,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 from dora_assets.definitions import defs
 from dora_assets.demo.generator import generate_demo
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets_tests.conftest import refresh_runs
 
 THURSDAY_AFTERNOON = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
 MONDAY_EARLY = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)  # after a weekend and a night
@@ -36,6 +37,23 @@ def generate(folder: Path, until: datetime) -> Path:
 @pytest.fixture(scope="module")
 def clean_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(tmp_path_factory.mktemp("clean") / "landing", THURSDAY_AFTERNOON)
+
+
+class Runs:
+    """The results of one refresh (ingest and transform runs) seen as one."""
+
+    def __init__(self, results: list) -> None:
+        self.results = results
+
+    @property
+    def success(self) -> bool:
+        return all(result.success for result in self.results)
+
+    def get_asset_check_evaluations(self) -> list:
+        return [evaluation for result in self.results for evaluation in result.get_asset_check_evaluations()]
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for result in self.results for event in result.get_asset_materialization_events()]
 
 
 class Home:
@@ -58,19 +76,24 @@ class Home:
         }
 
     def run(self, *, checks_only: bool = False):
-        """Materialize everything (or evaluate the checks only); the failed checks, as
-        'asset:check' strings, and the run's result."""
-        result = materialize(
-            [*defs.assets, *defs.asset_checks],
-            selection=AssetSelection.all_asset_checks() if checks_only else None,
-            resources=self.resources(),
-            instance=self.instance,
-            raise_on_error=False,
-        )
-        evaluations = result.get_asset_check_evaluations()
+        """Refresh as production does (ingest, then transform), or evaluate the checks only.
+        Returns the failed checks as 'asset:check' strings, and the runs' results."""
+        if checks_only:
+            results = [
+                materialize(
+                    [*defs.assets, *defs.asset_checks],
+                    selection=AssetSelection.all_asset_checks(),
+                    resources=self.resources(),
+                    instance=self.instance,
+                    raise_on_error=False,
+                )
+            ]
+        else:
+            results = refresh_runs(self.instance, self.resources())
+        evaluations = [evaluation for result in results for evaluation in result.get_asset_check_evaluations()]
         assert evaluations, "no check was evaluated"
         failed = {f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed}
-        return failed, result
+        return failed, Runs(results)
 
     def rewrite(self, keep: Callable[[dict], dict | None]) -> None:
         """Rewrite every NDJSON landing file, keeping (possibly changed) envelopes ``keep`` returns."""

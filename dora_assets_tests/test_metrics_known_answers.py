@@ -248,7 +248,7 @@ def test_redefining_production_recomputes_history(
     config = tmp_path / "dora.yaml"
     config.write_text("production_environments: [production, prod, prod-eu]\n", encoding="utf-8")
     monkeypatch.setenv("DORA_CONFIG", str(config))
-    materialize_everything()
+    materialize_everything(replay=True)
     after = monthly(data_home)
     # prod-eu's deployment 202 of w1 now counts, ships nothing new (w1 went out with 201).
     web_march = (date(2026, 3, 1), WEB)

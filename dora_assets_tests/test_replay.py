@@ -43,7 +43,7 @@ def test_replay_recomputes_history_under_a_new_definition(data_home: DoraPaths) 
     replay = run_cli(data_home, "replay", "--quiet", extra_env={"DORA_CONFIG": str(config)})
 
     assert replay.returncode == 0, replay.stderr
-    assert "rebuilt gold/dora_monthly, silver/" in replay.stdout
+    assert "replay: rebuilt silver days 2026-05-01 to " in replay.stdout
     assert "'staging'" in replay.stdout and "'bug'" in replay.stdout
     after = assert_gold_matches(
         data_home,

@@ -134,6 +134,7 @@ def bronze_ingestion(
         "records_quarantined": totals.quarantined,
         "records_duplicate": totals.duplicates,
         "accounting_balanced": totals.balanced,
+        "affected_from": totals.affected_from.isoformat() if totals.affected_from else "",
         "files_in_flight": len(report.in_flight),
         "ingest_batches": report.batches,
         "landing_dir": MetadataValue.path(str(landing_dir)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -44,6 +44,7 @@ class IngestTotals:
     landed: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    affected_from: date | None = None  # earliest UTC day whose silver rows the landed records can change
 
     def add(self, other: IngestTotals) -> None:
         self.files += other.files
@@ -51,6 +52,8 @@ class IngestTotals:
         self.landed += other.landed
         self.quarantined += other.quarantined
         self.duplicates += other.duplicates
+        if other.affected_from is not None:
+            self.affected_from = min(self.affected_from or other.affected_from, other.affected_from)
 
     @property
     def balanced(self) -> bool:
@@ -95,6 +98,12 @@ def ingest_landing(
             for code, count in reasons.items():
                 report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
     return report
+
+
+def earliest_event_day(connection: duckdb.DuckDBPyConnection, table: str = "bronze.raw_events") -> date | None:
+    """The earliest UTC day whose silver rows the deliveries in ``table`` can change."""
+    [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": table}).fetchall()
+    return day
 
 
 def pending_landing_files(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[tuple[str, datetime]]:
@@ -215,12 +224,16 @@ def _ingest_batch(
         for statement in ("land_raw_events", "land_quarantine", "land_duplicates", "land_ledger"):
             run_sql(connection, "bronze", statement, landing)
         [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()
+        connection.execute(
+            "CREATE OR REPLACE TEMP VIEW batch_landed AS SELECT * FROM classified WHERE outcome = 'landed'"
+        )
+        affected_from = earliest_event_day(connection, "batch_landed")
         reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return ingest_id, IngestTotals(*totals_row), reasons
+    return ingest_id, IngestTotals(*totals_row, affected_from=affected_from), reasons
 
 
 def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:

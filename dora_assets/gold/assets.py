@@ -7,7 +7,7 @@ from dora_assets.metadata import column_schema, markdown_table, table_row_count
 from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
 from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS
 from dora_assets.sql import run_sql, run_sql_in_transaction
-from dora_assets.windows import TimeWindow
+from dora_assets.windows import SINGLE_RUN, TimeWindow
 
 DORA_MONTHLY = AssetKey(["gold", "dora_monthly"])
 
@@ -33,6 +33,10 @@ def dora_monthly_params(config: DoraConfig) -> dict[str, object]:
     key=DORA_MONTHLY,
     deps=[DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, CHANGES],
     group_name="gold",
+    # Unpartitioned (recomputed whole from the small silver tables), but with a single-run
+    # policy so that `dagster asset materialize --partition-range` can take silver and gold in
+    # one run.
+    backfill_policy=SINGLE_RUN,
     kinds={"duckdb"},
     metadata=column_schema(
         [

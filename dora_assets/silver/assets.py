@@ -7,7 +7,7 @@ from dora_assets.bronze.assets import RAW_EVENTS
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
 from dora_assets.sql import run_sql_in_transaction
-from dora_assets.windows import TimeWindow
+from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
 PUSHES = AssetKey(["silver", "pushes"])
 CHANGES = AssetKey(["silver", "changes"])
@@ -23,12 +23,18 @@ def refresh_silver_table(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, table: str, params: dict[str, object]
 ) -> MaterializeResult:
     """Replace the window's rows of ``silver.<table>`` with ``silver/sql/<table>.sql``."""
-    window = TimeWindow.all_time()
+    window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
         run_sql_in_transaction(connection, "silver", table, {**window.params(), **params})
         rows = table_row_count(connection, f"silver.{table}")
-    context.log.info(f"silver.{table}: {rows} rows")
-    return MaterializeResult(metadata={"dagster/row_count": rows})
+    context.log.info(f"silver.{table}: replaced [{window.start:%Y-%m-%d}, {window.end:%Y-%m-%d}); {rows} rows in all")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+        }
+    )
 
 
 @asset(
@@ -36,6 +42,8 @@ def refresh_silver_table(
     deps=[RAW_EVENTS],
     group_name="silver",
     kinds={"duckdb"},
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
     metadata=column_schema(
         [
             SOURCE,
@@ -62,6 +70,8 @@ def pushes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Materi
     deps=[PUSHES],
     group_name="silver",
     kinds={"duckdb"},
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
     metadata=column_schema(
         [
             SOURCE,
@@ -83,6 +93,8 @@ def changes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Mater
     deps=[RAW_EVENTS],
     group_name="silver",
     kinds={"duckdb"},
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
     metadata=column_schema(
         [
             SOURCE,
@@ -113,6 +125,8 @@ def deployments(
     deps=[DEPLOYMENTS, CHANGES, PUSHES],
     group_name="silver",
     kinds={"duckdb"},
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
     metadata=column_schema(
         [
             ("deploy_id", "VARCHAR", "The deployment that first shipped the change."),
@@ -138,6 +152,8 @@ def deployment_changes(context: AssetExecutionContext, warehouse: DuckDBWarehous
     deps=[RAW_EVENTS],
     group_name="silver",
     kinds={"duckdb"},
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
     metadata=column_schema(
         [
             SOURCE,

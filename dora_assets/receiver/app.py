@@ -1,0 +1,215 @@
+"""The webhook receiver's HTTP application (Starlette): ``create_app(settings)``.
+
+Routes:
+
+- ``POST /webhooks/github``, ``POST /webhooks/gitlab``, ``POST /webhooks/pagerduty``: 202 with
+  the delivery id and the landing file once the envelope is on disk; 200 for a ping (not stored);
+  400 for a body or headers that do not make a delivery; 401 for a missing or wrong signature
+  (only when the source's secret is set); 413 for a body over the limit; 503 when the landing
+  folder cannot be written.
+- ``POST /``: Four Keys' event-handler URL. The source is detected from the headers as Four Keys
+  did; same checks and landing; 204 No Content on success, as Four Keys answered.
+- ``GET /healthz``: 200 when the landing folder is writable, 503 otherwise.
+
+Request bodies are read in chunks and never held beyond the limit. Parsing, verification and
+the file write run in a worker thread, so the event loop keeps serving other requests. The
+access log is written here, without query strings (Four Keys senders may put a token there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dora_assets.receiver.deliveries import (
+    Landed,
+    Ping,
+    Rejection,
+    accept_delivery,
+    check_declared_length,
+    fourkeys_source,
+    read_body_within_limit,
+)
+from dora_assets.receiver.settings import SECRET_ENV_VARS, ReceiverSettings
+from dora_assets.receiver.store import landing_folder_problem
+
+logger = logging.getLogger("dora_assets.receiver")
+access_logger = logging.getLogger("dora_assets.receiver.access")
+MAX_LOGGED_TEXT = 200
+
+
+def create_app(settings: ReceiverSettings) -> Starlette:
+    """The receiver for ``settings``; nothing is read from the environment here."""
+
+    async def receive_github(request: Request) -> Response:
+        return await _receive(request, settings, "github", fourkeys=False)
+
+    async def receive_gitlab(request: Request) -> Response:
+        return await _receive(request, settings, "gitlab", fourkeys=False)
+
+    async def receive_pagerduty(request: Request) -> Response:
+        return await _receive(request, settings, "pagerduty", fourkeys=False)
+
+    async def receive_fourkeys(request: Request) -> Response:
+        try:
+            source = fourkeys_source(request.headers)
+        except Rejection as rejection:
+            return _refuse(request, "unknown", rejection)
+        return await _receive(request, settings, source, fourkeys=True)
+
+    async def healthz(request: Request) -> Response:
+        problem = await run_in_threadpool(landing_folder_problem, settings.landing_dir)
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "error": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _announce(settings)
+        yield
+        logger.info("receiver stopped")
+
+    routes = [
+        Route("/webhooks/github", receive_github, methods=["POST"]),
+        Route("/webhooks/gitlab", receive_gitlab, methods=["POST"]),
+        Route("/webhooks/pagerduty", receive_pagerduty, methods=["POST"]),
+        Route("/", receive_fourkeys, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+async def _receive(request: Request, settings: ReceiverSettings, source: str, *, fourkeys: bool) -> Response:
+    """Read the body within the limit, then verify, parse and land it in a worker thread."""
+    try:
+        check_declared_length(request.headers.get("content-length"), settings.max_body_bytes)
+        async with contextlib.aclosing(request.stream()) as chunks:
+            body = await read_body_within_limit(chunks, settings.max_body_bytes)
+        received_at = datetime.now(UTC)
+        outcome = await run_in_threadpool(
+            accept_delivery, settings, source, request.headers, request.query_params, body, received_at
+        )
+    except Rejection as rejection:
+        return _refuse(request, source, rejection)
+    except ClientDisconnect:
+        logger.info("%s delivery abandoned: the client disconnected while sending the body", source)
+        return Response(status_code=400)
+    except OSError as error:
+        logger.error(
+            "could not store a %s delivery in %s: %s", source, settings.landing_dir, error.strerror or repr(error)
+        )
+        return JSONResponse({"error": "the delivery could not be stored; retry later"}, status_code=503)
+    if isinstance(outcome, Ping):
+        logger.info("%s %s answered (not stored)", source, outcome.event_type)
+        if fourkeys:
+            return Response(status_code=204)
+        return JSONResponse({"status": "pong", "source": source, "event_type": outcome.event_type})
+    return _accepted(outcome, fourkeys=fourkeys)
+
+
+def _accepted(landed: Landed, *, fourkeys: bool) -> Response:
+    logger.info(
+        "landed %s %s delivery %s%s as %s",
+        landed.source,
+        _printable(landed.event_type),
+        _printable(landed.delivery_id),
+        " (derived id)" if landed.delivery_id_derived else "",
+        landed.landing_file,
+    )
+    if fourkeys:
+        return Response(status_code=204)
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "source": landed.source,
+            "event_type": landed.event_type,
+            "delivery_id": landed.delivery_id,
+            "delivery_id_derived": landed.delivery_id_derived,
+            "file": landed.landing_file,
+        },
+        status_code=202,
+    )
+
+
+def _refuse(request: Request, source: str, rejection: Rejection) -> Response:
+    logger.warning(
+        "refused %s delivery from %s: %d %s", source, _client(request.scope), rejection.status_code, rejection.message
+    )
+    return JSONResponse({"error": rejection.message}, status_code=rejection.status_code)
+
+
+def _announce(settings: ReceiverSettings) -> None:
+    """The startup lines: where deliveries land, and which sources are verified (never the secrets)."""
+    try:
+        settings.landing_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        logger.error("cannot create the landing folder %s: %s", settings.landing_dir, error.strerror or repr(error))
+    verified = ", ".join(settings.verified_sources) or "none"
+    logger.info(
+        "receiver landing deliveries in %s (bodies up to %d bytes); signatures verified for: %s",
+        settings.landing_dir,
+        settings.max_body_bytes,
+        verified,
+    )
+    for source in settings.unverified_sources:
+        logger.warning(
+            "%s deliveries are NOT verified: %s is not set, so anyone who can reach this server can post them",
+            source,
+            SECRET_ENV_VARS[source],
+        )
+
+
+class AccessLogMiddleware:
+    """One log line per request: client, method, path (never the query string), status, time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            access_logger.info(
+                "%s %s %s %d %.1f ms",
+                _client(scope),
+                scope["method"],
+                _printable(scope["path"]),
+                status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
+def _printable(text: str) -> str:
+    """Request-derived text made safe for one log line: escapes instead of control characters, capped."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= MAX_LOGGED_TEXT else text[: MAX_LOGGED_TEXT - 3] + "..."

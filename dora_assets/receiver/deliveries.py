@@ -1,0 +1,295 @@
+"""One webhook delivery, from raw bytes to a landed envelope, as plain functions.
+
+The HTTP layer (``app.py``) reads the body within the size limit and hands the bytes, the
+headers and the query parameters to ``accept_delivery``, which runs in a worker thread:
+
+1. verify the sender (only for a source whose secret is set): 401 otherwise;
+2. parse the body: UTF-8 JSON holding an object, else 400;
+3. find the event type and the delivery id (derived from the body when the sender gave none);
+4. answer pings without storing them;
+5. build the envelope through ``Envelope`` and write it atomically into the landing folder.
+
+Every refusal is a ``Rejection`` carrying the HTTP status and a message safe to show the
+sender: no message ever contains a secret or a presented signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from dora_assets.bronze.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
+from dora_assets.receiver import signatures
+from dora_assets.receiver.settings import ReceiverSettings
+from dora_assets.receiver.store import write_landing_file
+
+KEPT_HEADERS: tuple[str, ...] = (
+    "user-agent",
+    "content-type",
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-gitlab-event",
+    "x-gitlab-event-uuid",
+    "x-gitlab-instance",
+    "idempotency-key",
+    "mock",
+)
+PING_EVENTS: dict[str, str] = {"github": "ping", "pagerduty": "pagey.ping"}
+MAX_EVENT_TYPE_LENGTH = 255
+DERIVED_DELIVERY_ID_PREFIX = "sha256:"
+
+
+class Rejection(Exception):
+    """A delivery refused with an HTTP status and a message for the sender."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A sender's connectivity test: answered, never stored."""
+
+    source: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A delivery written to the landing folder."""
+
+    source: str
+    event_type: str
+    delivery_id: str
+    delivery_id_derived: bool
+    landing_file: str
+
+
+async def read_body_within_limit(chunks: AsyncIterator[bytes], max_body_bytes: int) -> bytes:
+    """Collect a streamed body, refusing with 413 as soon as it would exceed ``max_body_bytes``.
+
+    The chunk that would cross the limit is never appended and nothing after it is read, so at
+    most ``max_body_bytes`` are ever held, whatever the sender declared or sends.
+    """
+    body = bytearray()
+    async for chunk in chunks:
+        if len(body) + len(chunk) > max_body_bytes:
+            raise Rejection(413, f"body exceeds the limit of {max_body_bytes} bytes")
+        body += chunk
+    return bytes(body)
+
+
+def check_declared_length(content_length: str | None, max_body_bytes: int) -> None:
+    """Refuse before reading a byte when the declared Content-Length is over the limit."""
+    if content_length is None:
+        return
+    if not content_length.strip().isdigit():
+        raise Rejection(400, "Content-Length is not a whole number")
+    if int(content_length) > max_body_bytes:
+        raise Rejection(413, f"body of {int(content_length)} bytes exceeds the limit of {max_body_bytes} bytes")
+
+
+def fourkeys_source(headers: Mapping[str, str]) -> str:
+    """The source of a delivery posted to ``/``, detected as Four Keys' event handler did:
+    ``X-GitHub-Event`` with ``GitHub-Hookshot`` in the User-Agent, else ``X-Gitlab-Event``, else
+    ``X-PagerDuty-Signature``."""
+    if "x-github-event" in headers and "GitHub-Hookshot" in headers.get("user-agent", ""):
+        return "github"
+    if "x-gitlab-event" in headers:
+        return "gitlab"
+    if "x-pagerduty-signature" in headers:
+        return "pagerduty"
+    raise Rejection(
+        400,
+        "unknown source: expected X-GitHub-Event with a GitHub-Hookshot User-Agent, X-Gitlab-Event or "
+        "X-PagerDuty-Signature (or post to /webhooks/github, /webhooks/gitlab or /webhooks/pagerduty)",
+    )
+
+
+def verify_sender(
+    settings: ReceiverSettings, source: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+) -> None:
+    """Raise 401 unless the delivery proves the source's secret; no-op when it is not set.
+
+    As in Four Keys, a signature may also come as a query parameter named like its header.
+    """
+    secret = settings.secret_for(source)
+    if secret is None:
+        return
+
+    def presented(name: str) -> str | None:
+        return headers.get(name) or _query_value(query, name)
+
+    if source == "github":
+        signature_256, signature_sha1 = presented("x-hub-signature-256"), presented("x-hub-signature")
+        if not (signature_256 or signature_sha1):
+            raise Rejection(401, "missing signature: X-Hub-Signature-256 (or X-Hub-Signature) is required")
+        verified = signatures.verify_github(secret, body, signature_256, signature_sha1)
+    elif source == "gitlab":
+        token = presented("x-gitlab-token")
+        if not token:
+            raise Rejection(401, "missing token: X-Gitlab-Token is required")
+        verified = signatures.verify_gitlab(secret, token)
+    else:
+        signature = presented("x-pagerduty-signature")
+        if not signature:
+            raise Rejection(401, "missing signature: X-PagerDuty-Signature is required")
+        verified = signatures.verify_pagerduty(secret, body, signature)
+    if not verified:
+        raise Rejection(401, "signature does not match" if source != "gitlab" else "token does not match")
+
+
+def parse_json_object(body: bytes, content_type: str | None = None) -> dict[str, Any]:
+    """The body as a JSON object; 400 for anything else (not UTF-8, not JSON, NaN/Infinity,
+    a top-level array or scalar)."""
+    if content_type and content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        raise Rejection(400, "form-encoded bodies are not accepted: set the webhook's content type to application/json")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Rejection(400, f"body is not valid UTF-8 (byte {error.start})") from None
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise Rejection(
+            400, f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise Rejection(400, f"body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise Rejection(400, f"body must be a JSON object, not a JSON {_json_kind(payload)}")
+    return payload
+
+
+def event_type_for(source: str, headers: Mapping[str, str], payload: dict[str, Any]) -> str:
+    """GitHub: ``X-GitHub-Event``; GitLab: the body's ``object_kind``, else ``X-Gitlab-Event``;
+    PagerDuty: the body's ``event.event_type``."""
+    if source == "github":
+        event_type = headers.get("x-github-event")
+        missing = "missing X-GitHub-Event header"
+    elif source == "gitlab":
+        object_kind = payload.get("object_kind")
+        event_type = object_kind if isinstance(object_kind, str) and object_kind.strip() else None
+        event_type = event_type or headers.get("x-gitlab-event")
+        missing = "missing event type: neither object_kind in the body nor an X-Gitlab-Event header"
+    else:
+        event = payload.get("event")
+        event_type = event.get("event_type") if isinstance(event, dict) else None
+        event_type = event_type if isinstance(event_type, str) else None
+        missing = "missing event type: the body has no event.event_type"
+    event_type = (event_type or "").strip()
+    if not event_type:
+        raise Rejection(400, missing)
+    if len(event_type) > MAX_EVENT_TYPE_LENGTH or not event_type.isprintable():
+        raise Rejection(400, f"event type is not a printable name of at most {MAX_EVENT_TYPE_LENGTH} characters")
+    return event_type
+
+
+def delivery_id_for(
+    source: str, event_type: str, headers: Mapping[str, str], payload: dict[str, Any], body: bytes
+) -> tuple[str, bool]:
+    """The sender's delivery id and False, or, when it gave none, a derived one and True.
+
+    GitHub: ``X-GitHub-Delivery``; GitLab: ``X-Gitlab-Event-UUID``, else ``Idempotency-Key``;
+    PagerDuty: the body's ``event.id``.
+    """
+    if source == "github":
+        given = headers.get("x-github-delivery")
+    elif source == "gitlab":
+        given = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
+    else:
+        event = payload.get("event")
+        event_id = event.get("id") if isinstance(event, dict) else None
+        given = event_id if isinstance(event_id, str) else None
+    given = (given or "").strip()
+    if not given:
+        return derived_delivery_id(source, event_type, body), True
+    if len(given) > MAX_DELIVERY_ID_LENGTH or not given.isprintable():
+        raise Rejection(400, f"delivery id is not printable text of at most {MAX_DELIVERY_ID_LENGTH} characters")
+    return given, False
+
+
+def derived_delivery_id(source: str, event_type: str, body: bytes) -> str:
+    """A stable id for a sender that gives none (Four Keys' generator): ``sha256:`` and the hex
+    SHA-256 of the source, the event type and the raw body. An identical re-post gets the same
+    id, so ingestion counts it once."""
+    digest = hashlib.sha256(json.dumps([source, event_type]).encode("utf-8") + b"\n" + body)
+    return DERIVED_DELIVERY_ID_PREFIX + digest.hexdigest()
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The allowlisted, non-secret headers stored with the envelope (never Authorization,
+    signatures or tokens)."""
+    return {name: headers[name] for name in KEPT_HEADERS if name in headers}
+
+
+def accept_delivery(
+    settings: ReceiverSettings,
+    source: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    received_at: datetime | None = None,
+) -> Ping | Landed:
+    """Verify, parse and land one delivery (blocking: file I/O). ``headers`` is looked up by
+    lower-case names: Starlette's ``Headers``, or a dict with lower-case keys."""
+    verify_sender(settings, source, headers, query, body)
+    payload = parse_json_object(body, headers.get("content-type"))
+    event_type = event_type_for(source, headers, payload)
+    if PING_EVENTS.get(source) == event_type:
+        return Ping(source, event_type)
+    delivery_id, derived = delivery_id_for(source, event_type, headers, payload, body)
+    received_at = (received_at or datetime.now(UTC)).astimezone(UTC)
+    extras: dict[str, Any] = {"headers": kept_headers(headers)}
+    if derived:
+        extras["delivery_id_derived"] = True
+    try:
+        envelope = Envelope(
+            source=source,
+            event_type=event_type,
+            delivery_id=delivery_id,
+            received_at=received_at,
+            payload=payload,
+            **extras,
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
+        raise Rejection(400, f"delivery does not make a valid envelope: {problems}") from None
+    try:
+        content = (envelope.to_json() + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        raise Rejection(400, "body holds \\u escapes of unpaired surrogates, which are not valid Unicode") from None
+    landing_file = write_landing_file(Path(settings.landing_dir), source, received_at, content)
+    return Landed(source, event_type, delivery_id, derived, landing_file)
+
+
+def _query_value(query: Mapping[str, str], name: str) -> str | None:
+    """A query parameter by name, case-insensitively (header names are case-insensitive)."""
+    wanted = name.lower()
+    return next((value for key, value in query.items() if key.lower() == wanted), None)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"

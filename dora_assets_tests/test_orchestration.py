@@ -1,0 +1,170 @@
+"""Orchestration through Dagster's public builders and CLI: the landing sensor (cursor, run_key,
+late renames), the transform sensor (the months new deliveries can change), and backfills of a
+range, by `dora-assets backfill` and by the `dagster` CLI, that equal a full refresh."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+from dagster import AssetSelection, DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
+
+from dora_assets.bronze.sensors import landing_drops
+from dora_assets.definitions import defs
+from dora_assets.demo.generator import generate_demo
+from dora_assets.resources import LandingFolder
+from dora_assets.settings import DoraPaths
+from dora_assets.silver.sensors import transform_after_ingest
+from dora_assets_tests.conftest import query
+from dora_assets_tests.test_cli import run_cli
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def envelope_line(delivery_id: str, received_at: str = "2026-06-02T10:00:00Z") -> str:
+    return json.dumps(
+        {
+            "source": "github",
+            "event_type": "ping",
+            "delivery_id": delivery_id,
+            "received_at": received_at,
+            "payload": {},
+        }
+    )
+
+
+def evaluate_landing(landing: Path, cursor: str | None):
+    context = build_sensor_context(cursor=cursor, resources={"landing": LandingFolder(path=str(landing))})
+    return landing_drops(context), context.cursor
+
+
+def test_landing_sensor_requests_each_drop_once(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    (landing / "github").mkdir(parents=True)
+    (landing / "github" / "a.ndjson").write_text(envelope_line("a") + "\n")
+    (landing / "github" / "b.json").write_text(envelope_line("b"))
+
+    first, cursor = evaluate_landing(landing, None)
+    assert isinstance(first, RunRequest) and first.tags["dora/landing_files"] == "2"
+    refired, _ = evaluate_landing(landing, None)  # a re-fired tick on the same drops
+    assert refired.run_key == first.run_key
+    nothing, same_cursor = evaluate_landing(landing, cursor)
+    assert isinstance(nothing, SkipReason) and same_cursor == cursor
+
+    # A file written long ago under a temporary name and renamed now is new: the rename sets ctime.
+    slow = landing / "github" / ".c.json.tmp"
+    slow.write_text(envelope_line("c"))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(slow, (two_days_ago, two_days_ago))
+    os.replace(slow, landing / "github" / "c.json")
+    later, _ = evaluate_landing(landing, cursor)
+    assert isinstance(later, RunRequest) and later.tags["dora/landing_files"] == "1"
+    assert later.run_key != first.run_key
+
+
+def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_home: DoraPaths) -> None:
+    instance = DagsterInstance.ephemeral()
+    generate_demo(data_home.landing_dir, days=40, repos=2, seed=5, end=date(2026, 6, 20))
+
+    def ingest():
+        result = materialize(
+            [*defs.assets, *defs.asset_checks],
+            selection=AssetSelection.groups("bronze"),
+            resources=defs.resources,
+            instance=instance,
+        )
+        assert result.success
+
+    def evaluate(cursor: str | None):
+        context = build_sensor_context(instance=instance, cursor=cursor)
+        return transform_after_ingest(context), context.cursor
+
+    ingest()
+    request, cursor = evaluate(None)
+    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
+    assert isinstance(request, RunRequest)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-05-01", this_month)
+    assert isinstance(evaluate(cursor)[0], SkipReason)
+
+    # A late delivery about March reaches back to March; nothing earlier is recomputed.
+    (data_home.landing_dir / "late.ndjson").write_text(envelope_line("late", "2026-03-15T09:00:00Z") + "\n")
+    ingest()
+    late, _ = evaluate(cursor)
+    assert (late.tags[RANGE_START], late.tags[RANGE_END]) == ("2026-03-01", this_month)
+    assert late.run_key != request.run_key
+
+
+SILVER_AND_GOLD = (
+    "silver.pushes",
+    "silver.changes",
+    "silver.deployments",
+    "silver.deployment_changes",
+    "silver.incidents",
+    "gold.dora_monthly",
+)
+
+
+def derived_tables(paths: DoraPaths) -> dict[str, list[tuple]]:
+    return {
+        table: query(paths, "SELECT * FROM query_table($table) ORDER BY ALL", {"table": table})
+        for table in SILVER_AND_GOLD
+    }
+
+
+def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPaths) -> None:
+    generate_demo(data_home.landing_dir, days=75, repos=3, seed=8, end=date(2026, 6, 30))
+    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    full = derived_tables(data_home)
+    assert all(full[table] for table in SILVER_AND_GOLD)
+
+    # Wipe May's silver rows behind the pipeline's back, then backfill May with the friendly CLI.
+    with duckdb.connect(str(data_home.duckdb_path)) as connection:
+        connection.execute(
+            "DELETE FROM silver.deployments WHERE time_deployed >= '2026-05-01' AND time_deployed < '2026-06-01'"
+        )
+    assert derived_tables(data_home) != full
+    backfill = run_cli(data_home, "backfill", "--start", "2026-05-10", "--end", "2026-05-20", "--quiet")
+    assert backfill.returncode == 0, backfill.stderr
+    assert "days 2026-05-01 to 2026-06-01" in backfill.stdout
+    assert derived_tables(data_home) == full
+
+    # The same with the dagster CLI, as the README shows it, over April to June.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(data_home.home), "DAGSTER_HOME": str(data_home.dagster_home)}
+    dagster = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "dora_assets.definitions",
+            "--select",
+            "group:silver,group:gold",
+            "--partition-range",
+            "2026-04-01...2026-06-01",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert dagster.returncode == 0, dagster.stderr[-2000:]
+    assert derived_tables(data_home) == full
+
+
+def test_backfill_refuses_a_reversed_range(data_home: DoraPaths) -> None:
+    result = run_cli(data_home, "backfill", "--start", "2026-05-20", "--end", "2026-05-10")
+    assert result.returncode == 2
+    assert "before --start" in result.stderr and "Traceback" not in result.stderr
