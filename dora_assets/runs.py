@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,14 +21,35 @@ INSTANCE_YAML = """\
 # The dora-assets Dagster instance (created by dora-assets). SQLite storage under this folder.
 telemetry:
   enabled: false
+# DuckDB lets one process write the warehouse. Every job that writes it is tagged
+# dora/duckdb=writer; the run queue (used by dagster dev and the daemon) starts one such run at a
+# time. Runs started outside the queue (the dora-assets CLI) wait for the file lock instead.
+run_queue:
+  max_concurrent_runs: 4
+  tag_concurrency_limits:
+    - key: dora/duckdb
+      value: writer
+      limit: 1
 """
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def dagster_instance(paths: DoraPaths) -> DagsterInstance:
-    """The persistent instance in ``paths.dagster_home``, created on first use."""
+    """The persistent instance in ``paths.dagster_home``, created on first use.
+
+    Creating the SQLite storages runs schema migrations, which two processes must not run at
+    once: concurrent `dora-assets` commands on a fresh data home take turns under a file lock.
+    """
     home = ensure_dagster_home(paths.dagster_home)
-    return DagsterInstance.from_config(str(home))
+    with (home / ".dora-instance.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = DagsterInstance.from_config(str(home))
+            instance.get_run_records(limit=1)  # runs the storages' migrations now, under the lock
+            instance.event_log_storage.get_latest_materialization_events([])
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return instance
 
 
 def ensure_dagster_home(home: Path) -> Path:
