@@ -283,28 +283,12 @@ def _share(part: int, whole: int) -> float:
 )
 def quarantine_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
     thresholds = dora_config.load().checks
-    shares = _record_shares(warehouse, dora_config, clock)
-    share = _share(shares["quarantined"], shares["seen"])
-    passed = share <= thresholds.max_quarantine_share and not shares["files_mostly_quarantined_count"]
-    return check_result(
-        passed=passed,
+    return _record_share_result(
+        _record_shares(warehouse, dora_config, clock),
+        outcome="quarantined",
         severity=AssetCheckSeverity.ERROR,
-        description=(
-            f"{shares['quarantined']} of {shares['seen']} recent records quarantined ({share:.2%})"
-            + ("" if passed else f"; {shares['files_mostly_quarantined_count']} file(s) mostly quarantined")
-        ),
-        counts={
-            "records_seen": shares["seen"],
-            "records_quarantined": shares["quarantined"],
-            "quarantine_share": share,
-            "files_mostly_quarantined": shares["files_mostly_quarantined_count"],
-        },
-        lists={"files": shares["files_mostly_quarantined"]},
-        thresholds={
-            "max_quarantine_share": thresholds.max_quarantine_share,
-            "max_file_quarantine_share": thresholds.max_file_quarantine_share,
-            "recent_days": thresholds.recent_days,
-        },
+        max_share=thresholds.max_quarantine_share,
+        thresholds=thresholds.model_dump(include={"max_quarantine_share", "max_file_quarantine_share", "recent_days"}),
     )
 
 
@@ -341,27 +325,44 @@ def unknown_event_types(warehouse: DuckDBWarehouse, dora_config: DoraConfigResou
 )
 def duplicate_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
     thresholds = dora_config.load().checks
-    shares = _record_shares(warehouse, dora_config, clock)
-    share = _share(shares["duplicates"], shares["seen"])
-    passed = share <= thresholds.max_duplicate_share and not shares["files_mostly_duplicate_count"]
+    return _record_share_result(
+        _record_shares(warehouse, dora_config, clock),
+        outcome="duplicate",
+        severity=AssetCheckSeverity.WARN,
+        max_share=thresholds.max_duplicate_share,
+        thresholds=thresholds.model_dump(include={"max_duplicate_share", "max_file_duplicate_share", "recent_days"}),
+    )
+
+
+def _record_share_result(
+    shares: dict,
+    *,
+    outcome: str,
+    severity: AssetCheckSeverity,
+    max_share: float,
+    thresholds: dict,
+) -> AssetCheckResult:
+    """Pass while the recent share of ``outcome`` records (quarantined or duplicate) stays under
+    ``max_share`` and no recent file is mostly made of them (the SQL applied the file limit)."""
+    count = shares["quarantined" if outcome == "quarantined" else "duplicates"]
+    share = _share(count, shares["seen"])
+    files = shares[f"files_mostly_{outcome}_count"]
+    passed = share <= max_share and not files
     return check_result(
         passed=passed,
-        severity=AssetCheckSeverity.WARN,
+        severity=severity,
         description=(
-            f"{shares['duplicates']} of {shares['seen']} recent records were duplicates ({share:.2%})"
-            + ("" if passed else f"; {shares['files_mostly_duplicate_count']} file(s) mostly duplicates")
+            f"{count} of {shares['seen']} recent records {outcome} ({share:.2%})"
+            + ("" if passed else f"; {files} file(s) mostly {outcome}")
         ),
         counts={
             "records_seen": shares["seen"],
-            "records_duplicate": shares["duplicates"],
-            "duplicate_share": share,
-            "files_mostly_duplicate": shares["files_mostly_duplicate_count"],
+            f"records_{outcome}": count,
+            f"{outcome}_share": share,
+            f"files_mostly_{outcome}": files,
         },
-        lists={"files": shares["files_mostly_duplicate"]},
-        thresholds={
-            "max_duplicate_share": thresholds.max_duplicate_share,
-            "max_file_duplicate_share": thresholds.max_file_duplicate_share,
-        },
+        lists={"files": shares[f"files_mostly_{outcome}"]},
+        thresholds=thresholds,
     )
 
 

@@ -16,6 +16,14 @@ DEPLOYMENTS_HAVE_PUSHES = "deployments_have_pushes"
 ROOT_CAUSES_WERE_DEPLOYED = "root_causes_were_deployed"
 
 
+def _find(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, sql_name: str, **params: object) -> dict:
+    """The one summary row of ``silver/sql/<sql_name>.sql`` (counts, examples, repos, days)."""
+    params["max_examples"] = dora_config.load().checks.max_examples
+    with warehouse.get_connection() as connection:
+        [found] = fetch_dicts(connection, "silver", sql_name, params)
+    return found
+
+
 def _table(key: AssetKey) -> str:
     return ".".join(key.path)
 
@@ -78,17 +86,13 @@ def _future_check(key: AssetKey):
 )
 def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
     thresholds = dora_config.load().checks
-    with warehouse.get_connection() as connection:
-        [found] = fetch_dicts(
-            connection,
-            "silver",
-            "check_lead_times",
-            {
-                "tolerance_hours": thresholds.future_tolerance_minutes / 60,
-                "max_lead_time_hours": thresholds.max_lead_time_days * 24,
-                "max_examples": thresholds.max_examples,
-            },
-        )
+    found = _find(
+        warehouse,
+        dora_config,
+        "check_lead_times",
+        tolerance_hours=thresholds.future_tolerance_minutes / 60,
+        max_lead_time_hours=thresholds.max_lead_time_days * 24,
+    )
     return check_result(
         passed=found["affected"] == 0,
         severity=AssetCheckSeverity.ERROR,
@@ -116,9 +120,7 @@ def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigReso
     ),
 )
 def deployments_have_pushes(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
-    max_examples = dora_config.load().checks.max_examples
-    with warehouse.get_connection() as connection:
-        [found] = fetch_dicts(connection, "silver", "check_deployments_without_push", {"max_examples": max_examples})
+    found = _find(warehouse, dora_config, "check_deployments_without_push")
     return check_result(
         passed=found["affected"] == 0,
         severity=AssetCheckSeverity.WARN,
@@ -143,11 +145,7 @@ def deployments_have_pushes(warehouse: DuckDBWarehouse, dora_config: DoraConfigR
     ),
 )
 def root_causes_were_deployed(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
-    max_examples = dora_config.load().checks.max_examples
-    with warehouse.get_connection() as connection:
-        [found] = fetch_dicts(
-            connection, "silver", "check_incidents_without_deployment", {"max_examples": max_examples}
-        )
+    found = _find(warehouse, dora_config, "check_incidents_without_deployment")
     return check_result(
         passed=found["affected"] == 0,
         severity=AssetCheckSeverity.WARN,
