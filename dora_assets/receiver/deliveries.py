@@ -93,10 +93,11 @@ def check_declared_length(content_length: str | None, max_body_bytes: int) -> No
     """Refuse before reading a byte when the declared Content-Length is over the limit."""
     if content_length is None:
         return
-    if not content_length.strip().isdigit():
+    declared = content_length.strip()
+    if not (declared.isascii() and declared.isdigit()):
         raise Rejection(400, "Content-Length is not a whole number")
-    if int(content_length) > max_body_bytes:
-        raise Rejection(413, f"body of {int(content_length)} bytes exceeds the limit of {max_body_bytes} bytes")
+    if int(declared) > max_body_bytes:
+        raise Rejection(413, f"body of {int(declared)} bytes exceeds the limit of {max_body_bytes} bytes")
 
 
 def fourkeys_source(headers: Mapping[str, str]) -> str:
