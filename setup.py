@@ -16,6 +16,9 @@ setup(
         "pandas==3.1.1",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
+        # The webhook receiver imports these directly; they also come with dagster-webserver.
+        "starlette==1.10.0",
+        "uvicorn==0.54.0",
     ],
     extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.6"]},
     entry_points={"console_scripts": ["dora-assets=dora_assets.cli:main"]},
