@@ -16,6 +16,18 @@ from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import transform_range
 from dora_assets.windows import partition_range_tags
 
+# The figures of gold.dora_monthly that the contract defines (tiers aside).
+FIGURES = (
+    "deployments",
+    "deploy_days",
+    "changes_deployed",
+    "lead_time_median_hours",
+    "failed_deployments",
+    "change_failure_rate",
+    "incidents",
+    "incidents_resolved",
+    "time_to_restore_median_hours",
+)
 DORA_ENV_VARS = ("DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG")
 
 

@@ -11,19 +11,7 @@ import pytest
 from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
-from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
-
-FIGURES = (
-    "deployments",
-    "deploy_days",
-    "changes_deployed",
-    "lead_time_median_hours",
-    "failed_deployments",
-    "change_failure_rate",
-    "incidents",
-    "incidents_resolved",
-    "time_to_restore_median_hours",
-)
+from dora_assets_tests.conftest import FIGURES, gold_monthly, materialize_everything, query
 
 
 def approx(figures: dict) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
-from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
+from dora_assets_tests.conftest import FIGURES, gold_monthly, materialize_everything, query
 
 API, WEB = "acme/api", "acme/web"
 
@@ -141,15 +141,7 @@ def land_history(paths: DoraPaths) -> list[dict]:
 
 
 MONTHLY_COLUMNS = (
-    "deployments",
-    "deploy_days",
-    "changes_deployed",
-    "lead_time_median_hours",
-    "failed_deployments",
-    "change_failure_rate",
-    "incidents",
-    "incidents_resolved",
-    "time_to_restore_median_hours",
+    *FIGURES,
     "deployment_frequency_tier",
     "lead_time_tier",
     "change_failure_rate_tier",
