@@ -15,6 +15,10 @@ DEPLOYMENTS = AssetKey(["silver", "deployments"])
 DEPLOYMENT_CHANGES = AssetKey(["silver", "deployment_changes"])
 INCIDENTS = AssetKey(["silver", "incidents"])
 
+# What every silver asset shares: the layer's group, DuckDB, monthly partitions, and any range
+# of months in one run.
+SILVER_TABLE = {"group_name": "silver", "kinds": {"duckdb"}, "partitions_def": MONTHLY, "backfill_policy": SINGLE_RUN}
+
 SOURCE = ("source", "VARCHAR", "The system the fact came from (github, ...).")
 REPO = ("repo", "VARCHAR", "Repository as OWNER/NAME.")
 
@@ -40,10 +44,7 @@ def refresh_silver_table(
 @asset(
     key=PUSHES,
     deps=[RAW_EVENTS],
-    group_name="silver",
-    kinds={"duckdb"},
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
+    **SILVER_TABLE,
     metadata=column_schema(
         [
             SOURCE,
@@ -68,10 +69,7 @@ def pushes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Materi
 @asset(
     key=CHANGES,
     deps=[PUSHES],
-    group_name="silver",
-    kinds={"duckdb"},
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
+    **SILVER_TABLE,
     metadata=column_schema(
         [
             SOURCE,
@@ -91,10 +89,7 @@ def changes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Mater
 @asset(
     key=DEPLOYMENTS,
     deps=[RAW_EVENTS],
-    group_name="silver",
-    kinds={"duckdb"},
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
+    **SILVER_TABLE,
     metadata=column_schema(
         [
             SOURCE,
@@ -123,10 +118,7 @@ def deployments(
 @asset(
     key=DEPLOYMENT_CHANGES,
     deps=[DEPLOYMENTS, CHANGES, PUSHES],
-    group_name="silver",
-    kinds={"duckdb"},
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
+    **SILVER_TABLE,
     metadata=column_schema(
         [
             ("deploy_id", "VARCHAR", "The deployment that first shipped the change."),
@@ -150,10 +142,7 @@ def deployment_changes(context: AssetExecutionContext, warehouse: DuckDBWarehous
 @asset(
     key=INCIDENTS,
     deps=[RAW_EVENTS],
-    group_name="silver",
-    kinds={"duckdb"},
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
+    **SILVER_TABLE,
     metadata=column_schema(
         [
             SOURCE,
