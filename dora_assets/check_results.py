@@ -21,9 +21,11 @@ def check_result(
     lists: Mapping[str, Sequence[Any] | None] | None = None,
     rows: Sequence[Mapping[str, Any]] | None = None,
     thresholds: Mapping[str, Any] | None = None,
+    check_name: str | None = None,
 ) -> AssetCheckResult:
     """An ``AssetCheckResult`` with uniform metadata: numbers as numbers, lists (examples, repos,
-    days) as JSON, detail rows as a markdown table, and the thresholds that were applied."""
+    days) as JSON, detail rows as a markdown table, and the thresholds that were applied.
+    ``check_name`` is needed only when one function evaluates several checks."""
     metadata: dict[str, Any] = dict(counts or {})
     for name, values in (lists or {}).items():
         metadata[name] = MetadataValue.json([_plain(value) for value in values or []])
@@ -31,7 +33,9 @@ def check_result(
         metadata["details"] = markdown_table([{key: _plain(value) for key, value in row.items()} for row in rows])
     if thresholds:
         metadata["thresholds"] = MetadataValue.json({key: _plain(value) for key, value in thresholds.items()})
-    return AssetCheckResult(passed=passed, severity=severity, description=description, metadata=metadata)
+    return AssetCheckResult(
+        passed=passed, severity=severity, description=description, metadata=metadata, check_name=check_name
+    )
 
 
 def _plain(value: Any) -> Any:

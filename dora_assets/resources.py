@@ -78,10 +78,29 @@ def connect_warehouse(
             delay = min(delay * 2, 2.0)
     connection.execute("SET TimeZone = 'UTC'")
     if not read_only:
-        for ddl in schema_ddl():
-            connection.execute(ddl)
-        migrate_schema(connection)
+        _ensure_schema(connection, path)
     return connection
+
+
+# (path, device, inode) of warehouse files this process has already brought up to date. The DDL
+# is idempotent but not free, and a run opens a connection per step (one per check).
+_SCHEMA_READY: set[tuple[str, int, int]] = set()
+
+
+def _ensure_schema(connection: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Create every layer's tables and apply pending migrations, once per process and file (a
+    file deleted and recreated at the same path is a new inode, so it is set up again)."""
+    identity = None
+    if path != ":memory:":
+        info = Path(path).stat()
+        identity = (str(Path(path).resolve()), info.st_dev, info.st_ino)
+        if identity in _SCHEMA_READY:
+            return
+    for ddl in schema_ddl():
+        connection.execute(ddl)
+    migrate_schema(connection)
+    if identity is not None:
+        _SCHEMA_READY.add(identity)
 
 
 class DoraConfigResource(ConfigurableResource):

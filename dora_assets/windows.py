@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from dagster import AssetExecutionContext, BackfillPolicy, MonthlyPartitionsDefinition
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -45,12 +45,6 @@ class TimeWindow:
             return cls.all_time()
         window = context.partition_time_window
         return cls(window.start.astimezone(UTC), window.end.astimezone(UTC))
-
-    @classmethod
-    def days(cls, first: date, last: date) -> TimeWindow:
-        """The window of the UTC days ``first`` to ``last``, inclusive."""
-        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-        return cls(start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1))
 
     def params(self) -> dict[str, datetime]:
         """The window as the SQL files' ``$window_start`` / ``$window_end``."""

@@ -125,16 +125,21 @@ def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPat
     full = derived_tables(data_home)
     assert all(full[table] for table in SILVER_AND_GOLD)
 
-    # Wipe May's silver rows behind the pipeline's back, then backfill May with the friendly CLI.
+    # Wipe April's and May's incidents (rows that depend on nothing else in silver) behind the
+    # pipeline's back, then backfill days of May with the friendly CLI: May's partition is
+    # replaced, April's is not touched.
     with duckdb.connect(str(data_home.duckdb_path)) as connection:
         connection.execute(
-            "DELETE FROM silver.deployments WHERE time_deployed >= '2026-05-01' AND time_deployed < '2026-06-01'"
+            "DELETE FROM silver.incidents WHERE time_created >= $start AND time_created < $end",
+            {"start": "2026-04-01 00:00:00+00", "end": "2026-06-01 00:00:00+00"},
         )
-    assert derived_tables(data_home) != full
     backfill = run_cli(data_home, "backfill", "--start", "2026-05-10", "--end", "2026-05-20", "--quiet")
     assert backfill.returncode == 0, backfill.stderr
     assert "days 2026-05-01 to 2026-06-01" in backfill.stdout
-    assert derived_tables(data_home) == full
+    restored = derived_tables(data_home)["silver.incidents"]
+    assert restored == [row for row in full["silver.incidents"] if not row[4].isoformat().startswith("2026-04")]
+    assert any(row[4].isoformat().startswith("2026-05") for row in restored)
+    assert any(row[4].isoformat().startswith("2026-04") for row in full["silver.incidents"])
 
     # The same with the dagster CLI, as the README shows it, over April to June.
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}

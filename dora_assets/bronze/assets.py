@@ -127,6 +127,8 @@ def bronze_ingestion(
         f"ingested {totals.files} files from {landing_dir}: {totals.seen} records seen, {totals.landed} landed, "
         f"{totals.quarantined} quarantined, {totals.duplicates} duplicates; {len(report.in_flight)} in flight"
     )
+    for problem in report.unreadable:
+        context.log.warning(f"landing file not readable now, left for the next run: {problem}")
     batch = {
         "files_ingested": totals.files,
         "records_seen": totals.seen,
@@ -136,6 +138,7 @@ def bronze_ingestion(
         "accounting_balanced": totals.balanced,
         "affected_from": totals.affected_from.isoformat() if totals.affected_from else "",
         "files_in_flight": len(report.in_flight),
+        "files_unreadable": MetadataValue.json(report.unreadable),
         "ingest_batches": report.batches,
         "landing_dir": MetadataValue.path(str(landing_dir)),
     }

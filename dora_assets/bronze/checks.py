@@ -2,9 +2,17 @@
 silent sources and repos, volume drops, schema drift and clock skew (README: "How gaps are
 surfaced"). Every threshold comes from the config's ``checks`` section."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
-from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    asset_check,
+    multi_asset_check,
+)
 
 from dora_assets.bronze.assets import LANDING_FILES, RAW_EVENTS
 from dora_assets.bronze.audit import audit_bronze
@@ -123,9 +131,11 @@ def _silences(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock
 
 def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResource) -> AssetCheckResult:
     thresholds = dora_config.load().checks
+    check_name = SOURCE_SILENCE if scope == "source" else REPO_SILENCE
     gaps = [row for row in rows if row["is_gap"]]
     names = [row["source"] if scope == "source" else f"{row['source']}:{row['repo']}" for row in gaps]
     return check_result(
+        check_name=check_name,
         passed=not gaps,
         severity=AssetCheckSeverity.ERROR,
         description=(
@@ -152,30 +162,37 @@ def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResourc
     )
 
 
-@asset_check(
-    asset=RAW_EVENTS,
-    name=SOURCE_SILENCE,
-    description=(
-        "Freshness per source: every source that delivered during the baseline is still delivering, "
-        "judged against its own hour-of-week rhythm (a quiet night or weekend is normal)."
-    ),
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            SOURCE_SILENCE,
+            asset=RAW_EVENTS,
+            description=(
+                "Freshness per source: every source that delivered during the baseline is still "
+                "delivering, judged against its own hour-of-week rhythm (a quiet night or weekend is normal)."
+            ),
+        ),
+        AssetCheckSpec(
+            REPO_SILENCE,
+            asset=RAW_EVENTS,
+            description=(
+                "Freshness per repo: every repo that was active during the baseline is still delivering, "
+                "judged against its own hour-of-week rhythm (a repo that deploys weekly is not a gap)."
+            ),
+        ),
+    ],
+    can_subset=True,
 )
-def source_silence(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
-    rows = [row for row in _silences(warehouse, dora_config, clock) if row["repo"] == "*"]
-    return _silence_result(rows, "source", dora_config)
-
-
-@asset_check(
-    asset=RAW_EVENTS,
-    name=REPO_SILENCE,
-    description=(
-        "Freshness per repo: every repo that was active during the baseline is still delivering, "
-        "judged against its own hour-of-week rhythm (a repo that deploys weekly is not a gap)."
-    ),
-)
-def repo_silence(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
-    rows = [row for row in _silences(warehouse, dora_config, clock) if row["repo"] != "*"]
-    return _silence_result(rows, "repo", dora_config)
+def silences(
+    context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+) -> Iterator[AssetCheckResult]:
+    """Both silence checks from one pass over the baseline (sources are rows with repo '*')."""
+    rows = _silences(warehouse, dora_config, clock)
+    selected = {key.name for key in context.selected_asset_check_keys}
+    if SOURCE_SILENCE in selected:
+        yield _silence_result([row for row in rows if row["repo"] == "*"], "source", dora_config)
+    if REPO_SILENCE in selected:
+        yield _silence_result([row for row in rows if row["repo"] != "*"], "repo", dora_config)
 
 
 @asset_check(
@@ -405,8 +422,7 @@ def no_future_deliveries(warehouse: DuckDBWarehouse, dora_config: DoraConfigReso
 bronze_checks = [
     bronze_accounting_balanced,
     landing_backlog,
-    source_silence,
-    repo_silence,
+    silences,
     volume_drop,
     quarantine_share,
     unknown_event_types,

@@ -12,7 +12,7 @@ INSERT INTO silver.deployments
 WITH successful_statuses AS (
     SELECT
         source,
-        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown') AS repo,
+        silver.github_repo(payload) AS repo,
         coalesce(payload ->> '$.deployment.id', payload ->> '$.deployment_status.id', delivery_id) AS deploy_id,
         coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment') AS environment,
         lower(payload ->> '$.deployment.sha') AS commit_sha,

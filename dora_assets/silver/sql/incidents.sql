@@ -9,7 +9,7 @@ INSERT INTO silver.incidents
 WITH issue_events AS (
     SELECT
         source,
-        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown') AS repo,
+        silver.github_repo(payload) AS repo,
         payload ->> '$.issue.number' AS incident_id,
         payload ->> '$.action' AS action,
         payload -> '$.issue' AS issue,

@@ -11,7 +11,7 @@ INSERT INTO silver.pushes
 WITH push_events AS (
     SELECT
         source,
-        coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown') AS repo,
+        silver.github_repo(payload) AS repo,
         payload ->> '$.ref' AS ref,
         payload ->> '$.before' AS before_sha,
         lower(coalesce(payload ->> '$.after', payload ->> '$.head_commit.id')) AS after_sha,

@@ -2,6 +2,11 @@
 -- at any time (replay); each refresh replaces the rows of its time window in one transaction.
 CREATE SCHEMA IF NOT EXISTS silver;
 
+-- The repo a GitHub payload belongs to: repository.full_name, else repository.name (Four Keys'
+-- issues), else 'unknown' (Four Keys' minimal pushes and statuses carry no repository).
+CREATE OR REPLACE MACRO silver.github_repo(payload) AS
+    coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown');
+
 -- One row per push delivery: the branch it moved and the commits it carried.
 CREATE TABLE IF NOT EXISTS silver.pushes (
     source       VARCHAR     NOT NULL,
