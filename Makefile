@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev lint format clean
+.PHONY: run test dev screenshots chromium lint format clean
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -19,13 +19,21 @@ run: $(STAMP)
 	$(BIN)/dora-assets demo --if-empty
 	$(BIN)/dora-assets refresh
 
+# Debian's Chromium, for the tests and screenshots that look at pages as a user does.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 ## test: set up and run the whole test suite
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest dora_assets_tests
 
 ## dev: open the Dagster UI (webserver + daemon) on the same instance as the CLI
 dev: $(STAMP)
 	$(BIN)/dora-assets dev
+
+## screenshots: photograph a failed check in a real dagster-webserver (headless Chromium) into docs/
+screenshots: $(STAMP) chromium
+	$(BIN)/python docs/capture_screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

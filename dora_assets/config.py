@@ -46,6 +46,13 @@ class CheckThresholds(BaseModel):
     volume_drop_ratio: float = Field(
         default=0.25, gt=0, lt=1, description="A day below this share of its expected volume is a drop."
     )
+    volume_drop_max_chance: float = Field(
+        default=0.000335,
+        gt=0,
+        lt=1,
+        description="...and only when so few deliveries would happen by chance with at most this "
+        "probability (Poisson with the day's expected mean); default e^-8, the bar of a silence.",
+    )
     org_quiet_share: float = Field(
         default=0.6,
         gt=0,

@@ -184,6 +184,31 @@ def test_a_new_repo_with_little_history_is_not_judged(home: Home, tmp_path: Path
     assert failed == set()
 
 
+@pytest.mark.parametrize(("kept", "failed_checks"), [(3, set()), (0, {"bronze/raw_events:volume_drop"})])
+def test_a_thin_day_of_a_slow_repo_is_chance_but_an_empty_one_is_a_drop(
+    home: Home, kept: int, failed_checks: set[str]
+) -> None:
+    # acme/checkout usually gets 9 to 21 deliveries on a Thursday (13.6 on average). Three is
+    # below a quarter of that and below its quietest Thursday, yet Poisson chance gives it about
+    # once in 1,500 days: normal life. Nothing at all (once in 800,000 days) is a broken webhook.
+    thursday = THURSDAY_AFTERNOON.date() - timedelta(days=7)
+    seen: list[dict] = []
+
+    def thin_thursday(envelope: dict) -> dict | None:
+        if repo_of(envelope) != "acme/checkout" or received(envelope).date() != thursday:
+            return envelope
+        seen.append(envelope)
+        return envelope if len(seen) <= kept else None
+
+    home.rewrite(thin_thursday)
+    assert len(seen) >= 8
+
+    failed, result = home.run()
+
+    assert failed == failed_checks
+    assert home.check_details(result, "volume_drop")["drops"] == len(failed_checks)
+
+
 # -- one fault at a time ------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 silent sources and repos, volume drops, schema drift and clock skew (README: "How gaps are
 surfaced"). Every threshold comes from the config's ``checks`` section."""
 
+import math
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -195,6 +196,15 @@ def silences(
         yield _silence_result([row for row in rows if row["repo"] != "*"], "repo", dora_config)
 
 
+def poisson_at_most(count: int, mean: float) -> float:
+    """P(X <= count) for X ~ Poisson(mean): how often chance alone gives a day this quiet."""
+    term = total = math.exp(-mean)
+    for k in range(1, int(count) + 1):
+        term *= mean / k
+        total += term
+    return min(total, 1.0)
+
+
 @asset_check(
     asset=RAW_EVENTS,
     name=VOLUME_DROP,
@@ -229,6 +239,13 @@ def volume_drop(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clo
                 "org_quiet_share": thresholds.org_quiet_share,
             },
         )
+    # Busy keys vary: a day at a quarter of its mean is still chance now and then. Only days
+    # that chance would explain less often than the configured bar count as drops.
+    drops = [
+        row
+        for row in drops
+        if poisson_at_most(row["deliveries"], row["mean_deliveries"]) <= thresholds.volume_drop_max_chance
+    ]
     gaps = [row for row in drops if not row["org_quiet"]]
     quiet_days = sorted({row["day"] for row in drops if row["org_quiet"]})
     return check_result(
@@ -261,6 +278,7 @@ def volume_drop(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clo
         thresholds={
             "volume_lookback_days": thresholds.volume_lookback_days,
             "volume_drop_ratio": thresholds.volume_drop_ratio,
+            "volume_drop_max_chance": thresholds.volume_drop_max_chance,
             "volume_min_expected": thresholds.volume_min_expected,
             "org_quiet_share": thresholds.org_quiet_share,
             "holidays": thresholds.holidays,

@@ -45,6 +45,7 @@ judged AS (
         judged_days.day,
         coalesce(daily.deliveries, 0) AS deliveries,
         round(baseline.mean_deliveries, 1) AS expected,
+        baseline.mean_deliveries,
         baseline.lowest_deliveries,
         coalesce(daily.deliveries, 0) < $drop_ratio * baseline.mean_deliveries
             AND coalesce(daily.deliveries, 0) < baseline.lowest_deliveries AS dropped
