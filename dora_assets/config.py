@@ -12,15 +12,29 @@ import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dora_assets.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, Benchmark
 
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 NonEmptyName = Annotated[str, Field(min_length=1)]
+
+
+def _lowercase_keys(mapping: dict[str, str]) -> dict[str, str]:
+    return {key.strip().lower(): value for key, value in mapping.items()}
+
+
+def _lowercase_list(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(name.strip().lower() for name in names))
+
+
+# Names matched case-insensitively: stored lower-cased, without repeats.
+CaseFreeNames = Annotated[list[NonEmptyName], AfterValidator(_lowercase_list)]
+# Maps looked up case-insensitively by key.
+CaseFreeMap = Annotated[dict[NonEmptyName, NonEmptyName], AfterValidator(_lowercase_keys)]
 
 
 class ConfigError(ValueError):
@@ -69,10 +83,98 @@ class CheckThresholds(BaseModel):
     max_quarantine_share: float = Field(default=0.01, ge=0, le=1, description="Of recent records.")
     max_file_quarantine_share: float = Field(default=0.10, ge=0, le=1, description="Of any one recent file.")
     max_unknown_event_type_share: float = Field(default=0.05, ge=0, le=1, description="Of recent deliveries.")
+    max_rejected_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Of recent deliveries feeding a silver table; any reject fails at WARN, above this at ERROR.",
+    )
     max_duplicate_share: float = Field(default=0.10, ge=0, le=1, description="Of recent records.")
     max_file_duplicate_share: float = Field(default=0.50, ge=0, le=1, description="Of any one recent file.")
     recent_days: int = Field(default=7, ge=1, description="What 'recent' means for the shares above.")
     max_examples: int = Field(default=10, ge=1, le=100, description="Examples listed in check metadata.")
+
+
+class GitHubSignals(BaseModel):
+    """Which GitHub events count as deployments (README: "Sources")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deployments_from: list[Literal["deployment_status", "workflow_run", "release"]] = Field(
+        default=["deployment_status"],
+        min_length=1,
+        description="deployment_status: the Deployments API (CONTRACT 4); workflow_run: a successful run of a "
+        "deploy workflow on the default branch; release: a published, non-draft, non-prerelease release.",
+    )
+    deploy_workflows: CaseFreeNames = Field(
+        default=["deploy"],
+        min_length=1,
+        description="Workflow names or file names (deploy.yml) whose runs deploy (case-insensitive).",
+    )
+
+
+class PagerDutySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: CaseFreeMap = Field(
+        default_factory=dict,
+        description="PagerDuty service id or name -> repo (OWNER/NAME); unmapped services keep their own name.",
+    )
+
+
+class JiraSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incident_issue_types: CaseFreeNames = Field(
+        default=["incident"], description="Issue types that are incidents (case-insensitive), besides incident_labels."
+    )
+    projects: CaseFreeMap = Field(
+        default_factory=dict, description="Jira project key -> repo (OWNER/NAME); unmapped projects keep their key."
+    )
+    root_cause_field: str | None = Field(
+        default=None,
+        description="A field (e.g. customfield_10050) holding the root-cause sha; "
+        "else the sha after 'root cause:' in the description.",
+    )
+
+
+class JenkinsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deploy_jobs: CaseFreeNames = Field(
+        default_factory=list,
+        description="Job name patterns (shell globs, case-insensitive) whose successful builds deploy to production.",
+    )
+    environment_parameter: str | None = Field(
+        default=None,
+        description="A build parameter naming the environment: a build deploys when it names a production environment.",
+    )
+    jobs: CaseFreeMap = Field(
+        default_factory=dict, description="Job name -> repo (OWNER/NAME); else the repo of build.scm.url."
+    )
+
+
+INCIDENT_SOURCES = ("pagerduty", "jira", "github", "gitlab")
+
+
+class IncidentCorrelation(BaseModel):
+    """The same outage reported by two sources (a PagerDuty page and a GitHub issue) is one
+    incident: reports of different sources in the same repo opened within ``window_minutes``
+    of each other merge into the report of the source listed first in ``source_priority``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_minutes: float = Field(default=30.0, ge=0, description="0 turns correlation off.")
+    source_priority: list[Literal["pagerduty", "jira", "github", "gitlab"]] = Field(
+        default=list(INCIDENT_SOURCES),
+        description="Whose report a merged incident keeps (id, resolution time); earlier wins.",
+    )
+
+    @model_validator(mode="after")
+    def _every_source_once(self) -> IncidentCorrelation:
+        if sorted(self.source_priority) != sorted(INCIDENT_SOURCES):
+            raise ValueError(f"source_priority must list each of {', '.join(INCIDENT_SOURCES)} exactly once")
+        return self
 
 
 class DoraConfig(BaseModel):
@@ -80,12 +182,12 @@ class DoraConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    production_environments: list[NonEmptyName] = Field(
+    production_environments: CaseFreeNames = Field(
         default=["production", "prod"],
         min_length=1,
         description="Deployment environments that count as production (case-insensitive exact names).",
     )
-    incident_labels: list[NonEmptyName] = Field(
+    incident_labels: CaseFreeNames = Field(
         default=["incident"],
         min_length=1,
         description="Issue labels that make an issue an incident (case-insensitive).",
@@ -94,6 +196,16 @@ class DoraConfig(BaseModel):
         default_factory=dict,
         description="team -> repos (OWNER/NAME); repos without a team roll up under their own name.",
     )
+    repo_aliases: CaseFreeMap = Field(
+        default_factory=dict,
+        description="A repo's name in some source (a GitLab path, a Jenkins scm URL's repo, ...) -> "
+        "its canonical OWNER/NAME.",
+    )
+    github: GitHubSignals = Field(default_factory=GitHubSignals)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    jira: JiraSettings = Field(default_factory=JiraSettings)
+    jenkins: JenkinsSettings = Field(default_factory=JenkinsSettings)
+    incident_correlation: IncidentCorrelation = Field(default_factory=IncidentCorrelation)
     checks: CheckThresholds = Field(
         default_factory=CheckThresholds, description="Thresholds of the gap and integrity checks."
     )
@@ -101,11 +213,6 @@ class DoraConfig(BaseModel):
         default=DEFAULT_BENCHMARK,
         description=f"Which DORA tier table to apply: one of {', '.join(sorted(BENCHMARKS))}.",
     )
-
-    @field_validator("production_environments", "incident_labels")
-    @classmethod
-    def _lowercase_unique(cls, names: list[str]) -> list[str]:
-        return list(dict.fromkeys(name.strip().lower() for name in names))
 
     @field_validator("benchmark", mode="before")
     @classmethod
@@ -126,6 +233,31 @@ class DoraConfig(BaseModel):
                     raise ValueError(f"repo {repo!r} is in two teams: {owner[repo.lower()]!r} and {team!r}")
                 owner[repo.lower()] = team
         return self
+
+    def silver_params(self) -> dict[str, Any]:
+        """The definitions the silver SQL binds, by parameter name. Maps travel as two lists
+        (lower-cased keys, values) looked up with ``silver.lookup``; each SQL statement takes the
+        parameters it names."""
+
+        def mapping(name: str, entries: dict[str, str]) -> dict[str, list[str]]:
+            return {f"{name}_keys": list(entries), f"{name}_values": list(entries.values())}
+
+        return {
+            "production_environments": self.production_environments,
+            "incident_labels": self.incident_labels,
+            **mapping("repo_aliases", self.repo_aliases),
+            "github_deployments_from": list(self.github.deployments_from),
+            "github_deploy_workflows": self.github.deploy_workflows,
+            **mapping("pagerduty_services", self.pagerduty.services),
+            "jira_incident_issue_types": self.jira.incident_issue_types,
+            **mapping("jira_projects", self.jira.projects),
+            "jira_root_cause_field": self.jira.root_cause_field or "",
+            "jenkins_deploy_jobs": self.jenkins.deploy_jobs,
+            "jenkins_environment_parameter": self.jenkins.environment_parameter or "",
+            **mapping("jenkins_jobs", self.jenkins.jobs),
+            "correlation_window_minutes": self.incident_correlation.window_minutes,
+            "correlation_priority": list(self.incident_correlation.source_priority),
+        }
 
     @property
     def tier_benchmark(self) -> Benchmark:

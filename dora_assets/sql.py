@@ -80,6 +80,12 @@ SCHEMA_MIGRATIONS = (
         "AND table_name = 'pushes' AND column_name = 'ref' AND is_nullable = 'NO'",
         statement="ALTER TABLE silver.pushes ALTER COLUMN ref DROP NOT NULL",
     ),
+    SchemaMigration(
+        why="silver.incidents.reports: the source reports merged into one incident (incident_correlation)",
+        needed="SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'silver' "
+        "AND table_name = 'incidents' AND column_name = 'reports')",
+        statement="ALTER TABLE silver.incidents ADD COLUMN reports VARCHAR[]",
+    ),
 )
 
 

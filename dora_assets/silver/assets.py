@@ -1,5 +1,10 @@
 """Silver assets: SQL over bronze (``sql/<table>.sql``), each replacing its time window in one
-transaction, so that any of them can be recomputed from the immutable bronze at any time."""
+transaction, so that any of them can be recomputed from the immutable bronze at any time.
+
+Every source maps onto the same tables (README: "Sources"). A delivery of a mapped event type
+that lacks a field its table needs is not dropped: the asset that maps it writes it to
+``silver.rejected_events`` with the reason (replaced per table and window like the table
+itself), and the ``no_rejected_events`` check beside the asset counts it."""
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
@@ -10,6 +15,7 @@ from dora_assets.sql import run_sql_in_transaction
 from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
 PUSHES = AssetKey(["silver", "pushes"])
+PULL_REQUESTS = AssetKey(["silver", "pull_requests"])
 CHANGES = AssetKey(["silver", "changes"])
 DEPLOYMENTS = AssetKey(["silver", "deployments"])
 DEPLOYMENT_CHANGES = AssetKey(["silver", "deployment_changes"])
@@ -19,22 +25,31 @@ INCIDENTS = AssetKey(["silver", "incidents"])
 # of months in one run.
 SILVER_TABLE = {"group_name": "silver", "kinds": {"duckdb"}, "partitions_def": MONTHLY, "backfill_policy": SINGLE_RUN}
 
-SOURCE = ("source", "VARCHAR", "The system the fact came from (github, ...).")
+SOURCE = ("source", "VARCHAR", "The system the fact came from (github, gitlab, pagerduty, jira, jenkins).")
 REPO = ("repo", "VARCHAR", "Repository as OWNER/NAME.")
 
 
 def refresh_silver_table(
-    context: AssetExecutionContext, warehouse: DuckDBWarehouse, table: str, params: dict[str, object]
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, table: str
 ) -> MaterializeResult:
-    """Replace the window's rows of ``silver.<table>`` with ``silver/sql/<table>.sql``."""
+    """Replace the window's rows of ``silver.<table>`` (and its rejects) with
+    ``silver/sql/<table>.sql``, under the config's definitions."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
-        run_sql_in_transaction(connection, "silver", table, {**window.params(), **params})
+        run_sql_in_transaction(connection, "silver", table, {**window.params(), **dora_config.load().silver_params()})
         rows = table_row_count(connection, f"silver.{table}")
+        [rejected] = connection.execute(
+            "SELECT count(*) FROM silver.rejected_events WHERE target_table = $table "
+            "AND received_at >= $window_start AND received_at < $window_end",
+            {"table": table, **window.params()},
+        ).fetchone()
     context.log.info(f"silver.{table}: replaced [{window.start:%Y-%m-%d}, {window.end:%Y-%m-%d}); {rows} rows in all")
+    if rejected:
+        context.log.warning(f"silver.{table}: {rejected} deliveries in the window rejected (silver.rejected_events)")
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
+            "rejected_in_window": rejected,
             "window_start": window.start.isoformat(),
             "window_end": window.end.isoformat(),
         }
@@ -60,10 +75,12 @@ def refresh_silver_table(
         ]
     ),
 )
-def pushes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
+def pushes(
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+) -> MaterializeResult:
     """One row per push delivery: the branch it moved and the commits it carried.
-    Grain: push delivery. Source: bronze.raw_events (GitHub `push`)."""
-    return refresh_silver_table(context, warehouse, "pushes", {})
+    Grain: push delivery. Source: bronze.raw_events (GitHub `push`, GitLab `push`/`tag_push`)."""
+    return refresh_silver_table(context, warehouse, dora_config, "pushes")
 
 
 @asset(
@@ -80,10 +97,12 @@ def pushes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Materi
         ]
     ),
 )
-def changes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
+def changes(
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+) -> MaterializeResult:
     """One row per (repo, commit) seen in any push; a commit in several pushes is one change
     with its earliest time. Grain: repo x commit. Source: silver.pushes."""
-    return refresh_silver_table(context, warehouse, "changes", {})
+    return refresh_silver_table(context, warehouse, dora_config, "changes")
 
 
 @asset(
@@ -94,10 +113,15 @@ def changes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> Mater
         [
             SOURCE,
             REPO,
-            ("deploy_id", "VARCHAR", "The deployment's id (GitHub deployment.id)."),
+            (
+                "deploy_id",
+                "VARCHAR",
+                "GitHub deployment.id; other signals prefixed: workflow_run:<id>, release:<id>, gitlab:<id>, "
+                "jenkins:<job>#<number>.",
+            ),
             ("environment", "VARCHAR", "The production environment deployed to."),
-            ("commit_sha", "VARCHAR", "The deployed commit (deployment.sha)."),
-            ("ref", "VARCHAR", "The deployed branch (deployment.ref)."),
+            ("commit_sha", "VARCHAR", "The deployed commit."),
+            ("ref", "VARCHAR", "The deployed branch."),
             ("time_deployed", "TIMESTAMPTZ", "created_at of the earliest successful status."),
             ("delivery_id", "VARCHAR", "The bronze delivery of that status."),
         ]
@@ -108,11 +132,9 @@ def deployments(
 ) -> MaterializeResult:
     """One row per successful deployment to a production environment (config
     production_environments), at its earliest success. Grain: deployment.
-    Source: bronze.raw_events (GitHub `deployment_status` with state success)."""
-    config = dora_config.load()
-    return refresh_silver_table(
-        context, warehouse, "deployments", {"production_environments": config.production_environments}
-    )
+    Source: bronze.raw_events (GitHub `deployment_status`, and `workflow_run`/`release` when
+    configured; GitLab `deployment`; Jenkins `build.completed` of deploy jobs)."""
+    return refresh_silver_table(context, warehouse, dora_config, "deployments")
 
 
 @asset(
@@ -131,12 +153,14 @@ def deployments(
         ]
     ),
 )
-def deployment_changes(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
+def deployment_changes(
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+) -> MaterializeResult:
     """One row per (deployment, change) that the deployment shipped to production first: the
     commits of the pushes to the deployment's branch up to and including the push of its
     commit, not shipped by an earlier deployment. Grain: deployment x change.
     Source: silver.deployments, silver.pushes, silver.changes."""
-    return refresh_silver_table(context, warehouse, "deployment_changes", {})
+    return refresh_silver_table(context, warehouse, dora_config, "deployment_changes")
 
 
 @asset(
@@ -147,22 +171,52 @@ def deployment_changes(context: AssetExecutionContext, warehouse: DuckDBWarehous
         [
             SOURCE,
             REPO,
-            ("incident_id", "VARCHAR", "Issue number (GitHub)."),
-            ("title", "VARCHAR", "Issue title."),
+            ("incident_id", "VARCHAR", "Issue number (GitHub), iid (GitLab), incident id (PagerDuty), key (Jira)."),
+            ("title", "VARCHAR", "Issue or incident title."),
             ("time_created", "TIMESTAMPTZ", "When the incident was opened."),
             ("time_resolved", "TIMESTAMPTZ", "When it was resolved; NULL while open."),
             ("root_cause_sha", "VARCHAR", "Sha after 'root cause:' in the body; NULL when unknown."),
-            ("url", "VARCHAR", "Link to the issue."),
+            ("url", "VARCHAR", "Link to the issue or incident."),
+            ("reports", "VARCHAR[]", "The source reports merged into this incident (source:id), preferred first."),
         ]
     ),
 )
 def incidents(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
 ) -> MaterializeResult:
-    """One row per issue carrying an incident label (config incident_labels), as of its latest
-    state. Grain: incident. Source: bronze.raw_events (GitHub `issues`)."""
-    config = dora_config.load()
-    return refresh_silver_table(context, warehouse, "incidents", {"incident_labels": config.incident_labels})
+    """One row per incident as of its latest state, with the reports of several sources about
+    the same outage merged (config incident_correlation). Grain: incident. Source:
+    bronze.raw_events (GitHub `issues` and GitLab `issue` with an incident label or type,
+    PagerDuty `incident.*`, Jira `jira:issue_*` of incident type or label)."""
+    return refresh_silver_table(context, warehouse, dora_config, "incidents")
 
 
-silver_assets = [pushes, changes, deployments, deployment_changes, incidents]
+@asset(
+    key=PULL_REQUESTS,
+    deps=[RAW_EVENTS],
+    **SILVER_TABLE,
+    metadata=column_schema(
+        [
+            SOURCE,
+            REPO,
+            ("pull_request_id", "VARCHAR", "PR number (GitHub) or MR iid (GitLab)."),
+            ("title", "VARCHAR", "Title."),
+            ("target_branch", "VARCHAR", "The branch it merged into."),
+            ("time_opened", "TIMESTAMPTZ", "When it was opened."),
+            ("time_merged", "TIMESTAMPTZ", "When it was merged."),
+            ("merge_commit_sha", "VARCHAR", "The merge commit."),
+            ("url", "VARCHAR", "Link to it."),
+            ("delivery_id", "VARCHAR", "The bronze delivery of its latest state."),
+        ]
+    ),
+)
+def pull_requests(
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+) -> MaterializeResult:
+    """One row per merged pull request (GitHub) or merge request (GitLab), at its latest
+    state. Grain: merged request. Source: bronze.raw_events (GitHub `pull_request` closed and
+    merged, GitLab `merge_request` merged)."""
+    return refresh_silver_table(context, warehouse, dora_config, "pull_requests")
+
+
+silver_assets = [pushes, changes, deployments, deployment_changes, incidents, pull_requests]

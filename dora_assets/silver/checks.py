@@ -1,12 +1,15 @@
 """Checks on the silver tables, beside the assets they guard. Integrity checks are blocking
 ERROR checks: when one fails, gold is not rebuilt from the bad rows, and the UI says why."""
 
+from datetime import timedelta
+
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
 from dora_assets.bronze.checks import future_times_result
+from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES
 from dora_assets.check_results import check_result
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
-from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PUSHES
+from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
 from dora_assets.sql import fetch_dicts
 
 UNIQUE_KEY_AND_REQUIRED_COLUMNS = "unique_key_and_required_columns"
@@ -14,6 +17,33 @@ NO_FUTURE_TIMESTAMPS = "no_future_timestamps"
 PLAUSIBLE_LEAD_TIMES = "plausible_lead_times"
 DEPLOYMENTS_HAVE_PUSHES = "deployments_have_pushes"
 ROOT_CAUSES_WERE_DEPLOYED = "root_causes_were_deployed"
+NO_REJECTED_EVENTS = "no_rejected_events"
+
+# The bronze event types (source:event_type) each mapping reads. GitLab deliveries may carry the
+# X-Gitlab-Event header's name instead of object_kind; both are listed.
+FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
+    PUSHES: ["github:push", "gitlab:push", "gitlab:Push Hook", "gitlab:tag_push", "gitlab:Tag Push Hook"],
+    DEPLOYMENTS: [
+        "github:deployment_status",
+        "github:workflow_run",
+        "github:release",
+        "gitlab:deployment",
+        "gitlab:Deployment Hook",
+        "jenkins:build.completed",
+        "jenkins:build.finalized",
+    ],
+    INCIDENTS: [
+        "github:issues",
+        "gitlab:issue",
+        "gitlab:Issue Hook",
+        "gitlab:Confidential Issue Hook",
+        "jira:jira:issue_created",
+        "jira:jira:issue_updated",
+        "jira:jira:issue_deleted",
+        *sorted(f"pagerduty:{event}" for event in KNOWN_EVENT_TYPES["pagerduty"] if event.startswith("incident.")),
+    ],
+    PULL_REQUESTS: ["github:pull_request", "gitlab:merge_request", "gitlab:Merge Request Hook"],
+}
 
 
 def _find(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, sql_name: str, **params: object) -> dict:
@@ -160,9 +190,52 @@ def root_causes_were_deployed(warehouse: DuckDBWarehouse, dora_config: DoraConfi
     )
 
 
+def _rejects_check(key: AssetKey):
+    table = _table(key)
+    target_table = key.path[-1]
+
+    @asset_check(
+        asset=key,
+        name=NO_REJECTED_EVENTS,
+        description=(
+            f"No recent delivery that feeds {table} was rejected by its mapping for lacking a field it needs "
+            "(silver.rejected_events). Any reject fails at WARN; above checks.max_rejected_share at ERROR."
+        ),
+    )
+    def no_rejected_events(
+        warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+    ) -> AssetCheckResult:
+        thresholds = dora_config.load().checks
+        found = _find(
+            warehouse,
+            dora_config,
+            "check_rejected_events",
+            target_table=target_table,
+            since=clock.now() - timedelta(days=thresholds.recent_days),
+            feeding_types=FEEDING_EVENT_TYPES[key],
+        )
+        share = found["rejected"] / found["read"] if found["read"] else 0.0
+        return check_result(
+            passed=found["rejected"] == 0,
+            severity=AssetCheckSeverity.ERROR if share > thresholds.max_rejected_share else AssetCheckSeverity.WARN,
+            description=(
+                f"none of {found['read']} recent deliveries feeding {table} was rejected"
+                if found["rejected"] == 0
+                else f"{found['rejected']} of {found['read']} recent deliveries feeding {table} rejected "
+                f"({share:.2%}); first reason: {found['reasons'][0]['reason']}"
+            ),
+            counts={"rejected": found["rejected"], "deliveries_read": found["read"], "rejected_share": share},
+            rows=found["reasons"],
+            thresholds={"recent_days": thresholds.recent_days, "max_rejected_share": thresholds.max_rejected_share},
+        )
+
+    return no_rejected_events
+
+
 silver_checks = [
-    *(_keys_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS)),
-    *(_future_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, INCIDENTS)),
+    *(_keys_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS)),
+    *(_future_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS)),
+    *(_rejects_check(key) for key in FEEDING_EVENT_TYPES),
     plausible_lead_times,
     deployments_have_pushes,
     root_causes_were_deployed,

@@ -16,6 +16,9 @@ WITH timed AS (
     UNION ALL
     SELECT repo, incident_id, greatest(time_created, coalesce(time_resolved, time_created)) FROM silver.incidents
     WHERE $table = 'silver.incidents' AND greatest(time_created, coalesce(time_resolved, time_created)) > $latest_allowed
+    UNION ALL
+    SELECT repo, pull_request_id, time_merged FROM silver.pull_requests
+    WHERE $table = 'silver.pull_requests' AND time_merged > $latest_allowed
 )
 SELECT
     count(*) AS affected,

@@ -51,5 +51,15 @@ WITH problems AS (
     SELECT 'NULL in source, repo, incident_id or time_created', count(*), list(repo || '#' || incident_id)[1:$max_examples]
     FROM silver.incidents
     WHERE $table = 'silver.incidents' AND (source IS NULL OR repo IS NULL OR incident_id IS NULL OR time_created IS NULL)
+    UNION ALL
+    SELECT 'duplicate key (source, repo, pull_request_id)', count(*), list(repo || '!' || pull_request_id)[1:$max_examples]
+    FROM (
+        SELECT source, repo, pull_request_id FROM silver.pull_requests
+        WHERE $table = 'silver.pull_requests' GROUP BY ALL HAVING count(*) > 1
+    )
+    UNION ALL
+    SELECT 'NULL in source, repo, pull_request_id or time_merged', count(*), list(repo || '!' || pull_request_id)[1:$max_examples]
+    FROM silver.pull_requests
+    WHERE $table = 'silver.pull_requests' AND (source IS NULL OR repo IS NULL OR pull_request_id IS NULL OR time_merged IS NULL)
 )
 SELECT problem, affected, examples FROM problems WHERE affected > 0 ORDER BY problem;

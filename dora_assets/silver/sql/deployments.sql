@@ -1,44 +1,246 @@
--- silver.deployments: one row per deployment (deployment.id) that succeeded in a production
--- environment, at its earliest successful status (CONTRACT 4).
--- Production = deployment.environment in $production_environments (case-insensitive).
--- Minimal senders (Four Keys) post statuses without repository, deployment.id, environment or
--- created_at: repo becomes 'unknown', the status id (else the delivery id) stands in for the
--- deployment id, a status that names no environment at all counts as production (as Four Keys
--- counted it, environment 'unspecified'), and updated_at stands in for created_at.
--- Window: deployments whose time_deployed is in [$window_start, $window_end).
-DELETE FROM silver.deployments WHERE time_deployed >= $window_start AND time_deployed < $window_end;
-
-INSERT INTO silver.deployments
-WITH successful_statuses AS (
+-- silver.deployments: one row per deployment that succeeded in a production environment, at
+-- its earliest success (CONTRACT 4), from every source that reports deployments:
+--   github deployment_status  state success; deploy_id = deployment.id (unprefixed, CONTRACT 4).
+--                             Minimal senders (Four Keys) post statuses without repository,
+--                             deployment.id, environment or created_at: repo becomes 'unknown',
+--                             the status id (else the delivery id) stands in for the deployment
+--                             id, a status naming no environment counts as production (as Four
+--                             Keys counted it, 'unspecified'), updated_at stands in for created_at.
+--   github workflow_run       (when $github_deployments_from has it) a completed, successful run
+--                             of a deploy workflow ($github_deploy_workflows: name, file name or
+--                             file stem) on the repo's default branch; deploy_id 'workflow_run:<id>'.
+--   github release            (when $github_deployments_from has it) a published release, not a
+--                             draft or prerelease; its commit is the pushed tag's sha, else
+--                             target_commitish when it is a sha, else the head of the
+--                             target_commitish branch at publication; deploy_id 'release:<id>'.
+--   gitlab deployment         status success in a production environment (by name, or GitLab's
+--                             environment_tier production); the sha from commit_url;
+--                             deploy_id 'gitlab:<deployment_id>'.
+--   jenkins build.completed/.finalized  status SUCCESS of a deploy job ($jenkins_deploy_jobs
+--                             globs), or of any job whose $jenkins_environment_parameter names a
+--                             production environment; commit build.scm.commit; repo from
+--                             $jenkins_jobs or build.scm.url; time = timestamp + duration when
+--                             sent, else received_at; deploy_id 'jenkins:<job>#<number>'.
+-- Production = environment in $production_environments (case-insensitive). Repos pass through
+-- $repo_aliases. A success that names no commit is rejected to silver.rejected_events.
+-- Window: deployments whose time_deployed (rejects: received_at) is in [$window_start, $window_end).
+CREATE OR REPLACE TEMP TABLE deployment_candidates AS
+WITH github_statuses AS (
     SELECT
         source,
+        event_type,
         silver.github_repo(payload) AS repo,
         coalesce(payload ->> '$.deployment.id', payload ->> '$.deployment_status.id', delivery_id) AS deploy_id,
-        coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment') AS environment,
+        coalesce(
+            payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment', 'unspecified'
+        ) AS environment,
+        coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment') IS NULL
+            OR list_contains(
+                $production_environments,
+                lower(coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment'))
+            ) AS to_production,
         lower(payload ->> '$.deployment.sha') AS commit_sha,
         payload ->> '$.deployment.ref' AS ref,
         coalesce(
-            try_cast(payload ->> '$.deployment_status.created_at' AS TIMESTAMPTZ),
-            try_cast(payload ->> '$.deployment_status.updated_at' AS TIMESTAMPTZ),
+            silver.event_time(payload ->> '$.deployment_status.created_at'),
+            silver.event_time(payload ->> '$.deployment_status.updated_at'),
             received_at
         ) AS time_deployed,
-        delivery_id
+        delivery_id,
+        received_at
     FROM bronze.raw_events
     WHERE source = 'github'
       AND event_type = 'deployment_status'
+      AND list_contains($github_deployments_from, 'deployment_status')
       AND lower(payload ->> '$.deployment_status.state') = 'success'
+),
+github_workflow_runs AS (
+    SELECT
+        source,
+        event_type,
+        silver.github_repo(payload) AS repo,
+        'workflow_run:' || (payload ->> '$.workflow_run.id') AS deploy_id,
+        'production' AS environment,
+        TRUE AS to_production,
+        lower(payload ->> '$.workflow_run.head_sha') AS commit_sha,
+        payload ->> '$.workflow_run.head_branch' AS ref,
+        coalesce(silver.event_time(payload ->> '$.workflow_run.updated_at'), received_at) AS time_deployed,
+        delivery_id,
+        received_at
+    FROM bronze.raw_events
+    WHERE source = 'github'
+      AND event_type = 'workflow_run'
+      AND list_contains($github_deployments_from, 'workflow_run')
+      AND payload ->> '$.action' = 'completed'
+      AND payload ->> '$.workflow_run.conclusion' = 'success'
+      AND payload ->> '$.workflow_run.head_branch' = payload ->> '$.repository.default_branch'
+      AND len(list_intersect(
+          $github_deploy_workflows,
+          [
+              lower(payload ->> '$.workflow_run.name'),
+              lower(regexp_extract(payload ->> '$.workflow_run.path', '([^/]+)$', 1)),
+              lower(regexp_extract(payload ->> '$.workflow_run.path', '([^/]+?)(\.ya?ml)?$', 1))
+          ]
+      )) > 0
+),
+github_tag_pushes AS (
+    SELECT silver.github_repo(payload) AS repo, substr(payload ->> '$.ref', 11) AS tag,
+           arg_max(lower(payload ->> '$.after'), received_at) AS sha
+    FROM bronze.raw_events
+    WHERE source = 'github' AND event_type = 'push' AND starts_with(payload ->> '$.ref', 'refs/tags/')
+      AND list_contains($github_deployments_from, 'release')
+    GROUP BY ALL
+),
+github_branch_heads AS (
+    SELECT silver.github_repo(payload) AS repo, substr(payload ->> '$.ref', 12) AS branch,
+           lower(payload ->> '$.after') AS sha,
+           coalesce(to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)), received_at) AS pushed_at
+    FROM bronze.raw_events
+    WHERE source = 'github' AND event_type = 'push' AND starts_with(payload ->> '$.ref', 'refs/heads/')
+      AND list_contains($github_deployments_from, 'release')
+),
+github_releases AS (
+    SELECT
+        source,
+        event_type,
+        silver.github_repo(payload) AS repo,
+        'release:' || (payload ->> '$.release.id') AS deploy_id,
+        'production' AS environment,
+        TRUE AS to_production,
+        payload ->> '$.release.tag_name' AS tag,
+        payload ->> '$.release.target_commitish' AS target_commitish,
+        coalesce(silver.event_time(payload ->> '$.release.published_at'), received_at) AS time_deployed,
+        delivery_id,
+        received_at
+    FROM bronze.raw_events
+    WHERE source = 'github'
+      AND event_type = 'release'
+      AND list_contains($github_deployments_from, 'release')
+      AND payload ->> '$.action' IN ('published', 'released')
+      AND NOT coalesce(try_cast(payload ->> '$.release.draft' AS BOOLEAN), FALSE)
+      AND NOT coalesce(try_cast(payload ->> '$.release.prerelease' AS BOOLEAN), FALSE)
+),
+github_release_deployments AS (
+    SELECT
+        releases.source, releases.event_type, releases.repo, releases.deploy_id, releases.environment,
+        releases.to_production,
+        coalesce(
+            tags.sha,
+            CASE WHEN regexp_full_match(lower(releases.target_commitish), '[0-9a-f]{40}') THEN lower(releases.target_commitish) END,
+            heads.sha
+        ) AS commit_sha,
+        CASE WHEN NOT regexp_full_match(lower(releases.target_commitish), '[0-9a-f]{40}') THEN releases.target_commitish END AS ref,
+        releases.time_deployed, releases.delivery_id, releases.received_at
+    FROM github_releases AS releases
+    LEFT JOIN github_tag_pushes AS tags ON tags.repo = releases.repo AND tags.tag = releases.tag
+    ASOF LEFT JOIN github_branch_heads AS heads
+      ON heads.repo = releases.repo AND heads.branch = releases.target_commitish
+     AND heads.pushed_at <= releases.time_deployed
+),
+gitlab_deployments AS (
+    SELECT
+        source,
+        event_type,
+        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
+        'gitlab:' || (payload ->> '$.deployment_id') AS deploy_id,
+        coalesce(payload ->> '$.environment', 'unspecified') AS environment,
+        list_contains($production_environments, lower(payload ->> '$.environment'))
+            OR lower(payload ->> '$.environment_tier') = 'production' AS to_production,
+        nullif(lower(regexp_extract(payload ->> '$.commit_url', '/commit/([0-9a-fA-F]{40})', 1)), '') AS commit_sha,
+        payload ->> '$.ref' AS ref,
+        coalesce(silver.event_time(payload ->> '$.status_changed_at'), received_at) AS time_deployed,
+        delivery_id,
+        received_at
+    FROM bronze.raw_events
+    WHERE source = 'gitlab'
+      AND payload ->> '$.object_kind' = 'deployment'
+      AND lower(payload ->> '$.status') = 'success'
+),
+jenkins_builds AS (
+    SELECT
+        source,
+        event_type,
+        payload ->> '$.name' AS job,
+        payload ->> '$.build.number' AS build_number,
+        CASE WHEN $jenkins_environment_parameter <> ''
+             THEN payload -> '$.build.parameters' ->> $jenkins_environment_parameter END AS environment_parameter,
+        lower(payload ->> '$.build.scm.commit') AS commit_sha,
+        regexp_replace(payload ->> '$.build.scm.branch', '^(origin/|refs/heads/)', '') AS ref,
+        payload ->> '$.build.scm.url' AS scm_url,
+        to_timestamp(
+            (try_cast(payload ->> '$.build.timestamp' AS BIGINT) + try_cast(payload ->> '$.build.duration' AS BIGINT)) / 1000
+        ) AS finished_at,
+        delivery_id,
+        received_at
+    FROM bronze.raw_events
+    WHERE source = 'jenkins'
+      AND event_type IN ('build.completed', 'build.finalized')
+      AND upper(payload ->> '$.build.status') = 'SUCCESS'
+),
+jenkins_deployments AS (
+    SELECT
+        source,
+        event_type,
+        coalesce(silver.lookup($jenkins_jobs_keys, $jenkins_jobs_values, job), silver.repo_from_url(scm_url), job, 'unknown')
+            AS repo,
+        'jenkins:' || job || '#' || build_number AS deploy_id,
+        coalesce(environment_parameter, 'production') AS environment,
+        CASE WHEN environment_parameter IS NOT NULL
+             THEN list_contains($production_environments, lower(environment_parameter))
+             ELSE len(list_filter($jenkins_deploy_jobs, lambda pattern: lower(job) GLOB pattern)) > 0 END AS to_production,
+        commit_sha,
+        ref,
+        coalesce(finished_at, received_at) AS time_deployed,
+        delivery_id,
+        received_at
+    FROM jenkins_builds
+    WHERE len(list_filter($jenkins_deploy_jobs, lambda pattern: lower(job) GLOB pattern)) > 0
+       OR environment_parameter IS NOT NULL
+),
+successes AS (
+    SELECT * EXCLUDE (to_production)
+    FROM (
+        SELECT * FROM github_statuses
+        UNION ALL BY NAME SELECT * FROM github_workflow_runs
+        UNION ALL BY NAME SELECT * FROM github_release_deployments
+        UNION ALL BY NAME SELECT * FROM gitlab_deployments
+        UNION ALL BY NAME SELECT * FROM jenkins_deployments
+    )
+    WHERE to_production
 )
+SELECT
+    * REPLACE (coalesce(silver.lookup($repo_aliases_keys, $repo_aliases_values, repo), repo) AS repo),
+    CASE
+        WHEN deploy_id IS NULL THEN 'deployment has no id'
+        WHEN commit_sha IS NULL OR NOT regexp_full_match(commit_sha, '[0-9a-f]{7,40}')
+            THEN 'successful deployment names no commit sha'
+    END AS reject_reason
+FROM successes;
+
+DELETE FROM silver.deployments WHERE time_deployed >= $window_start AND time_deployed < $window_end;
+
+INSERT INTO silver.deployments BY NAME
 SELECT
     arg_min(source, time_deployed) AS source,
     arg_min(repo, time_deployed) AS repo,
     deploy_id,
-    arg_min(coalesce(environment, 'unspecified'), time_deployed) AS environment,
+    arg_min(environment, time_deployed) AS environment,
     arg_min(commit_sha, time_deployed) AS commit_sha,
     arg_min(ref, time_deployed) AS ref,
     min(time_deployed) AS time_deployed,
     arg_min(delivery_id, time_deployed) AS delivery_id
-FROM successful_statuses
-WHERE (environment IS NULL OR list_contains($production_environments, lower(environment)))
-  AND commit_sha IS NOT NULL
+FROM deployment_candidates
+WHERE reject_reason IS NULL
 GROUP BY deploy_id
 HAVING min(time_deployed) >= $window_start AND min(time_deployed) < $window_end;
+
+DELETE FROM silver.rejected_events
+WHERE target_table = 'deployments' AND received_at >= $window_start AND received_at < $window_end;
+
+INSERT INTO silver.rejected_events BY NAME
+SELECT 'deployments' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
+FROM deployment_candidates
+WHERE reject_reason IS NOT NULL
+  AND received_at >= $window_start AND received_at < $window_end;
+
+DROP TABLE deployment_candidates;

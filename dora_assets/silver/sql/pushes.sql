@@ -1,33 +1,61 @@
--- silver.pushes: one row per GitHub push delivery (bronze event_type 'push').
--- pushed_at is the push's own time (repository.pushed_at, epoch seconds in push payloads),
--- falling back to the head commit's time and then to the delivery's received_at.
--- Minimal senders (Four Keys' event handler and data generator) post pushes without
--- repository, ref or after: repo becomes 'unknown', branch stays NULL (matched only by
+-- silver.pushes: one row per push delivery, GitHub `push` and GitLab `push`/`tag_push`
+-- (bronze event types; GitLab bodies are recognised by object_kind).
+-- GitHub: pushed_at is repository.pushed_at (epoch seconds), else the head commit's time, else
+-- received_at. Minimal senders (Four Keys' event handler and data generator) post pushes
+-- without repository, ref or after: repo becomes 'unknown', branch stays NULL (matched only by
 -- deployments that name no ref either) and after falls back to head_commit.id.
--- Window: rows whose pushed_at is in [$window_start, $window_end).
-DELETE FROM silver.pushes WHERE pushed_at >= $window_start AND pushed_at < $window_end;
-
-INSERT INTO silver.pushes
-WITH push_events AS (
+-- GitLab: repo is project.path_with_namespace; a push carries no push time, so pushed_at is
+-- received_at (the hook fires on push). GitLab lists at most 20 commits per push.
+-- Repos pass through $repo_aliases. Branch and tag deletions (after = 000...0) stay, with no commits.
+-- A push without an after sha is rejected to silver.rejected_events with the reason.
+-- Window: rows whose pushed_at (rejects: received_at) is in [$window_start, $window_end).
+CREATE OR REPLACE TEMP TABLE push_candidates AS
+WITH github_pushes AS (
     SELECT
         source,
+        event_type,
         silver.github_repo(payload) AS repo,
         payload ->> '$.ref' AS ref,
         payload ->> '$.before' AS before_sha,
         lower(coalesce(payload ->> '$.after', payload ->> '$.head_commit.id')) AS after_sha,
         coalesce(
             to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)),
-            try_cast(payload ->> '$.head_commit.timestamp' AS TIMESTAMPTZ),
+            silver.event_time(payload ->> '$.head_commit.timestamp'),
             received_at
         ) AS pushed_at,
         coalesce(json_extract(payload, '$.commits[*]'), []) AS commit_documents,
-        delivery_id
+        delivery_id,
+        received_at
     FROM bronze.raw_events
     WHERE source = 'github' AND event_type = 'push'
+),
+gitlab_pushes AS (
+    SELECT
+        source,
+        event_type,
+        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
+        payload ->> '$.ref' AS ref,
+        payload ->> '$.before' AS before_sha,
+        lower(coalesce(payload ->> '$.after', payload ->> '$.checkout_sha')) AS after_sha,
+        received_at AS pushed_at,
+        coalesce(json_extract(payload, '$.commits[*]'), []) AS commit_documents,
+        delivery_id,
+        received_at
+    FROM bronze.raw_events
+    WHERE source = 'gitlab' AND payload ->> '$.object_kind' IN ('push', 'tag_push')
 )
 SELECT
+    *,
+    CASE WHEN after_sha IS NULL THEN 'push names no after sha (after, head_commit.id or checkout_sha)' END
+        AS reject_reason
+FROM (SELECT * FROM github_pushes UNION ALL BY NAME SELECT * FROM gitlab_pushes);
+
+DELETE FROM silver.pushes WHERE pushed_at >= $window_start AND pushed_at < $window_end;
+
+INSERT INTO silver.pushes BY NAME
+SELECT
     source,
-    repo,
+    coalesce(silver.lookup($repo_aliases_keys, $repo_aliases_values, repo), repo) AS repo,
     ref,
     CASE WHEN starts_with(ref, 'refs/heads/') THEN substr(ref, 12) END AS branch,
     before_sha,
@@ -38,10 +66,21 @@ SELECT
         commit_documents,
         lambda commit: {
             'change_id': lower(commit ->> '$.id'),
-            'time_created': try_cast(commit ->> '$.timestamp' AS TIMESTAMPTZ)
+            'time_created': silver.event_time(commit ->> '$.timestamp')
         }
     ) AS commits,
     delivery_id
-FROM push_events
-WHERE after_sha IS NOT NULL
+FROM push_candidates
+WHERE reject_reason IS NULL
   AND pushed_at >= $window_start AND pushed_at < $window_end;
+
+DELETE FROM silver.rejected_events
+WHERE target_table = 'pushes' AND received_at >= $window_start AND received_at < $window_end;
+
+INSERT INTO silver.rejected_events BY NAME
+SELECT 'pushes' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
+FROM push_candidates
+WHERE reject_reason IS NOT NULL
+  AND received_at >= $window_start AND received_at < $window_end;
+
+DROP TABLE push_candidates;

@@ -7,6 +7,19 @@ CREATE SCHEMA IF NOT EXISTS silver;
 CREATE OR REPLACE MACRO silver.github_repo(payload) AS
     coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown');
 
+-- Times as senders write them: ISO-8601 (GitHub, Jira's -0800 offsets, PagerDuty), and
+-- GitLab's "2021-04-28 21:50:00 +0200" / "2013-12-03 17:23:34 UTC".
+CREATE OR REPLACE MACRO silver.event_time(text) AS
+    coalesce(try_cast(text AS TIMESTAMPTZ), try_strptime(text, '%Y-%m-%d %H:%M:%S %z')::TIMESTAMPTZ);
+
+-- A configured map (DoraConfig.silver_params: lower-cased keys and their values as two lists)
+-- looked up case-insensitively; NULL when the key is not mapped.
+CREATE OR REPLACE MACRO silver.lookup(keys, map_values, key) AS map_values[list_position(keys, lower(key))];
+
+-- OWNER/NAME of a git URL (https://host/owner/name.git, git@host:owner/name.git); NULL otherwise.
+CREATE OR REPLACE MACRO silver.repo_from_url(url) AS
+    nullif(regexp_extract(url, '[:/]([^/:]+/[^/]+?)(?:\.git)?/?$', 1), '');
+
 -- One row per push delivery: the branch it moved and the commits it carried.
 CREATE TABLE IF NOT EXISTS silver.pushes (
     source       VARCHAR     NOT NULL,
@@ -62,5 +75,31 @@ CREATE TABLE IF NOT EXISTS silver.incidents (
     time_created   TIMESTAMPTZ NOT NULL,
     time_resolved  TIMESTAMPTZ,
     root_cause_sha VARCHAR,
-    url            VARCHAR
+    url            VARCHAR,
+    reports        VARCHAR[]
+);
+
+-- One row per merged pull request (GitHub) or merge request (GitLab).
+CREATE TABLE IF NOT EXISTS silver.pull_requests (
+    source           VARCHAR     NOT NULL,
+    repo             VARCHAR     NOT NULL,
+    pull_request_id  VARCHAR     NOT NULL,
+    title            VARCHAR,
+    target_branch    VARCHAR,
+    time_opened      TIMESTAMPTZ,
+    time_merged      TIMESTAMPTZ NOT NULL,
+    merge_commit_sha VARCHAR,
+    url              VARCHAR,
+    delivery_id      VARCHAR     NOT NULL
+);
+
+-- One row per delivery of a mapped event type that a silver table could not use (a known
+-- event lacking a field the mapping needs), with the reason: quarantine at silver level.
+CREATE TABLE IF NOT EXISTS silver.rejected_events (
+    target_table VARCHAR     NOT NULL,
+    source       VARCHAR     NOT NULL,
+    event_type   VARCHAR     NOT NULL,
+    delivery_id  VARCHAR     NOT NULL,
+    received_at  TIMESTAMPTZ NOT NULL,
+    reason       VARCHAR     NOT NULL
 );

@@ -1,0 +1,74 @@
+-- silver.pull_requests: one row per merged pull request (GitHub `pull_request` closed with
+-- merged = true) or merged merge request (GitLab `merge_request` in state merged), at its
+-- latest known state. time_merged is merged_at (GitLab: merged_at, else the updated_at of the
+-- merge event); time_opened is created_at. It feeds the merge-to-deploy breakdown of lead time.
+-- Repos pass through $repo_aliases. A merged request without a merge time is rejected to
+-- silver.rejected_events.
+-- Window: rows whose time_merged (rejects: received_at) is in [$window_start, $window_end).
+CREATE OR REPLACE TEMP TABLE pull_request_candidates AS
+WITH github_merges AS (
+    SELECT
+        source, event_type, delivery_id, received_at,
+        silver.github_repo(payload) AS repo,
+        payload ->> '$.pull_request.number' AS pull_request_id,
+        payload ->> '$.pull_request.title' AS title,
+        payload ->> '$.pull_request.base.ref' AS target_branch,
+        silver.event_time(payload ->> '$.pull_request.created_at') AS time_opened,
+        silver.event_time(payload ->> '$.pull_request.merged_at') AS time_merged,
+        lower(payload ->> '$.pull_request.merge_commit_sha') AS merge_commit_sha,
+        payload ->> '$.pull_request.html_url' AS url,
+        silver.event_time(payload ->> '$.pull_request.updated_at') AS updated_at
+    FROM bronze.raw_events
+    WHERE source = 'github' AND event_type = 'pull_request'
+      AND payload ->> '$.action' = 'closed'
+      AND coalesce(try_cast(payload ->> '$.pull_request.merged' AS BOOLEAN), FALSE)
+),
+gitlab_merges AS (
+    SELECT
+        source, event_type, delivery_id, received_at,
+        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
+        payload ->> '$.object_attributes.iid' AS pull_request_id,
+        payload ->> '$.object_attributes.title' AS title,
+        payload ->> '$.object_attributes.target_branch' AS target_branch,
+        silver.event_time(payload ->> '$.object_attributes.created_at') AS time_opened,
+        coalesce(
+            silver.event_time(payload ->> '$.object_attributes.merged_at'),
+            CASE WHEN payload ->> '$.object_attributes.action' = 'merge'
+                 THEN silver.event_time(payload ->> '$.object_attributes.updated_at') END
+        ) AS time_merged,
+        lower(payload ->> '$.object_attributes.merge_commit_sha') AS merge_commit_sha,
+        payload ->> '$.object_attributes.url' AS url,
+        silver.event_time(payload ->> '$.object_attributes.updated_at') AS updated_at
+    FROM bronze.raw_events
+    WHERE source = 'gitlab' AND payload ->> '$.object_kind' = 'merge_request'
+      AND (payload ->> '$.object_attributes.state' = 'merged' OR payload ->> '$.object_attributes.action' = 'merge')
+)
+SELECT
+    * REPLACE (coalesce(silver.lookup($repo_aliases_keys, $repo_aliases_values, repo), repo) AS repo),
+    CASE
+        WHEN pull_request_id IS NULL THEN 'merged request names no number'
+        WHEN time_merged IS NULL THEN 'merged request has no merge time'
+    END AS reject_reason
+FROM (SELECT * FROM github_merges UNION ALL BY NAME SELECT * FROM gitlab_merges);
+
+DELETE FROM silver.pull_requests WHERE time_merged >= $window_start AND time_merged < $window_end;
+
+INSERT INTO silver.pull_requests BY NAME
+SELECT source, repo, pull_request_id, title, target_branch, time_opened, time_merged, merge_commit_sha, url, delivery_id
+FROM pull_request_candidates
+WHERE reject_reason IS NULL
+QUALIFY row_number() OVER (
+    PARTITION BY source, repo, pull_request_id ORDER BY updated_at DESC NULLS LAST, received_at DESC, delivery_id DESC
+) = 1
+  AND time_merged >= $window_start AND time_merged < $window_end;
+
+DELETE FROM silver.rejected_events
+WHERE target_table = 'pull_requests' AND received_at >= $window_start AND received_at < $window_end;
+
+INSERT INTO silver.rejected_events BY NAME
+SELECT 'pull_requests' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
+FROM pull_request_candidates
+WHERE reject_reason IS NOT NULL
+  AND received_at >= $window_start AND received_at < $window_end;
+
+DROP TABLE pull_request_candidates;
