@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run the webhook receiver: verified GitHub, GitLab and PagerDuty deliveries into the landing folder",
+        help="run the webhook receiver: verified GitHub, GitLab, PagerDuty, Jira and Jenkins deliveries into the "
+        "landing folder",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_tcp_port, default=8000, help="port to listen on (default 8000)")

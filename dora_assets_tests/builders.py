@@ -16,13 +16,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @cache
-def _sample(relative: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / "github" / relative).read_text(encoding="utf-8"))
+def _sample(relative: str, source: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / source / relative).read_text(encoding="utf-8"))
 
 
-def sample(relative: str) -> dict[str, Any]:
-    """A fresh copy of one real payload, e.g. ``sample("push/with-new-branch.payload.json")``."""
-    return copy.deepcopy(_sample(relative))
+def sample(relative: str, source: str = "github") -> dict[str, Any]:
+    """A fresh copy of one real payload, e.g. ``sample("push/with-new-branch.payload.json")``
+    or ``sample("issue/issue.json", "gitlab")``."""
+    return copy.deepcopy(_sample(relative, source))
 
 
 def iso(moment: str | datetime) -> str:
@@ -108,9 +109,11 @@ def issue(
     return payload
 
 
-def envelope(event_type: str, payload: dict[str, Any], delivery_id: str, received_at: str) -> dict[str, Any]:
+def envelope(
+    event_type: str, payload: dict[str, Any], delivery_id: str, received_at: str, source: str = "github"
+) -> dict[str, Any]:
     return {
-        "source": "github",
+        "source": source,
         "event_type": event_type,
         "delivery_id": delivery_id,
         "received_at": received_at,

@@ -1,7 +1,8 @@
 """The webhook receiver (`dora-assets serve`): pure signature and body helpers, then the real app
 under uvicorn on 127.0.0.1 with real sample payloads (fixtures/, copied from shared/samples) and
 real HMAC signatures computed here, then ingestion of what it landed into bronze, and the CLI as
-a subprocess stopped with SIGTERM."""
+a subprocess stopped with SIGTERM. Log assertions use their own handler, so they also hold under
+``-p no:logging``."""
 
 from __future__ import annotations
 
@@ -31,18 +32,21 @@ import pytest
 import uvicorn
 from starlette.datastructures import Headers
 
-from dora_assets.bronze.envelope import Envelope
+from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES, Envelope
+from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.receiver import signatures
 from dora_assets.receiver.deliveries import (
     Rejection,
     check_declared_length,
     derived_delivery_id,
     fourkeys_source,
+    jenkins_delivery_id,
     parse_json_object,
     read_body_within_limit,
 )
 from dora_assets.receiver.server import build_server, listening_socket
-from dora_assets.receiver.settings import DEFAULT_MAX_BODY_BYTES, ReceiverSettings
+from dora_assets.receiver.settings import DEFAULT_MAX_BODY_BYTES, SOURCES, ReceiverSettings
+from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.conftest import materialize_everything, query
 
@@ -50,7 +54,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GITHUB_SECRET = "gh-secret-5d1f0b7e-never-logged"
 GITLAB_TOKEN = "gl-token-93ac21e4-never-logged"
 PAGERDUTY_SECRET = "pd-secret-0c7e44aa-never-logged"
-SECRETS = (GITHUB_SECRET, GITLAB_TOKEN, PAGERDUTY_SECRET)
+JIRA_SECRET = "jira-secret-4b9e1c2d-never-logged"
+JENKINS_TOKEN = "jenkins-token-7f3a90b1-never-logged"
+SECRETS = (GITHUB_SECRET, GITLAB_TOKEN, PAGERDUTY_SECRET, JIRA_SECRET, JENKINS_TOKEN)
 LANDING_NAME = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{32}\.json$")
 GITHUB_PUSH = "github/push/payload.json"
 GITHUB_DEPLOYMENT_STATUS = "github/deployment_status/payload.json"
@@ -60,6 +66,8 @@ GITLAB_DEPLOYMENT = "gitlab/deployment/deployment_hook__succeeded.json"
 GITLAB_INCIDENT = "gitlab/issue/issue_hook__incident_closed.json"
 PAGERDUTY_TRIGGERED = "pagerduty/incident.triggered/triggered_v3.json"
 PAGERDUTY_RESOLVED = "pagerduty/incident.resolved/resolved_v3.json"
+JIRA_ISSUE_UPDATED = "jira/jira_issue_updated/mattermost-cloud-status-inprogress-to-done-resolutiondate.json"
+JENKINS_COMPLETED = "jenkins/build.completed/plugins-wiki-docs-asgard-completed-success.json"
 
 
 def fixture_bytes(relative: str) -> bytes:
@@ -100,6 +108,36 @@ def pagerduty_headers(body: bytes, *, secret: str = PAGERDUTY_SECRET) -> dict:
     }
 
 
+def jira_headers(body: bytes, *, secret: str = JIRA_SECRET, identifier: str | None = None) -> dict:
+    """What Jira Cloud sends for a webhook registered with a secret."""
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Atlassian Webhook HTTP Client",
+        "X-Atlassian-Webhook-Flow": "Primary",
+        "X-Hub-Signature": "sha256=" + hmac_hex(hashlib.sha256, secret, body),
+    }
+    if identifier is not None:
+        headers["X-Atlassian-Webhook-Identifier"] = identifier
+    return headers
+
+
+def jenkins_headers(*, token: str | None = JENKINS_TOKEN) -> dict:
+    """What the Notification plugin's HTTP protocol sends (Java's HttpURLConnection), plus the token."""
+    headers = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": "Java/17.0.13"}
+    if token is not None:
+        headers["X-Jenkins-Token"] = token
+    return headers
+
+
+def jenkins_phase(phase: str, *, number: int | None = None) -> bytes:
+    """The asgard sample as the plugin would send it in another phase (or for another build)."""
+    document = json.loads(fixture_bytes(JENKINS_COMPLETED))
+    document["build"]["phase"] = phase
+    if number is not None:
+        document["build"]["number"] = number
+    return json.dumps(document, indent=4).encode()
+
+
 @dataclass
 class Receiver:
     """A receiver running under uvicorn in a background thread."""
@@ -135,6 +173,8 @@ def start_receiver(tmp_path: Path) -> Iterator[Callable[..., Receiver]]:
             github_secret=GITHUB_SECRET if secrets else None,
             gitlab_token=GITLAB_TOKEN if secrets else None,
             pagerduty_secret=PAGERDUTY_SECRET if secrets else None,
+            jira_secret=JIRA_SECRET if secrets else None,
+            jenkins_token=JENKINS_TOKEN if secrets else None,
             max_body_bytes=max_body_bytes,
         )
         server = build_server(settings)
@@ -159,8 +199,39 @@ def start_receiver(tmp_path: Path) -> Iterator[Callable[..., Receiver]]:
 
 @pytest.fixture
 def receiver(start_receiver: Callable[..., Receiver]) -> Receiver:
-    """A receiver with all three secrets set."""
+    """A receiver with every source's secret set."""
     return start_receiver()
+
+
+@pytest.fixture
+def receiver_log() -> Iterator[list[logging.LogRecord]]:
+    """Every record logged in this process at any level (the receiver's, uvicorn's, ...), collected
+    by a root handler of our own rather than caplog, so the assertions also hold under
+    ``-p no:logging``."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(logging.DEBUG)
+    root, ours = logging.getLogger(), logging.getLogger("dora_assets")
+    previous = (root.level, ours.level, ours.propagate)
+    root.setLevel(logging.DEBUG)
+    ours.setLevel(logging.DEBUG)
+    ours.propagate = True  # `dora-assets serve`'s log config stops propagation; make sure we see it
+    root.addHandler(handler)
+    yield records
+    root.removeHandler(handler)
+    root.setLevel(previous[0])
+    ours.setLevel(previous[1])
+    ours.propagate = previous[2]
+
+
+def server_log_text(records: list[logging.LogRecord]) -> str:
+    """The server's log lines; the test's own HTTP client (httpx) logs the URLs it requests, query
+    strings included, so its records are left out."""
+    return "\n".join(record.getMessage() for record in records if not record.name.startswith(("httpx", "httpcore")))
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -196,6 +267,70 @@ def test_pagerduty_accepts_any_of_several_signatures_and_gitlab_needs_the_exact_
     assert signatures.verify_gitlab(GITLAB_TOKEN, GITLAB_TOKEN)
     assert not signatures.verify_gitlab(GITLAB_TOKEN, GITLAB_TOKEN.upper())
     assert not signatures.verify_gitlab(GITLAB_TOKEN, None)
+
+
+def test_jira_signatures_are_sha256_hmacs_of_the_raw_body() -> None:
+    body = fixture_bytes(JIRA_ISSUE_UPDATED)
+    right = "sha256=" + hmac_hex(hashlib.sha256, JIRA_SECRET, body)
+
+    assert signatures.jira_signature(JIRA_SECRET, body) == right
+    assert signatures.verify_jira(JIRA_SECRET, body, right)
+    assert signatures.verify_jira(JIRA_SECRET, body, " " + right.upper().replace("SHA256=", "sha256=") + " ")
+    assert not signatures.verify_jira(JIRA_SECRET, body + b"\n", right), "the signature covers the raw bytes"
+    assert not signatures.verify_jira("another secret", body, right)
+    assert not signatures.verify_jira(JIRA_SECRET, body, right.removeprefix("sha256="))
+    assert not signatures.verify_jira(JIRA_SECRET, body, "sha1=" + hmac_hex(hashlib.sha1, JIRA_SECRET, body))
+    assert not signatures.verify_jira(JIRA_SECRET, body, None)
+    assert not signatures.verify_jira(JIRA_SECRET, body, "sha256=\u00e9\udcff")
+
+
+def test_jenkins_tokens_come_as_a_header_or_a_bearer_token() -> None:
+    assert signatures.verify_jenkins(JENKINS_TOKEN, JENKINS_TOKEN, None)
+    assert signatures.verify_jenkins(JENKINS_TOKEN, None, f"Bearer {JENKINS_TOKEN}")
+    assert signatures.verify_jenkins(JENKINS_TOKEN, None, f"bearer  {JENKINS_TOKEN} ")
+    assert signatures.verify_jenkins(JENKINS_TOKEN, "stale token", f"Bearer {JENKINS_TOKEN}")
+    assert not signatures.verify_jenkins(JENKINS_TOKEN, JENKINS_TOKEN.upper(), None)
+    assert not signatures.verify_jenkins(JENKINS_TOKEN, JENKINS_TOKEN[:-1], None)
+    assert not signatures.verify_jenkins(JENKINS_TOKEN, None, f"Basic {JENKINS_TOKEN}")
+    assert not signatures.verify_jenkins(JENKINS_TOKEN, None, JENKINS_TOKEN), "a bare Authorization is no bearer"
+    assert not signatures.verify_jenkins(JENKINS_TOKEN, None, None)
+    assert signatures.bearer_token("Bearer abc") == "abc"
+    assert signatures.bearer_token("Bearer ") is None
+    assert signatures.bearer_token("Basic dXNlcjpwYXNz") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "build", "expected"),
+    [
+        ("job/asgard/", "asgard", {"number": 18, "phase": "COMPLETED"}, "asgard#18#COMPLETED"),
+        ("job/asgard/", "asgard", {"number": 18, "phase": "completed"}, "asgard#18#COMPLETED"),
+        ("job/asgard/", "asgard", {"number": "18", "phase": "STARTED"}, "asgard#18#STARTED"),
+        # Folders and multibranch projects: `name` is only the last part ("main" in every repo).
+        ("job/payments/job/main/", "main", {"number": 7, "phase": "FINALIZED"}, "payments/main#7#FINALIZED"),
+        (
+            "job/payments/job/feature%252Fx/",
+            "feature%2Fx",
+            {"number": 2, "phase": "QUEUED"},
+            "payments/feature%2Fx#2#QUEUED",
+        ),
+        ("job/my%20app/", "my app", {"number": 1, "phase": "COMPLETED"}, "my app#1#COMPLETED"),
+        ("view/all/job/asgard/", "asgard", {"number": 18, "phase": "COMPLETED"}, "asgard#18#COMPLETED"),
+        (None, "asgard", {"number": 18, "phase": "COMPLETED"}, "asgard#18#COMPLETED"),
+        ("job/asgard/", "asgard", {"phase": "COMPLETED"}, None),
+        ("job/asgard/", "asgard", {"number": True, "phase": "COMPLETED"}, None),
+        ("job/asgard/", "asgard", {"number": 18.5, "phase": "COMPLETED"}, None),
+        (None, None, {"number": 18, "phase": "COMPLETED"}, None),
+        ("job/asgard/", "asgard", {"number": 18}, None),
+    ],
+)
+def test_jenkins_delivery_ids_name_the_job_build_and_phase(
+    url: str | None, name: str | None, build: dict, expected: str | None
+) -> None:
+    assert jenkins_delivery_id({"name": name, "url": url, "build": build}) == expected
+
+
+def test_the_sample_jenkins_notification_gets_its_job_build_and_phase_as_id() -> None:
+    assert jenkins_delivery_id(json.loads(fixture_bytes(JENKINS_COMPLETED))) == "asgard#18#COMPLETED"
 
 
 def test_body_reading_stops_at_the_limit_without_reading_further() -> None:
@@ -286,12 +421,20 @@ def test_settings_come_from_the_environment_and_never_show_their_secrets(tmp_pat
         "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
         "GITLAB_WEBHOOK_TOKEN": "",
         "PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
+        "JIRA_WEBHOOK_SECRET": JIRA_SECRET,
+        "JENKINS_WEBHOOK_TOKEN": "",
     }
     settings = ReceiverSettings.from_env(environ, max_body_bytes=1000)
 
     assert settings.landing_dir == tmp_path / "drop" and settings.max_body_bytes == 1000
-    assert settings.verified_sources == ("github", "pagerduty") and settings.unverified_sources == ("gitlab",)
+    assert settings.verified_sources == ("github", "pagerduty", "jira")
+    assert settings.unverified_sources == ("gitlab", "jenkins")
     assert settings.secret_for("github") == GITHUB_SECRET and settings.gitlab_token is None
+    assert settings.secret_for("jira") == JIRA_SECRET and settings.jenkins_token is None
+    assert ReceiverSettings.from_env({"JENKINS_WEBHOOK_TOKEN": JENKINS_TOKEN}).verified_sources == ("jenkins",)
+    assert not any(
+        secret in repr(ReceiverSettings.from_env({"JENKINS_WEBHOOK_TOKEN": JENKINS_TOKEN})) for secret in SECRETS
+    )
     assert not any(secret in repr(settings) for secret in SECRETS)
     assert ReceiverSettings.from_env({}).max_body_bytes == 25 * 1024 * 1024
     with pytest.raises(ValueError, match="at least 1"):
@@ -357,6 +500,120 @@ def test_a_pagerduty_delivery_lands_with_its_event_type_and_id(receiver: Receive
     assert set(envelope["headers"]) == {"user-agent", "content-type"}
 
 
+def test_a_jira_delivery_lands_with_its_webhook_event_and_identifier(receiver: Receiver) -> None:
+    body = fixture_bytes(JIRA_ISSUE_UPDATED)
+    identifier = "e2b2d8a4-5f1c-4b7e-9a0d-3c6f1e8b7a21"
+
+    response = receiver.post("/webhooks/jira", body, jira_headers(body, identifier=identifier))
+
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert (answer["event_type"], answer["delivery_id"], answer["delivery_id_derived"]) == (
+        "jira:issue_updated",
+        identifier,
+        False,
+    )
+    assert re.fullmatch(r"jira/\d{4}/\d{2}/\d{2}/\d{8}T\d{12}Z-[0-9a-f]{32}\.json", answer["file"])
+    envelope = receiver.envelope(response)
+    assert (envelope["source"], envelope["event_type"], envelope["delivery_id"]) == (
+        "jira",
+        "jira:issue_updated",
+        identifier,
+    )
+    assert envelope["payload"] == json.loads(body)
+    assert envelope["headers"] == {
+        "user-agent": "Atlassian Webhook HTTP Client",
+        "content-type": "application/json; charset=utf-8",
+        "x-atlassian-webhook-identifier": identifier,
+        "x-atlassian-webhook-flow": "Primary",
+    }
+
+
+def test_a_jira_delivery_without_an_identifier_gets_the_derived_id(receiver: Receiver) -> None:
+    """Jira Server/Data Center send no X-Atlassian-Webhook-Identifier: the id is derived from the
+    source, the webhookEvent and the raw body, so a re-post is the same delivery."""
+    body = fixture_bytes(JIRA_ISSUE_UPDATED)
+    other = body.replace(b'"timestamp": 1550286940507', b'"timestamp": 1550286940508', 1)
+    assert other != body
+
+    first = receiver.post("/webhooks/jira", body, jira_headers(body))
+    again = receiver.post("/webhooks/jira", body, jira_headers(body))
+    later = receiver.post("/webhooks/jira", other, jira_headers(other))
+
+    assert first.status_code == again.status_code == later.status_code == 202
+    assert first.json()["delivery_id"] == derived_delivery_id("jira", "jira:issue_updated", body)
+    assert first.json()["delivery_id_derived"] is True
+    assert again.json()["delivery_id"] == first.json()["delivery_id"] != later.json()["delivery_id"]
+    assert receiver.envelope(first)["delivery_id_derived"] is True
+
+
+def test_a_jenkins_notification_lands_with_its_phase_and_build_as_id(receiver: Receiver) -> None:
+    body = fixture_bytes(JENKINS_COMPLETED)
+
+    response = receiver.post("/webhooks/jenkins", body, jenkins_headers())
+
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert (answer["event_type"], answer["delivery_id"], answer["delivery_id_derived"]) == (
+        "build.completed",
+        "asgard#18#COMPLETED",
+        False,
+    )
+    assert answer["file"].startswith("jenkins/")
+    envelope = receiver.envelope(response)
+    assert (envelope["source"], envelope["event_type"], envelope["delivery_id"]) == (
+        "jenkins",
+        "build.completed",
+        "asgard#18#COMPLETED",
+    )
+    assert envelope["payload"] == json.loads(body)
+    assert envelope["headers"] == {"user-agent": "Java/17.0.13", "content-type": "application/json;charset=UTF-8"}
+    assert "delivery_id_derived" not in envelope
+
+
+def test_jenkins_accepts_its_token_as_bearer_or_query_parameter_but_not_as_basic_auth(receiver: Receiver) -> None:
+    """The Notification plugin sends no custom headers: its URL can carry ?X-Jenkins-Token=…; a
+    sender that can set headers may use Authorization: Bearer. URL user-info (Basic) is no token."""
+    body = fixture_bytes(JENKINS_COMPLETED)
+    plain = jenkins_headers(token=None)
+
+    bearer = receiver.post("/webhooks/jenkins", body, {**plain, "Authorization": f"Bearer {JENKINS_TOKEN}"})
+    query = receiver.post(
+        "/webhooks/jenkins", jenkins_phase("STARTED"), plain, params={"X-Jenkins-Token": JENKINS_TOKEN}
+    )
+    basic = receiver.post("/webhooks/jenkins", body, plain, auth=("jenkins", JENKINS_TOKEN))
+    wrong_query = receiver.post("/webhooks/jenkins", body, plain, params={"X-Jenkins-Token": "nope"})
+
+    assert bearer.status_code == 202, bearer.text
+    assert query.status_code == 202, query.text
+    assert query.json()["delivery_id"] == "asgard#18#STARTED"
+    assert basic.status_code == 401 and "X-Jenkins-Token" in basic.json()["error"]
+    assert wrong_query.status_code == 401 and basic.json()["error"] != wrong_query.json()["error"]
+    assert len(receiver.landed_files()) == 2
+    landed = "".join(path.read_text() for path in receiver.landed_files())
+    assert JENKINS_TOKEN not in landed and "authorization" not in landed.lower()
+
+
+def test_missing_signatures_and_tokens_are_refused_with_a_reason(receiver: Receiver) -> None:
+    jira = fixture_bytes(JIRA_ISSUE_UPDATED)
+    jenkins = fixture_bytes(JENKINS_COMPLETED)
+
+    unsigned_jira = receiver.post("/webhooks/jira", jira, _missing_signature("jira", jira))
+    forged_jira = receiver.post("/webhooks/jira", jira, jira_headers(jira, secret=JENKINS_TOKEN))
+    sha1_jira = receiver.post(
+        "/webhooks/jira", jira, {"X-Hub-Signature": "sha1=" + hmac_hex(hashlib.sha1, JIRA_SECRET, jira)}
+    )
+    no_token = receiver.post("/webhooks/jenkins", jenkins, jenkins_headers(token=None))
+    wrong_token = receiver.post("/webhooks/jenkins", jenkins, jenkins_headers(token=JIRA_SECRET))
+
+    assert [r.status_code for r in (unsigned_jira, forged_jira, sha1_jira, no_token, wrong_token)] == [401] * 5
+    assert unsigned_jira.json()["error"] == "missing signature: X-Hub-Signature (sha256=...) is required"
+    assert forged_jira.json()["error"] == sha1_jira.json()["error"] == "signature does not match"
+    assert no_token.json()["error"] == "missing token: X-Jenkins-Token or Authorization: Bearer is required"
+    assert wrong_token.json()["error"] == "token does not match"
+    assert receiver.landed_files() == []
+
+
 def test_legacy_sha1_github_signature_alone_is_accepted(receiver: Receiver) -> None:
     body = fixture_bytes(GITHUB_DEPLOYMENT_STATUS)
     headers = github_headers("deployment_status", body)
@@ -368,41 +625,67 @@ def test_legacy_sha1_github_signature_alone_is_accepted(receiver: Receiver) -> N
     assert receiver.envelope(response)["event_type"] == "deployment_status"
 
 
-def _signed(source: str, body: bytes) -> dict:
+def _signed(source: str, body: bytes, *, secret: str | None = None) -> dict:
+    """Headers that prove ``secret`` (default: the source's own) for ``body``."""
     if source == "github":
-        return github_headers("push", body)
+        return github_headers("push", body, secret=secret or GITHUB_SECRET)
     if source == "gitlab":
-        return gitlab_headers("Push Hook")
-    return pagerduty_headers(body)
+        return gitlab_headers("Push Hook", token=secret or GITLAB_TOKEN)
+    if source == "pagerduty":
+        return pagerduty_headers(body, secret=secret or PAGERDUTY_SECRET)
+    if source == "jira":
+        return jira_headers(body, secret=secret or JIRA_SECRET)
+    return jenkins_headers(token=secret or JENKINS_TOKEN)
 
 
 def _missing_signature(source: str, body: bytes) -> dict:
     headers = _signed(source, body)
-    for name in ("X-Hub-Signature", "X-Hub-Signature-256", "X-Gitlab-Token", "X-PagerDuty-Signature"):
+    for name in (
+        "X-Hub-Signature",
+        "X-Hub-Signature-256",
+        "X-Gitlab-Token",
+        "X-PagerDuty-Signature",
+        "X-Jenkins-Token",
+        "Authorization",
+    ):
         headers.pop(name, None)
     return headers
 
 
 def _wrong_signature(source: str, body: bytes) -> dict:
-    if source == "github":
-        return github_headers("push", body, secret="not the secret")
-    if source == "gitlab":
-        return gitlab_headers("Push Hook", token="not the token")
-    return pagerduty_headers(body, secret="not the secret")
+    return _signed(source, body, secret="not the secret")
 
 
 def _tampered_body(source: str, body: bytes) -> dict:
-    """Signed for another body: the signature no longer covers what is posted."""
+    """Signed for another body: the signature no longer covers what is posted (for token
+    senders, which sign nothing: a token one character short)."""
     if source == "gitlab":
         return gitlab_headers("Push Hook", token=GITLAB_TOKEN[:-1])
+    if source == "jenkins":
+        return jenkins_headers(token=JENKINS_TOKEN[:-1])
     return _signed(source, body.replace(b"{", b"{ ", 1))
 
 
-SAMPLE_FOR = {"github": GITHUB_PUSH, "gitlab": GITLAB_PUSH, "pagerduty": PAGERDUTY_RESOLVED}
+def _wrong_bearer(source: str, body: bytes) -> dict:
+    """Jenkins' other header, with a wrong token; the others' Authorization is no credential."""
+    return {**_missing_signature(source, body), "Authorization": "Bearer not-the-token"}
 
 
-@pytest.mark.parametrize("source", ["github", "gitlab", "pagerduty"])
-@pytest.mark.parametrize("make_headers", [_missing_signature, _wrong_signature, _tampered_body])
+SAMPLE_FOR = {
+    "github": GITHUB_PUSH,
+    "gitlab": GITLAB_PUSH,
+    "pagerduty": PAGERDUTY_RESOLVED,
+    "jira": JIRA_ISSUE_UPDATED,
+    "jenkins": JENKINS_COMPLETED,
+}
+
+
+def test_every_source_has_a_sample_and_a_route() -> None:
+    assert set(SAMPLE_FOR) == set(SOURCES) == set(KNOWN_EVENT_TYPES)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("make_headers", [_missing_signature, _wrong_signature, _tampered_body, _wrong_bearer])
 def test_unsigned_or_wrongly_signed_deliveries_are_refused_when_the_secret_is_set(
     receiver: Receiver, source: str, make_headers: Callable[[str, bytes], dict]
 ) -> None:
@@ -415,7 +698,19 @@ def test_unsigned_or_wrongly_signed_deliveries_are_refused_when_the_secret_is_se
     assert receiver.landed_files() == []
 
 
-@pytest.mark.parametrize("source", ["github", "gitlab", "pagerduty"])
+@pytest.mark.parametrize("source", SOURCES)
+def test_correctly_signed_deliveries_are_accepted_when_the_secret_is_set(receiver: Receiver, source: str) -> None:
+    body = fixture_bytes(SAMPLE_FOR[source])
+
+    response = receiver.post(f"/webhooks/{source}", body, _signed(source, body))
+
+    assert response.status_code == 202, response.text
+    envelope = receiver.envelope(response)
+    assert envelope["source"] == source and envelope["payload"] == json.loads(body)
+    assert envelope["event_type"] in KNOWN_EVENT_TYPES[source]
+
+
+@pytest.mark.parametrize("source", SOURCES)
 def test_unsigned_deliveries_are_accepted_when_no_secret_is_set(
     start_receiver: Callable[..., Receiver], source: str
 ) -> None:
@@ -520,6 +815,14 @@ def test_a_streamed_body_without_length_is_cut_off_at_the_limit(start_receiver: 
         ("/webhooks/github", b'{"zen": "x"}', {"X-GitHub-Delivery": "x" * 300}, "delivery id"),
         ("/webhooks/gitlab", b'{"ref": "main"}', {"X-Gitlab-Event": None}, "missing event type"),
         ("/webhooks/pagerduty", b'{"event": {"id": "01ABC"}}', {}, "event.event_type"),
+        ("/webhooks/jira", b'{"issue": {"key": "TES-41"}}', {}, "the body has no webhookEvent"),
+        ("/webhooks/jira", b'{"webhookEvent": 7}', {}, "the body has no webhookEvent"),
+        ("/webhooks/jira", b'{"webhookEvent": "  "}', {}, "the body has no webhookEvent"),
+        ("/webhooks/jenkins", b'{"name": "asgard", "url": "job/asgard/"}', {}, "the body has no build object"),
+        ("/webhooks/jenkins", b'{"name": "asgard", "build": [18]}', {}, "the body has no build object"),
+        ("/webhooks/jenkins", b'{"name": "asgard", "build": {"number": 18}}', {}, "the body has no build.phase"),
+        ("/webhooks/jenkins", b'{"name": "a", "build": {"number": 1, "phase": 3}}', {}, "the body has no build.phase"),
+        ("/webhooks/jenkins", b'<?xml version="1.0"?><job><name>asgard</name></job>', {}, "not valid JSON"),
     ],
 )
 def test_bodies_and_headers_that_make_no_delivery_are_refused_with_400(
@@ -710,9 +1013,8 @@ def test_a_derived_delivery_id_is_the_same_for_an_identical_repost(receiver: Rec
 
 
 def test_no_secret_reaches_a_log_line_or_a_landed_file(
-    start_receiver: Callable[..., Receiver], caplog: pytest.LogCaptureFixture
+    start_receiver: Callable[..., Receiver], receiver_log: list[logging.LogRecord]
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     receiver = start_receiver()
     github = fixture_bytes(GITHUB_PUSH)
     gitlab = fixture_bytes(GITLAB_PUSH)
@@ -732,11 +1034,8 @@ def test_no_secret_reaches_a_log_line_or_a_landed_file(
     ]
 
     assert statuses == [202, 401, 202, 202, 401, 202, 204]
-    # The server's log; the test's own HTTP client (httpx) logs the URLs it requests, query included.
-    server_log = "\n".join(
-        record.getMessage() for record in caplog.records if not record.name.startswith(("httpx", "httpcore"))
-    )
-    assert "signatures verified for: github, gitlab, pagerduty" in server_log
+    server_log = server_log_text(receiver_log)
+    assert "signatures verified for: github, gitlab, pagerduty, jira, jenkins\n" in server_log
     assert "POST /webhooks/gitlab 202" in server_log, "the access log is written"
     assert "401 token does not match" in server_log, "refusals are logged with their reason"
     landed = "".join(path.read_text() for path in receiver.landed_files())
@@ -745,6 +1044,47 @@ def test_no_secret_reaches_a_log_line_or_a_landed_file(
         assert secret not in server_log
         assert secret not in landed
     assert "X-Hub-Signature" not in landed and "authorization" not in landed.lower()
+
+
+def test_jira_and_jenkins_secrets_never_reach_a_log_line_or_a_landed_file(
+    start_receiver: Callable[..., Receiver], receiver_log: list[logging.LogRecord]
+) -> None:
+    receiver = start_receiver()
+    jira = fixture_bytes(JIRA_ISSUE_UPDATED)
+    jenkins = fixture_bytes(JENKINS_COMPLETED)
+    plain = jenkins_headers(token=None)
+
+    statuses = [
+        receiver.post("/webhooks/jira", jira, jira_headers(jira, identifier=str(uuid.uuid4()))).status_code,
+        receiver.post("/webhooks/jira", jira, jira_headers(jira, secret=JENKINS_TOKEN)).status_code,
+        receiver.post(
+            "/webhooks/jira", jira, {"X-Hub-Signature": f"sha256={JIRA_SECRET}", "Content-Type": "application/json"}
+        ).status_code,
+        receiver.post("/webhooks/jenkins", jenkins, jenkins_headers()).status_code,
+        receiver.post(
+            "/webhooks/jenkins", jenkins_phase("STARTED"), {**plain, "Authorization": f"Bearer {JENKINS_TOKEN}"}
+        ).status_code,
+        receiver.post(
+            "/webhooks/jenkins", jenkins_phase("FINALIZED"), plain, params={"X-Jenkins-Token": JENKINS_TOKEN}
+        ).status_code,
+        receiver.post("/webhooks/jenkins", jenkins, jenkins_headers(token=JIRA_SECRET)).status_code,
+        receiver.post("/webhooks/jenkins", jenkins, {**plain, "Authorization": f"Bearer {JIRA_SECRET}"}).status_code,
+    ]
+
+    assert statuses == [202, 401, 401, 202, 202, 202, 401, 401]
+    server_log = server_log_text(receiver_log)
+    assert "signatures verified for: github, gitlab, pagerduty, jira, jenkins\n" in server_log
+    assert "POST /webhooks/jenkins 202" in server_log and "POST /webhooks/jira 401" in server_log
+    assert "refused jira delivery from 127.0.0.1" in server_log and "401 signature does not match" in server_log
+    assert "refused jenkins delivery from 127.0.0.1" in server_log and "401 token does not match" in server_log
+    assert "landed jenkins build.finalized delivery asgard#18#FINALIZED as jenkins/" in server_log
+    landed = "".join(path.read_text() for path in receiver.landed_files())
+    assert len(receiver.landed_files()) == 4
+    for secret in SECRETS:
+        assert secret not in server_log
+        assert secret not in landed
+    assert "x-hub-signature" not in landed.lower() and "x-jenkins-token" not in landed.lower()
+    assert "authorization" not in landed.lower()
 
 
 def test_the_delivery_id_never_shapes_the_landing_path(receiver: Receiver, tmp_path: Path) -> None:
@@ -825,6 +1165,63 @@ def test_received_deliveries_reach_bronze_exactly_once(
     assert sources == [("github", 7), ("gitlab", 5), ("pagerduty", 2)]
 
 
+def test_jira_and_jenkins_deliveries_reach_bronze_once_as_known_event_types(
+    start_receiver: Callable[..., Receiver], tmp_path: Path
+) -> None:
+    """Straight into bronze's own ingestion (no silver): every accepted delivery is a valid
+    envelope, its event type is known, and the re-sends the senders make count once."""
+    receiver = start_receiver()
+    jira = fixture_bytes(JIRA_ISSUE_UPDATED)
+    jenkins = fixture_bytes(JENKINS_COMPLETED)
+    identifier = str(uuid.uuid4())
+    posts = [
+        ("/webhooks/jira", jira, jira_headers(jira, identifier=identifier)),
+        # Jira Cloud's retry: the same identifier, with a retry count.
+        ("/webhooks/jira", jira, {**jira_headers(jira, identifier=identifier), "X-Atlassian-Webhook-Retry": "1"}),
+        ("/webhooks/jira", jira, jira_headers(jira)),  # Jira Server: no identifier, a derived id
+        ("/webhooks/jira", jira, jira_headers(jira)),  # ... and the same body again
+        ("/webhooks/jenkins", jenkins_phase("STARTED"), jenkins_headers()),
+        ("/webhooks/jenkins", jenkins, jenkins_headers()),
+        ("/webhooks/jenkins", jenkins, jenkins_headers()),  # the endpoint's retry: same build, same phase
+        ("/webhooks/jenkins", jenkins_phase("COMPLETED", number=19), jenkins_headers()),
+    ]
+
+    responses = [receiver.post(path, body, headers) for path, body, headers in posts]
+    assert [response.status_code for response in responses] == [202] * len(posts), [r.text for r in responses]
+    assert len(receiver.landed_files()) == len(posts), "every post is its own landing file"
+
+    derived = derived_delivery_id("jira", "jira:issue_updated", jira)
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    try:
+        report = ingest_landing(connection, receiver.landing_dir)
+        raw_events = connection.execute(
+            "SELECT source, event_type, delivery_id, known_event_type FROM bronze.raw_events"
+        ).fetchall()
+        duplicates = connection.execute("SELECT delivery_id FROM bronze.duplicates").fetchall()
+        quarantined = connection.execute("SELECT count(*) FROM bronze.quarantine").fetchone()
+        [(payload,)] = connection.execute(
+            "SELECT payload FROM bronze.raw_events WHERE delivery_id = 'asgard#18#COMPLETED'"
+        ).fetchall()
+    finally:
+        connection.close()
+
+    assert sorted(raw_events) == sorted(
+        [
+            ("jira", "jira:issue_updated", identifier, True),
+            ("jira", "jira:issue_updated", derived, True),
+            ("jenkins", "build.started", "asgard#18#STARTED", True),
+            ("jenkins", "build.completed", "asgard#18#COMPLETED", True),
+            ("jenkins", "build.completed", "asgard#19#COMPLETED", True),
+        ]
+    )
+    assert Counter(row[0] for row in duplicates) == {identifier: 1, derived: 1, "asgard#18#COMPLETED": 1}
+    assert quarantined == (0,)
+    assert json.loads(payload) == json.loads(jenkins)
+    totals = report.totals
+    assert (totals.seen, totals.landed, totals.quarantined, totals.duplicates) == (8, 5, 0, 3)
+    assert totals.balanced
+
+
 def _fourkeys_identity(body: bytes, headers: dict) -> tuple[str, str]:
     if "X-Github-Event" in headers:
         return "github", headers["X-Github-Event"]
@@ -881,12 +1278,14 @@ def _free_port() -> int:
 
 
 def _serve_env(home: Path) -> dict[str, str]:
+    """GitHub and Jira verified; GitLab, PagerDuty and Jenkins not (their variables removed)."""
+    unset = ("GITLAB_WEBHOOK_TOKEN", "PAGERDUTY_WEBHOOK_SECRET", "JENKINS_WEBHOOK_TOKEN")
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DORA_", "DAGSTER_")) and key not in ("GITLAB_WEBHOOK_TOKEN", "PAGERDUTY_WEBHOOK_SECRET")
+        if not key.startswith(("DORA_", "DAGSTER_")) and key not in unset
     }
-    return env | {"DORA_HOME": str(home), "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET}
+    return env | {"DORA_HOME": str(home), "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, "JIRA_WEBHOOK_SECRET": JIRA_SECRET}
 
 
 def test_dora_assets_serve_receives_deliveries_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -912,21 +1311,31 @@ def test_dora_assets_serve_receives_deliveries_and_stops_cleanly_on_sigterm(tmp_
         body = fixture_bytes(GITHUB_PUSH)
         delivered = httpx.post(url + "/webhooks/github", content=body, headers=github_headers("push", body))
         forged = httpx.post(url + "/webhooks/github", content=body, headers=github_headers("push", body, secret="x"))
+        jira = fixture_bytes(JIRA_ISSUE_UPDATED)
+        jira_delivered = httpx.post(url + "/webhooks/jira", content=jira, headers=jira_headers(jira))
+        jira_forged = httpx.post(url + "/webhooks/jira", content=jira, headers=jira_headers(jira, secret="x"))
+        jenkins = fixture_bytes(JENKINS_COMPLETED)
+        jenkins_unverified = httpx.post(url + "/webhooks/jenkins", content=jenkins, headers=jenkins_headers(token=None))
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
 
     assert health.status_code == 200
     assert delivered.status_code == 202 and forged.status_code == 401
+    assert jira_delivered.status_code == 202 and jira_forged.status_code == 401
+    assert jenkins_unverified.status_code == 202, "no JENKINS_WEBHOOK_TOKEN: unverified, as announced"
     landed = tmp_path / "home" / "landing" / delivered.json()["file"]
     assert json.loads(landed.read_text())["payload"] == json.loads(body)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert "signatures verified for: github" in stderr
+    assert "signatures verified for: github, jira\n" in stderr
     assert "gitlab deliveries are NOT verified: GITLAB_WEBHOOK_TOKEN is not set" in stderr
     assert "pagerduty deliveries are NOT verified: PAGERDUTY_WEBHOOK_SECRET is not set" in stderr
+    assert "jenkins deliveries are NOT verified: JENKINS_WEBHOOK_TOKEN is not set" in stderr
+    assert "jira deliveries are NOT verified" not in stderr
     assert "POST /webhooks/github 202" in stderr and "POST /webhooks/github 401" in stderr
-    assert GITHUB_SECRET not in stdout + stderr
+    assert "POST /webhooks/jira 202" in stderr and "POST /webhooks/jira 401" in stderr
+    assert GITHUB_SECRET not in stdout + stderr and JIRA_SECRET not in stdout + stderr
 
 
 def test_dora_assets_serve_on_a_port_in_use_fails_with_one_line(tmp_path: Path) -> None:

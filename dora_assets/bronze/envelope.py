@@ -99,6 +99,30 @@ KNOWN_EVENT_TYPES: dict[str, frozenset[str]] = {
             "pagey.ping",
         }
     ),
+    # Jira Cloud and Jira Server/Data Center: the body's ``webhookEvent``. Issue events carry the
+    # ``jira:`` prefix, as do version events; the others do not.
+    "jira": frozenset(
+        {
+            "jira:issue_created",
+            "jira:issue_updated",
+            "jira:issue_deleted",
+            "comment_created",
+            "comment_updated",
+            "comment_deleted",
+            "issuelink_created",
+            "issuelink_deleted",
+            "worklog_created",
+            "worklog_updated",
+            "worklog_deleted",
+            "sprint_started",
+            "sprint_closed",
+            "project_created",
+            "project_updated",
+            "jira:version_released",
+        }
+    ),
+    # The Jenkins Notification plugin: ``build.`` and the lower-cased ``build.phase``.
+    "jenkins": frozenset({"build.queued", "build.started", "build.completed", "build.finalized"}),
 }
 KNOWN_SOURCES: tuple[str, ...] = tuple(sorted(KNOWN_EVENT_TYPES))
 MAX_DELIVERY_ID_LENGTH = 255
@@ -109,7 +133,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    source: StrictStr = Field(description="github, gitlab or pagerduty")
+    source: StrictStr = Field(description="github, gitlab, pagerduty, jira or jenkins")
     event_type: StrictStr = Field(min_length=1, description="the sender's event name")
     delivery_id: StrictStr = Field(
         min_length=1, max_length=MAX_DELIVERY_ID_LENGTH, description="the sender's unique delivery id"
@@ -143,5 +167,7 @@ class Envelope(BaseModel):
 
 
 def known_event_type_keys() -> list[str]:
-    """``source:event_type`` strings, bound as a SQL parameter by ingestion."""
+    """``source:event_type`` strings, bound as a SQL parameter by ingestion. Event types may hold
+    a colon themselves (Jira's ``jira:issue_updated``); source names never do, so the first colon
+    always ends the source and no two pairs share a key."""
     return sorted(f"{source}:{event}" for source, events in KNOWN_EVENT_TYPES.items() for event in events)

@@ -2,11 +2,11 @@
 
 Routes:
 
-- ``POST /webhooks/github``, ``POST /webhooks/gitlab``, ``POST /webhooks/pagerduty``: 202 with
-  the delivery id and the landing file once the envelope is on disk; 200 for a ping (not stored);
-  400 for a body or headers that do not make a delivery; 401 for a missing or wrong signature
-  (only when the source's secret is set); 413 for a body over the limit; 503 when the landing
-  folder cannot be written.
+- ``POST /webhooks/<source>`` for each source of ``SOURCES`` (github, gitlab, pagerduty, jira,
+  jenkins): 202 with the delivery id and the landing file once the envelope is on disk; 200 for
+  a ping (not stored); 400 for a body or headers that do not make a delivery; 401 for a missing
+  or wrong signature or token (only when the source's secret is set); 413 for a body over the
+  limit; 503 when the landing folder cannot be written.
 - ``POST /``: Four Keys' event-handler URL. The source is detected from the headers as Four Keys
   did; same checks and landing; 204 No Content on success, as Four Keys answered.
 - ``GET /healthz``: 200 when the landing folder is writable, 503 otherwise.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
@@ -40,7 +40,7 @@ from dora_assets.receiver.deliveries import (
     fourkeys_source,
     read_body_within_limit,
 )
-from dora_assets.receiver.settings import SECRET_ENV_VARS, ReceiverSettings
+from dora_assets.receiver.settings import SECRET_ENV_VARS, SOURCES, ReceiverSettings
 from dora_assets.receiver.store import landing_folder_problem
 
 logger = logging.getLogger("dora_assets.receiver")
@@ -51,14 +51,11 @@ MAX_LOGGED_TEXT = 200
 def create_app(settings: ReceiverSettings) -> Starlette:
     """The receiver for ``settings``; nothing is read from the environment here."""
 
-    async def receive_github(request: Request) -> Response:
-        return await _receive(request, settings, "github", fourkeys=False)
+    def receiver_for(source: str) -> Callable[[Request], Awaitable[Response]]:
+        async def receive(request: Request) -> Response:
+            return await _receive(request, settings, source, fourkeys=False)
 
-    async def receive_gitlab(request: Request) -> Response:
-        return await _receive(request, settings, "gitlab", fourkeys=False)
-
-    async def receive_pagerduty(request: Request) -> Response:
-        return await _receive(request, settings, "pagerduty", fourkeys=False)
+        return receive
 
     async def receive_fourkeys(request: Request) -> Response:
         try:
@@ -80,9 +77,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         logger.info("receiver stopped")
 
     routes = [
-        Route("/webhooks/github", receive_github, methods=["POST"]),
-        Route("/webhooks/gitlab", receive_gitlab, methods=["POST"]),
-        Route("/webhooks/pagerduty", receive_pagerduty, methods=["POST"]),
+        *(Route(f"/webhooks/{source}", receiver_for(source), methods=["POST"]) for source in SOURCES),
         Route("/", receive_fourkeys, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
 from dora_assets.bronze.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
 from dora_assets.receiver import signatures
-from dora_assets.receiver.settings import ReceiverSettings
+from dora_assets.receiver.settings import SOURCES, ReceiverSettings
 from dora_assets.receiver.store import write_landing_file
 
 KEPT_HEADERS: tuple[str, ...] = (
@@ -40,9 +41,13 @@ KEPT_HEADERS: tuple[str, ...] = (
     "x-gitlab-event-uuid",
     "x-gitlab-instance",
     "idempotency-key",
+    "x-atlassian-webhook-identifier",
+    "x-atlassian-webhook-flow",
+    "x-atlassian-webhook-retry",
     "mock",
 )
 PING_EVENTS: dict[str, str] = {"github": "ping", "pagerduty": "pagey.ping"}
+TOKEN_SOURCES: frozenset[str] = frozenset({"gitlab", "jenkins"})  # the sender presents the secret itself
 MAX_EVENT_TYPE_LENGTH = 255
 DERIVED_DELIVERY_ID_PREFIX = "sha256:"
 
@@ -113,7 +118,7 @@ def fourkeys_source(headers: Mapping[str, str]) -> str:
     raise Rejection(
         400,
         "unknown source: expected X-GitHub-Event with a GitHub-Hookshot User-Agent, X-Gitlab-Event or "
-        "X-PagerDuty-Signature (or post to /webhooks/github, /webhooks/gitlab or /webhooks/pagerduty)",
+        f"X-PagerDuty-Signature (or post to /webhooks/<source>, for a source among {', '.join(SOURCES)})",
     )
 
 
@@ -141,13 +146,25 @@ def verify_sender(
         if not token:
             raise Rejection(401, "missing token: X-Gitlab-Token is required")
         verified = signatures.verify_gitlab(secret, token)
-    else:
+    elif source == "pagerduty":
         signature = presented("x-pagerduty-signature")
         if not signature:
             raise Rejection(401, "missing signature: X-PagerDuty-Signature is required")
         verified = signatures.verify_pagerduty(secret, body, signature)
+    elif source == "jira":
+        signature = presented("x-hub-signature")
+        if not signature:
+            raise Rejection(401, "missing signature: X-Hub-Signature (sha256=...) is required")
+        verified = signatures.verify_jira(secret, body, signature)
+    elif source == "jenkins":
+        token, authorization = presented("x-jenkins-token"), headers.get("authorization")
+        if not (token or signatures.bearer_token(authorization)):
+            raise Rejection(401, "missing token: X-Jenkins-Token or Authorization: Bearer is required")
+        verified = signatures.verify_jenkins(secret, token, authorization)
+    else:
+        raise ValueError(f"unknown source {source!r}")
     if not verified:
-        raise Rejection(401, "signature does not match" if source != "gitlab" else "token does not match")
+        raise Rejection(401, "token does not match" if source in TOKEN_SOURCES else "signature does not match")
 
 
 def parse_json_object(body: bytes, content_type: str | None = None) -> dict[str, Any]:
@@ -174,20 +191,30 @@ def parse_json_object(body: bytes, content_type: str | None = None) -> dict[str,
 
 def event_type_for(source: str, headers: Mapping[str, str], payload: dict[str, Any]) -> str:
     """GitHub: ``X-GitHub-Event``; GitLab: the body's ``object_kind``, else ``X-Gitlab-Event``;
-    PagerDuty: the body's ``event.event_type``."""
+    PagerDuty: the body's ``event.event_type``; Jira: the body's ``webhookEvent``; Jenkins:
+    ``build.`` and the body's ``build.phase``, lower-cased (``build.completed``)."""
     if source == "github":
         event_type = headers.get("x-github-event")
         missing = "missing X-GitHub-Event header"
     elif source == "gitlab":
-        object_kind = payload.get("object_kind")
-        event_type = object_kind if isinstance(object_kind, str) and object_kind.strip() else None
-        event_type = event_type or headers.get("x-gitlab-event")
+        event_type = _text(payload.get("object_kind")) or headers.get("x-gitlab-event")
         missing = "missing event type: neither object_kind in the body nor an X-Gitlab-Event header"
-    else:
+    elif source == "pagerduty":
         event = payload.get("event")
-        event_type = event.get("event_type") if isinstance(event, dict) else None
-        event_type = event_type if isinstance(event_type, str) else None
+        event_type = _text(event.get("event_type")) if isinstance(event, dict) else None
         missing = "missing event type: the body has no event.event_type"
+    elif source == "jira":
+        event_type = _text(payload.get("webhookEvent"))
+        missing = "missing event type: the body has no webhookEvent"
+    elif source == "jenkins":
+        build = payload.get("build")
+        if not isinstance(build, dict):
+            raise Rejection(400, "missing event type: the body has no build object (Notification plugin JSON expected)")
+        phase = _text(build.get("phase"))
+        event_type = f"build.{phase.lower()}" if phase else None
+        missing = "missing event type: the body has no build.phase"
+    else:
+        raise ValueError(f"unknown source {source!r}")
     event_type = (event_type or "").strip()
     if not event_type:
         raise Rejection(400, missing)
@@ -202,22 +229,61 @@ def delivery_id_for(
     """The sender's delivery id and False, or, when it gave none, a derived one and True.
 
     GitHub: ``X-GitHub-Delivery``; GitLab: ``X-Gitlab-Event-UUID``, else ``Idempotency-Key``;
-    PagerDuty: the body's ``event.id``.
+    PagerDuty: the body's ``event.id``; Jira: ``X-Atlassian-Webhook-Identifier`` (Jira Cloud;
+    the same across retries); Jenkins: ``<job>#<build.number>#<PHASE>`` (``jenkins_delivery_id``).
     """
     if source == "github":
         given = headers.get("x-github-delivery")
     elif source == "gitlab":
         given = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
-    else:
+    elif source == "pagerduty":
         event = payload.get("event")
-        event_id = event.get("id") if isinstance(event, dict) else None
-        given = event_id if isinstance(event_id, str) else None
+        given = _text(event.get("id")) if isinstance(event, dict) else None
+    elif source == "jira":
+        given = headers.get("x-atlassian-webhook-identifier")
+    elif source == "jenkins":
+        given = jenkins_delivery_id(payload)
+    else:
+        raise ValueError(f"unknown source {source!r}")
     given = (given or "").strip()
     if not given:
         return derived_delivery_id(source, event_type, body), True
     if len(given) > MAX_DELIVERY_ID_LENGTH or not given.isprintable():
         raise Rejection(400, f"delivery id is not printable text of at most {MAX_DELIVERY_ID_LENGTH} characters")
     return given, False
+
+
+def jenkins_delivery_id(payload: dict[str, Any]) -> str | None:
+    """``<job>#<build.number>#<PHASE>`` for a Notification plugin body, or None when it lacks one
+    of them (the id is then derived from the body).
+
+    The plugin sends each phase once per build, so a re-sent notification gets the same id and
+    counts once. ``<job>`` is the job's full name, read from its ``url`` (``job/team/job/app/`` is
+    ``team/app``), because ``name`` alone is ambiguous for jobs in folders (every multibranch
+    project has a job named ``main``); for a top-level job the two are the same. A ``url`` of
+    another shape falls back to ``name``.
+    """
+    build = payload.get("build")
+    if not isinstance(build, dict):
+        return None
+    job = _jenkins_full_name(payload.get("url")) or _text(payload.get("name"))
+    number = build.get("number")
+    if isinstance(number, str) and number.strip().isascii() and number.strip().isdigit():
+        number = int(number)
+    phase = _text(build.get("phase"))
+    if job is None or phase is None or not isinstance(number, int) or isinstance(number, bool):
+        return None
+    return f"{job}#{number}#{phase.upper()}"
+
+
+def _jenkins_full_name(url: object) -> str | None:
+    """``team/app`` from a job URL ``job/team/job/app/`` (relative, as the plugin sends it)."""
+    if not isinstance(url, str):
+        return None
+    parts = url.strip().strip("/").split("/")
+    if len(parts) < 2 or len(parts) % 2 or any(part != "job" for part in parts[0::2]) or not all(parts[1::2]):
+        return None
+    return "/".join(unquote(name) for name in parts[1::2])
 
 
 def derived_delivery_id(source: str, event_type: str, body: bytes) -> str:
@@ -272,6 +338,11 @@ def accept_delivery(
         raise Rejection(400, "body holds \\u escapes of unpaired surrogates, which are not valid Unicode") from None
     landing_file = write_landing_file(Path(settings.landing_dir), source, received_at, content)
     return Landed(source, event_type, delivery_id, derived, landing_file)
+
+
+def _text(value: object) -> str | None:
+    """``value`` stripped when it is a non-blank string, else None."""
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _query_value(query: Mapping[str, str], name: str) -> str | None:

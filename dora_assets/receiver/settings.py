@@ -18,6 +18,8 @@ SECRET_ENV_VARS: dict[str, str] = {
     "github": "GITHUB_WEBHOOK_SECRET",
     "gitlab": "GITLAB_WEBHOOK_TOKEN",
     "pagerduty": "PAGERDUTY_WEBHOOK_SECRET",
+    "jira": "JIRA_WEBHOOK_SECRET",
+    "jenkins": "JENKINS_WEBHOOK_TOKEN",
 }
 SOURCES: tuple[str, ...] = tuple(SECRET_ENV_VARS)
 
@@ -34,6 +36,8 @@ class ReceiverSettings:
     github_secret: str | None = field(default=None, repr=False)
     gitlab_token: str | None = field(default=None, repr=False)
     pagerduty_secret: str | None = field(default=None, repr=False)
+    jira_secret: str | None = field(default=None, repr=False)
+    jenkins_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __post_init__(self) -> None:
@@ -44,20 +48,29 @@ class ReceiverSettings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     ) -> ReceiverSettings:
-        """Read DORA_HOME/DORA_LANDING_DIR and the three secret env vars. An empty secret counts
-        as unset: an empty HMAC key would verify nothing."""
+        """Read DORA_HOME/DORA_LANDING_DIR and the secret env vars (``SECRET_ENV_VARS``). An empty
+        secret counts as unset: an empty HMAC key or token would verify nothing."""
         env = os.environ if environ is None else environ
         return cls(
             landing_dir=DoraPaths.from_env(dict(env)).landing_dir,
             github_secret=env.get(SECRET_ENV_VARS["github"]) or None,
             gitlab_token=env.get(SECRET_ENV_VARS["gitlab"]) or None,
             pagerduty_secret=env.get(SECRET_ENV_VARS["pagerduty"]) or None,
+            jira_secret=env.get(SECRET_ENV_VARS["jira"]) or None,
+            jenkins_token=env.get(SECRET_ENV_VARS["jenkins"]) or None,
             max_body_bytes=max_body_bytes,
         )
 
     def secret_for(self, source: str) -> str | None:
-        """The secret (GitHub, PagerDuty) or token (GitLab) that deliveries of ``source`` must prove."""
-        return {"github": self.github_secret, "gitlab": self.gitlab_token, "pagerduty": self.pagerduty_secret}[source]
+        """The HMAC secret (GitHub, PagerDuty, Jira) or token (GitLab, Jenkins) that deliveries of
+        ``source`` must prove."""
+        return {
+            "github": self.github_secret,
+            "gitlab": self.gitlab_token,
+            "pagerduty": self.pagerduty_secret,
+            "jira": self.jira_secret,
+            "jenkins": self.jenkins_token,
+        }[source]
 
     @property
     def verified_sources(self) -> tuple[str, ...]:

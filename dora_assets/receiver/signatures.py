@@ -8,6 +8,10 @@ signature was right.
 - GitLab: ``X-Gitlab-Token`` equals the configured token (GitLab sends the token itself).
 - PagerDuty v3: ``X-PagerDuty-Signature`` holds one or more comma-separated ``v1=<hex HMAC-SHA256>``
   values (several while a secret is being rotated); one of them must match.
+- Jira (a webhook registered with a secret): ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the
+  body>`` (WebSub's ``method=signature`` form; only SHA-256 is accepted).
+- Jenkins: the Notification plugin cannot sign, so the token itself is presented, as
+  ``X-Jenkins-Token: <token>`` or ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ MAX_PAGERDUTY_SIGNATURES = 32
 
 def github_sha256_signature(secret: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return "sha256=" + _hmac_sha256_hex(secret, body)
 
 
 def github_sha1_signature(secret: str, body: bytes) -> str:
@@ -30,7 +34,12 @@ def github_sha1_signature(secret: str, body: bytes) -> str:
 
 def pagerduty_signature(secret: str, body: bytes) -> str:
     """One ``v1=`` value of ``X-PagerDuty-Signature`` for ``body``."""
-    return "v1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return "v1=" + _hmac_sha256_hex(secret, body)
+
+
+def jira_signature(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature`` value Jira sends for ``body`` when the webhook has a secret."""
+    return "sha256=" + _hmac_sha256_hex(secret, body)
 
 
 def verify_github(secret: str, body: bytes, signature_256: str | None, signature_sha1: str | None) -> bool:
@@ -61,6 +70,33 @@ def verify_pagerduty(secret: str, body: bytes, signature_header: str | None) -> 
     for candidate in candidates:
         matched |= _same(expected, _normalized_hex_signature(candidate))
     return matched
+
+
+def verify_jira(secret: str, body: bytes, signature: str | None) -> bool:
+    """True when ``X-Hub-Signature`` is the ``sha256=`` HMAC of ``body`` (any other method fails)."""
+    return signature is not None and _same(jira_signature(secret, body), _normalized_hex_signature(signature))
+
+
+def verify_jenkins(token: str, jenkins_token: str | None, authorization: str | None) -> bool:
+    """True when ``X-Jenkins-Token`` or the ``Authorization: Bearer`` token is exactly the
+    configured token. Both are compared when both are sent (no early exit)."""
+    matched = False
+    for presented in (jenkins_token, bearer_token(authorization)):
+        if presented is not None:
+            matched |= _same(token, presented)
+    return matched
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _hmac_sha256_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 def _normalized_hex_signature(presented: str) -> str:

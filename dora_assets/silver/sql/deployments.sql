@@ -20,7 +20,8 @@
 --                             globs), or of any job whose $jenkins_environment_parameter names a
 --                             production environment; commit build.scm.commit; repo from
 --                             $jenkins_jobs or build.scm.url; time = timestamp + duration when
---                             sent, else received_at; deploy_id 'jenkins:<job>#<number>'.
+--                             sent, else received_at; deploy_id 'jenkins:<job>#<number>' with
+--                             the job's full name (folder/multibranch path from its url).
 -- Production = environment in $production_environments (case-insensitive). Repos pass through
 -- $repo_aliases. A success that names no commit is rejected to silver.rejected_events.
 -- Window: deployments whose time_deployed (rejects: received_at) is in [$window_start, $window_end).
@@ -160,7 +161,10 @@ jenkins_builds AS (
     SELECT
         source,
         event_type,
-        payload ->> '$.name' AS job,
+        -- The job's full name (folders and multibranch jobs: job/payments/job/main/ -> payments/main).
+        coalesce(
+            nullif(regexp_replace(trim(payload ->> '$.url', '/'), '(^|/)job/', '\1', 'g'), ''), payload ->> '$.name'
+        ) AS job,
         payload ->> '$.build.number' AS build_number,
         CASE WHEN $jenkins_environment_parameter <> ''
              THEN payload -> '$.build.parameters' ->> $jenkins_environment_parameter END AS environment_parameter,
