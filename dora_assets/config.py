@@ -1,6 +1,7 @@
 """The metric definitions an organisation may redefine (CONTRACT section 1).
 
-One validated pydantic model, loaded from the YAML or JSON file named by ``DORA_CONFIG``.
+One validated pydantic model, loaded from the YAML or JSON file named by ``DORA_CONFIG`` (else
+``$DORA_HOME/dora.yaml`` when that file exists).
 Unknown keys and bad values are rejected with a message that names the key. Changing the config
 and re-materializing silver and gold (``dora-assets replay``) recomputes all history from bronze.
 """
@@ -18,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dora_assets.benchmarks import BENCHMARKS, DEFAULT_BENCHMARK, Benchmark
+from dora_assets.settings import DoraPaths
 
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 NonEmptyName = Annotated[str, Field(min_length=1)]
@@ -272,10 +274,14 @@ class DoraConfig(BaseModel):
 
 
 def load_config(path: str | Path | None = None) -> DoraConfig:
-    """Load the config from ``path``, else from ``$DORA_CONFIG``, else the documented defaults."""
+    """Load the config from ``path``, else from ``$DORA_CONFIG``, else from the data home's
+    ``dora.yaml`` when it exists, else the documented defaults."""
     path = path or os.environ.get("DORA_CONFIG")
     if not path:
-        return DoraConfig()
+        home_config = DoraPaths.from_env().default_config
+        if not home_config.is_file():
+            return DoraConfig()
+        path = home_config
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -104,9 +104,13 @@ def _ensure_schema(connection: duckdb.DuckDBPyConnection, path: str) -> None:
 
 
 class DoraConfigResource(ConfigurableResource):
-    """The metric definitions, from ``path`` or ``$DORA_CONFIG`` (see ``dora_assets.config``)."""
+    """The metric definitions, from ``path``, ``$DORA_CONFIG`` or ``$DORA_HOME/dora.yaml`` (see
+    ``dora_assets.config``)."""
 
-    path: str = Field(default="", description="YAML or JSON config file; empty = $DORA_CONFIG or defaults.")
+    path: str = Field(
+        default="",
+        description="YAML or JSON config file; empty = $DORA_CONFIG, else $DORA_HOME/dora.yaml if present.",
+    )
 
     def load(self) -> DoraConfig:
         return load_config(self.path or None)

@@ -20,10 +20,12 @@ class DoraPaths:
     landing_dir: Path
     dagster_home: Path
     reports_dir: Path
+    default_config: Path
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> DoraPaths:
-        """Resolve DORA_HOME, DORA_DUCKDB_PATH, DORA_LANDING_DIR and DAGSTER_HOME.
+        """Resolve DORA_HOME, DORA_DUCKDB_PATH, DORA_LANDING_DIR and DAGSTER_HOME, and the config
+        file used when DORA_CONFIG is unset ($DORA_HOME/dora.yaml, if it exists).
 
         Relative paths are taken relative to the current working directory and made absolute,
         because Dagster requires an absolute DAGSTER_HOME and runs may change directory.
@@ -36,6 +38,7 @@ class DoraPaths:
             landing_dir=_absolute(env.get("DORA_LANDING_DIR") or home / "landing"),
             dagster_home=_absolute(env.get("DAGSTER_HOME") or home / "dagster"),
             reports_dir=home / "reports",
+            default_config=home / "dora.yaml",
         )
 
 

@@ -14,7 +14,9 @@ from dagster import AssetKey
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import envelope, iso, sample, write_landing_file
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.builders import issue as github_issue
+from dora_assets_tests.builders import push as github_push
+from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
 
 Delivery = tuple[str, str, dict[str, Any], str]  # source, event type, payload, received_at
 
@@ -486,23 +488,6 @@ def test_github_merged_pull_requests(data_home: DoraPaths) -> None:
 # -- across sources ---------------------------------------------------------------------------------
 
 
-def github_incident(repo: str, number: int, created_at: str, closed_at: str | None, body: str) -> dict:
-    payload = sample("issues/labeled.payload.json")
-    payload["repository"].update({"full_name": repo, "name": repo.split("/")[1]})
-    payload["issue"].update(
-        {
-            "number": number,
-            "created_at": created_at,
-            "updated_at": closed_at or created_at,
-            "closed_at": closed_at,
-            "state": "closed" if closed_at else "open",
-            "body": body,
-            "labels": [{"name": "incident"}],
-        }
-    )
-    return payload
-
-
 @pytest.mark.parametrize(("window_minutes", "merged"), [(30, True), (0, False)])
 def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
     data_home: DoraPaths, monkeypatch, window_minutes: float, merged: bool
@@ -518,15 +503,25 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
     page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2026-03-10T10:00:00Z")
     resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2026-03-10T10:40:00Z")
     # The issue is filed 12 minutes later, names the root cause, and is closed after the postmortem.
-    issue = github_incident(
+    issue = github_issue(
         "acme/payments",
         41,
-        "2026-03-10T10:12:00Z",
-        "2026-03-12T09:00:00Z",
-        "root cause: 6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "closed",
+        labels=["incident"],
+        created_at="2026-03-10T10:12:00Z",
+        updated_at="2026-03-12T09:00:00Z",
+        closed_at="2026-03-12T09:00:00Z",
+        body="root cause: 6113728f27ae82c7b1a177c8d03f9e96e0adf246",
     )
     # Another repo's issue at the same time is another incident.
-    elsewhere = github_incident("acme/search", 7, "2026-03-10T10:05:00Z", None, "")
+    elsewhere = github_issue(
+        "acme/search",
+        7,
+        "opened",
+        labels=["incident"],
+        created_at="2026-03-10T10:05:00Z",
+        updated_at="2026-03-10T10:05:00Z",
+    )
     land(
         data_home,
         ("pagerduty", "incident.triggered", page, "2026-03-10T10:00:01Z"),
@@ -645,3 +640,150 @@ def test_a_known_event_lacking_what_its_table_needs_is_rejected_not_dropped(data
         assert metadata["rejected"] == rejected
     passed, _ = check_metadata(result, "silver/pushes", "no_rejected_events")
     assert passed
+
+
+def sha(label: str) -> str:
+    return (label * 40)[:40]
+
+
+def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraPaths, monkeypatch) -> None:
+    """acme/payments: code on GitHub, deployed by Jenkins, paged by PagerDuty and tracked in a
+    GitHub issue (one outage, two reports). acme/search: code and deployments on GitLab under
+    another name, incidents in Jira and GitLab. Expected figures worked out by hand below."""
+    configure(
+        data_home,
+        monkeypatch,
+        {
+            "repo_aliases": {"search-team/search": "acme/search"},
+            "jenkins": {"deploy_jobs": ["*-deploy"]},
+            "pagerduty": {"services": {"payments-api": "acme/payments"}},
+            "jira": {"projects": {"SRCH": "acme/search"}},
+        },
+    )
+    c1, c2, c3, g1 = sha("1"), sha("2"), sha("3"), sha("a")
+
+    def jenkins(number: int, commit: str, finished_ms: int) -> dict:
+        body = jenkins_build("COMPLETED")
+        body.update({"name": "payments-deploy", "url": "job/payments-deploy/"})
+        body["build"].update({"number": number, "timestamp": finished_ms - 60_000, "duration": 60_000})
+        body["build"]["scm"].update(
+            {"url": "https://github.com/acme/payments.git", "branch": "origin/main", "commit": commit}
+        )
+        return body
+
+    page = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2026-03-03T13:00:00Z")
+    page_resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2026-03-03T15:00:00Z")
+    for event in (page, page_resolved):
+        event["event"]["data"]["service"]["summary"] = "payments-api"
+    gitlab_push = sample("push/push.json", "gitlab")
+    gitlab_push["project"]["path_with_namespace"] = "search-team/search"
+    gitlab_push.update({"ref": "refs/heads/main", "after": g1})
+    gitlab_push["commits"] = [{**gitlab_push["commits"][0], "id": g1, "timestamp": "2026-03-04T08:00:00+01:00"}]
+    gitlab_deploy = sample("deployment/deployment_hook__succeeded.json", "gitlab")
+    gitlab_deploy["project"]["path_with_namespace"] = "search-team/search"
+    gitlab_deploy.update(
+        {
+            "deployment_id": 77,
+            "ref": "main",
+            "status_changed_at": "2026-03-04 11:00:00 +0000",
+            "commit_url": f"https://gitlab.com/search-team/search/-/commit/{g1}",
+        }
+    )
+    jira_incident = sample("jira_issue_updated/mattermost-cloud-status-inprogress-to-done-resolutiondate.json", "jira")
+    jira_incident["timestamp"] = 1772634600000  # 2026-03-04T14:30Z
+    jira_incident["issue"]["key"] = "SRCH-1"
+    jira_incident["issue"]["fields"].update(
+        {
+            "issuetype": {**jira_incident["issue"]["fields"]["issuetype"], "name": "Incident"},
+            "project": {**jira_incident["issue"]["fields"]["project"], "key": "SRCH"},
+            "created": "2026-03-04T12:00:00.000+0000",
+            "resolutiondate": "2026-03-04T13:30:00.000+0000",
+            "description": f"Search down. Root cause: {g1}",
+        }
+    )
+    open_gitlab_incident = sample("issue/issue_hook__incident_closed.json", "gitlab")
+    open_gitlab_incident["project"]["path_with_namespace"] = "search-team/search"
+    open_gitlab_incident["object_attributes"].update(
+        {
+            "iid": 9,
+            "state": "opened",
+            "closed_at": None,
+            "created_at": "2026-03-20T10:00:00Z",
+            "updated_at": "2026-03-20T10:00:00Z",
+        }
+    )
+    land(
+        data_home,
+        (
+            "github",
+            "push",
+            github_push(
+                "acme/payments",
+                "main",
+                sha("0"),
+                [(c1, "2026-03-02T06:00:00Z"), (c2, "2026-03-02T07:00:00Z")],
+                "2026-03-02T08:00:00Z",
+            ),
+            "2026-03-02T08:00:01Z",
+        ),
+        ("jenkins", "build.completed", jenkins(1, c2, 1772445600000), "2026-03-02T10:00:05Z"),  # 2026-03-02T10:00Z
+        (
+            "github",
+            "push",
+            github_push("acme/payments", "main", c2, [(c3, "2026-03-03T07:00:00Z")], "2026-03-03T08:00:00Z"),
+            "2026-03-03T08:00:01Z",
+        ),
+        ("jenkins", "build.completed", jenkins(2, c3, 1772539200000), "2026-03-03T12:00:05Z"),  # 2026-03-03T12:00Z
+        ("pagerduty", "incident.triggered", page, "2026-03-03T13:00:01Z"),
+        ("pagerduty", "incident.resolved", page_resolved, "2026-03-03T15:00:01Z"),
+        (
+            "github",
+            "issues",
+            github_issue(
+                "acme/payments",
+                5,
+                "closed",
+                labels=["incident"],
+                created_at="2026-03-03T13:10:00Z",
+                updated_at="2026-03-05T00:00:00Z",
+                closed_at="2026-03-05T00:00:00Z",
+                body=f"root cause: {c3}",
+            ),
+            "2026-03-05T00:00:01Z",
+        ),
+        ("gitlab", "push", gitlab_push, "2026-03-04T09:00:00Z"),
+        ("gitlab", "deployment", gitlab_deploy, "2026-03-04T11:00:01Z"),
+        ("jira", "jira:issue_updated", jira_incident, "2026-03-04T14:30:01Z"),
+        ("gitlab", "issue", open_gitlab_incident, "2026-03-20T10:00:01Z"),
+    )
+    materialize_everything()
+
+    # Lead times: payments c1 10:00-06:00 = 4h, c2 3h (deploy 1), c3 12:00-07:00 = 5h (deploy 2);
+    # search g1 11:00-07:00 = 4h. Failures: deploy 2 shipped c3 (root cause of the merged
+    # PagerDuty+GitHub incident), the GitLab deploy shipped g1 (Jira's root cause). Restore:
+    # PagerDuty's 13:00-15:00 = 2h (the preferred report), Jira 12:00-13:30 = 1.5h; the open
+    # GitLab incident is not resolved.
+    columns = (
+        "deployments",
+        "deploy_days",
+        "lead_time_median_hours",
+        "failed_deployments",
+        "change_failure_rate",
+        "incidents_resolved",
+        "time_to_restore_median_hours",
+    )
+    march = datetime(2026, 3, 1).date()
+    assert gold_monthly(data_home, columns) == {
+        (march, "acme/payments"): dict(zip(columns, (2, 2, 4.0, 1, 0.5, 1, 2.0), strict=True)),
+        (march, "acme/search"): dict(zip(columns, (1, 1, 4.0, 1, 1.0, 1, 1.5), strict=True)),
+        (march, "*"): dict(zip(columns, (3, 3, 4.0, 2, 2 / 3, 2, 1.75), strict=True)),
+    }
+    assert query(data_home, "SELECT source, count(*) FROM silver.deployments GROUP BY ALL ORDER BY 1") == [
+        ("gitlab", 1),
+        ("jenkins", 2),
+    ]
+    assert query(data_home, "SELECT source, incident_id, reports FROM silver.incidents ORDER BY incident_id") == [
+        ("gitlab", "9", ["gitlab:9"]),
+        ("pagerduty", "P1", ["pagerduty:P1", "github:5"]),
+        ("jira", "SRCH-1", ["jira:SRCH-1"]),
+    ]

@@ -31,7 +31,7 @@ bronze_specs = [
         metadata=column_schema(
             [
                 ("delivery_id", "VARCHAR", "The sender's unique delivery id (primary key)."),
-                ("source", "VARCHAR", "github, gitlab or pagerduty."),
+                ("source", "VARCHAR", "github, gitlab, pagerduty, jira or jenkins."),
                 ("event_type", "VARCHAR", "The sender's event name (X-GitHub-Event, object_kind, ...)."),
                 ("received_at", "TIMESTAMPTZ", "When the delivery was received."),
                 ("payload", "JSON", "The webhook body exactly as the sender posted it."),
