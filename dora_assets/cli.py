@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from dora_assets.config import ConfigError, load_config
+from dora_assets.config import REPO_NAME, ConfigError, load_config
 from dora_assets.settings import DoraPaths
 
 
@@ -47,13 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="generate a realistic demo history of GitHub deliveries into the landing folder"
+        "demo",
+        help="generate a realistic demo history of webhook deliveries (GitHub by default) into the landing folder",
     )
     demo.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
     demo.add_argument("--repos", type=_positive_int, default=4, help="number of repositories (default 4)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--end", type=_iso_date, default=None, help="last day of the history, YYYY-MM-DD (default today)")
     demo.add_argument("--if-empty", action="store_true", help="do nothing when the landing folder already holds files")
+    demo.add_argument(
+        "--sources",
+        default="github",
+        metavar="LIST",
+        help="comma-separated senders: github, gitlab, pagerduty, jira, jenkins (default github). The same history, "
+        "with some repos hosted on GitLab, deployed by Jenkins, or paged in PagerDuty or tracked in Jira; the config "
+        "Jira and Jenkins need is written to $DORA_HOME/dora.yaml unless that file exists",
+    )
     demo.set_defaults(handler=command_demo)
 
     refresh = commands.add_parser(
@@ -130,24 +139,83 @@ def build_parser() -> argparse.ArgumentParser:
         "(default $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
     )
     serve.set_defaults(handler=command_serve)
+
+    extract = commands.add_parser(
+        "extract", help="land API history as envelopes (GitHub: GITHUB_TOKEN, GITHUB_API_URL)"
+    )
+    extract_sources = extract.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    github = extract_sources.add_parser(
+        "github", help="deployments, default-branch commits, merged PRs and incident issues of repos, into landing/"
+    )
+    github.add_argument(
+        "--repo",
+        action="append",
+        type=_repo_name,
+        default=[],
+        help="OWNER/NAME (repeatable; default: config github.extract_repos)",
+    )
+    github.add_argument(
+        "--since", type=_iso_date, default=None, help="first day, YYYY-MM-DD (default: where the last extraction ended)"
+    )
+    github.add_argument("--until", type=_iso_date, default=None, help="last day, YYYY-MM-DD, inclusive (default today)")
+    github.set_defaults(handler=command_extract_github)
     return parser
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from dora_assets.demo.generator import generate_demo
+    from pathlib import Path
 
-    landing = DoraPaths.from_env().landing_dir
+    from dora_assets.demo.generator import (
+        config_covers,
+        demo_config_yaml,
+        describe_senders,
+        generate_demo,
+        parse_sources,
+    )
+
+    paths = DoraPaths.from_env()
+    landing = paths.landing_dir
+    try:
+        sources = parse_sources(args.sources)
+    except ValueError as error:
+        raise CommandError(f"--sources: {error}") from None
     if args.if_empty and landing.is_dir() and any(path.is_file() for path in landing.rglob("*")):
         print(f"demo: {landing} already holds landing files; nothing generated")
         return 0
     try:
-        summary = generate_demo(landing, days=args.days, repos=args.repos, seed=args.seed, end=args.end)
+        summary = generate_demo(
+            landing, days=args.days, repos=args.repos, seed=args.seed, end=args.end, sources=sources
+        )
     except ValueError as error:
         raise CommandError(str(error)) from None
     print(
         f"demo: wrote {summary.deliveries} deliveries ({summary.redeliveries} redeliveries) in {summary.files} files "
         f"for {len(summary.repos)} repos, {summary.start} to {summary.end}, into {landing}"
     )
+    if summary.sources != ("github",):
+        print(f"demo: senders: {describe_senders(summary.senders)}")
+    if not summary.config:
+        return 0
+    needs = " and ".join(summary.config)
+    named = os.environ.get("DORA_CONFIG")
+    target = Path(named) if named else paths.default_config
+    if not named and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_text(demo_config_yaml(summary.config), encoding="utf-8")
+        os.replace(temporary, target)
+        print(f"demo: wrote the config the {needs} deliveries need to {target}")
+        return 0
+    try:
+        covered = config_covers(load_config(target), summary.config)
+    except ConfigError:
+        covered = False
+    where = f"{target} (DORA_CONFIG)" if named else str(target)
+    if covered:
+        print(f"demo: {where} already has the config the {needs} deliveries need")
+    else:
+        keys = "".join(f"  {line}\n" for line in demo_config_yaml(summary.config).splitlines()[1:])
+        print(f"demo: {where} was left unchanged; add these keys to it for the {needs} deliveries:\n{keys}", end="")
     return 0
 
 
@@ -238,6 +306,59 @@ def _finish(command: str, outcomes: list, *, quiet: bool) -> int:
     if failed:
         print(f"{command}: {len(failed)} ERROR check(s) failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def command_extract_github(args: argparse.Namespace) -> int:
+    """One `dora_extract_github` run over the days [since, until] for the repos; prints what landed."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from dora_assets.extract.assets import EXTRACT_JOB_NAME, GITHUB_API
+    from dora_assets.extract.github import cursor_start
+    from dora_assets.resources import DuckDBWarehouse
+    from dora_assets.runs import dagster_instance, run_job
+
+    config = load_config()
+    repos = args.repo or config.github.extract_repos
+    if not repos:
+        raise CommandError("no repo: pass --repo OWNER/NAME or set github.extract_repos in the config")
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise CommandError("GITHUB_TOKEN is not set (a token that can read the repos; see README)")
+    today = datetime.now(UTC).date()
+    until = args.until or today
+    since = args.since
+    if since is None:
+        with DuckDBWarehouse().get_connection() as connection:
+            starts = {repo: cursor_start(connection, repo) for repo in repos}
+        never = [repo for repo, start in starts.items() if start is None]
+        if never:
+            raise CommandError(f"{', '.join(never)} never extracted: pass --since YYYY-MM-DD for the first extraction")
+        since = min(starts.values()).date()
+    if since > until:
+        raise CommandError(f"--since {since} is after --until {until}")
+    op_name = "__".join(GITHUB_API.path)
+    outcome = run_job(
+        EXTRACT_JOB_NAME,
+        dagster_instance(DoraPaths.from_env()),
+        tags={ASSET_PARTITION_RANGE_START_TAG: since.isoformat(), ASSET_PARTITION_RANGE_END_TAG: until.isoformat()},
+        run_config={"ops": {op_name: {"config": {"repos": repos}}}},
+    )
+    landed = outcome.materialized.get(GITHUB_API.to_user_string(), {})
+    for extraction in landed.get("extractions", []):
+        print(
+            f"extract github: {extraction['repo']} {since}..{until}: landed "
+            + ", ".join(f"{count} {resource.replace('_', ' ')}" for resource, count in extraction["landed"].items())
+            + f" ({extraction['already_in_bronze']} already in bronze) in {len(extraction['files'])} files"
+        )
+    for error in outcome.step_errors:
+        print(f"extract github: {error}", file=sys.stderr)
+    if not outcome.success:
+        raise CommandError(f"run {outcome.run_id} failed; see the messages above")
+    print(
+        f"extract github: {landed.get('envelopes_landed', 0)} envelopes in {landed.get('landing_files', 0)} "
+        f"landing files, {landed.get('api_requests', 0)} API requests; `dora-assets refresh` ingests them "
+        "(the landing sensor does too)"
+    )
     return 0
 
 
@@ -441,6 +562,12 @@ def _tcp_port(text: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {port}")
     return port
+
+
+def _repo_name(text: str) -> str:
+    if not REPO_NAME.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a repository name like OWNER/NAME")
+    return text
 
 
 def _iso_date(text: str) -> date:

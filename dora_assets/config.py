@@ -113,6 +113,19 @@ class GitHubSignals(BaseModel):
         min_length=1,
         description="Workflow names or file names (deploy.yml) whose runs deploy (case-insensitive).",
     )
+    extract_repos: list[NonEmptyName] = Field(
+        default_factory=list,
+        description="Repos (OWNER/NAME) whose history the API extractor pulls (landing/github_api, "
+        "`dora-assets extract github`); the command's --repo overrides it.",
+    )
+
+    @field_validator("extract_repos")
+    @classmethod
+    def _repo_names(cls, repos: list[str]) -> list[str]:
+        for repo in repos:
+            if not REPO_NAME.match(repo):
+                raise ValueError(f"{repo!r} is not a repository name like OWNER/NAME")
+        return repos
 
 
 class PagerDutySettings(BaseModel):

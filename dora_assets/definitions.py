@@ -14,6 +14,9 @@ Policy applied here, once:
   `landing_drops` sensor launches `dora_ingest` for new drops; `transform_after_ingest` then
   launches `dora_transform` over the days the new deliveries can change; `dora_daily_ingest`
   is the daily safety net; `run_failure_alerts` reports failed runs.
+- Extraction: `landing/github_api` pulls GitHub API history into the landing folder for a range
+  of days (its partitions); it is started by hand or by `dora-assets extract github`, never by
+  the automation, and what it lands is ingested like any drop.
 - Partitions: silver is partitioned by UTC month (windows.MONTHLY, any range in one run); bronze is
   an append-only log keyed by landing file, and gold is recomputed whole from silver (small
   tables), so a late incident can change an old month's change failure rate.
@@ -30,6 +33,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    EnvVar,
     ScheduleDefinition,
     build_last_update_freshness_checks,
     build_sensor_for_freshness_checks,
@@ -41,6 +45,8 @@ from dora_assets.alerts import FailureNotifier, run_failure_alerts
 from dora_assets.bronze.assets import RAW_EVENTS, bronze_ingestion
 from dora_assets.bronze.checks import bronze_checks
 from dora_assets.bronze.sensors import INGEST_JOB_NAME, landing_drops
+from dora_assets.extract.assets import EXTRACT_JOB_NAME, github_api
+from dora_assets.extract.github_client import GitHubClient
 from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
@@ -89,6 +95,13 @@ dora_transform_job = define_asset_job(
     tags=WRITER_TAGS,
 )
 
+dora_extract_github_job = define_asset_job(
+    name=EXTRACT_JOB_NAME,
+    selection=AssetSelection.assets(github_api),
+    description="Land GitHub API history of the configured repos for a range of days (backfill or gap repair).",
+    tags=WRITER_TAGS,  # it reads bronze and writes the extraction cursors
+)
+
 dora_checks_job = define_asset_job(
     name=CHECKS_JOB_NAME,
     selection=AssetSelection.all_asset_checks(),
@@ -96,9 +109,9 @@ dora_checks_job = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[bronze_ingestion, *silver_assets, *gold_assets],
+    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets],
     asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
-    jobs=[dora_ingest_job, dora_transform_job, dora_checks_job],
+    jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(
             name="dora_checks_hourly",
@@ -122,6 +135,8 @@ defs = Definitions(
         "dora_config": DoraConfigResource(),
         "clock": Clock(),
         "failure_notifier": FailureNotifier(),
+        # Read when an extraction run starts; other runs never need it.
+        "github": GitHubClient(token=EnvVar("GITHUB_TOKEN")),
     },
     executor=in_process_executor,
 )

@@ -95,12 +95,16 @@ class RunOutcome:
         return self.success and not self.failed_error_checks
 
 
-def run_job(job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | None = None) -> RunOutcome:
+def run_job(
+    job_name: str, instance: DagsterInstance, *, tags: dict[str, str] | None = None, run_config: dict | None = None
+) -> RunOutcome:
     """Execute one job of the definitions in this process, recorded on ``instance``."""
     from dora_assets.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_LOGGING, tags=tags)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config={**QUIET_LOGGING, **(run_config or {})}, tags=tags
+    )
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:

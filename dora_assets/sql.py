@@ -8,7 +8,7 @@ the ``$named`` parameters it uses. Values are always bound, never formatted into
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = ("bronze", "silver", "gold", "extract")
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
 
@@ -100,12 +100,17 @@ def migrate_schema(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def run_sql_in_transaction(
-    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+    connection: duckdb.DuckDBPyConnection,
+    layer: str,
+    names: str | Sequence[str],
+    params: Mapping[str, Any] | None = None,
 ) -> None:
-    """Execute a SQL file atomically: all of its statements commit together or none does."""
+    """Execute one SQL file, or several in order, atomically: all of their statements commit
+    together or none does."""
     connection.execute("BEGIN TRANSACTION")
     try:
-        run_sql(connection, layer, name, params)
+        for name in [names] if isinstance(names, str) else names:
+            run_sql(connection, layer, name, params)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -113,3 +115,28 @@ def gold_monthly(paths: DoraPaths, columns: tuple[str, ...]) -> dict[tuple, dict
         (row["month"], row["repo"]): {name: row[name] for name in columns}
         for row in query_dicts(paths, "SELECT * FROM gold.dora_monthly")
     }
+
+
+@pytest.fixture
+def log_records() -> Iterator[list[logging.LogRecord]]:
+    """Every record logged in this process at any level (ours, httpx's, uvicorn's), collected by
+    a root handler of our own rather than caplog, so the assertions also hold under
+    ``-p no:logging``."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(logging.DEBUG)
+    root, ours = logging.getLogger(), logging.getLogger("dora_assets")
+    previous = (root.level, ours.level, ours.propagate)
+    root.setLevel(logging.DEBUG)
+    ours.setLevel(logging.DEBUG)
+    ours.propagate = True  # `dora-assets serve`'s log config stops propagation; make sure we see it
+    root.addHandler(handler)
+    yield records
+    root.removeHandler(handler)
+    root.setLevel(previous[0])
+    ours.setLevel(previous[1])
+    ours.propagate = previous[2]

@@ -20,6 +20,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from dora_assets.definitions import defs
 from dora_assets.demo.generator import generate_demo
+from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets_tests.conftest import refresh_runs
 
@@ -73,6 +74,7 @@ class Home:
             "landing": LandingFolder(path=str(self.landing)),
             "dora_config": DoraConfigResource(),
             "clock": Clock(frozen_at=self.now.isoformat()),
+            "github": GitHubClient(token="unused: these runs never extract"),
         }
 
     def run(self, *, checks_only: bool = False):

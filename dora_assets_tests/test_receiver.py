@@ -203,31 +203,6 @@ def receiver(start_receiver: Callable[..., Receiver]) -> Receiver:
     return start_receiver()
 
 
-@pytest.fixture
-def receiver_log() -> Iterator[list[logging.LogRecord]]:
-    """Every record logged in this process at any level (the receiver's, uvicorn's, ...), collected
-    by a root handler of our own rather than caplog, so the assertions also hold under
-    ``-p no:logging``."""
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Collect(logging.DEBUG)
-    root, ours = logging.getLogger(), logging.getLogger("dora_assets")
-    previous = (root.level, ours.level, ours.propagate)
-    root.setLevel(logging.DEBUG)
-    ours.setLevel(logging.DEBUG)
-    ours.propagate = True  # `dora-assets serve`'s log config stops propagation; make sure we see it
-    root.addHandler(handler)
-    yield records
-    root.removeHandler(handler)
-    root.setLevel(previous[0])
-    ours.setLevel(previous[1])
-    ours.propagate = previous[2]
-
-
 def server_log_text(records: list[logging.LogRecord]) -> str:
     """The server's log lines; the test's own HTTP client (httpx) logs the URLs it requests, query
     strings included, so its records are left out."""
@@ -1013,7 +988,7 @@ def test_a_derived_delivery_id_is_the_same_for_an_identical_repost(receiver: Rec
 
 
 def test_no_secret_reaches_a_log_line_or_a_landed_file(
-    start_receiver: Callable[..., Receiver], receiver_log: list[logging.LogRecord]
+    start_receiver: Callable[..., Receiver], log_records: list[logging.LogRecord]
 ) -> None:
     receiver = start_receiver()
     github = fixture_bytes(GITHUB_PUSH)
@@ -1034,7 +1009,7 @@ def test_no_secret_reaches_a_log_line_or_a_landed_file(
     ]
 
     assert statuses == [202, 401, 202, 202, 401, 202, 204]
-    server_log = server_log_text(receiver_log)
+    server_log = server_log_text(log_records)
     assert "signatures verified for: github, gitlab, pagerduty, jira, jenkins\n" in server_log
     assert "POST /webhooks/gitlab 202" in server_log, "the access log is written"
     assert "401 token does not match" in server_log, "refusals are logged with their reason"
@@ -1047,7 +1022,7 @@ def test_no_secret_reaches_a_log_line_or_a_landed_file(
 
 
 def test_jira_and_jenkins_secrets_never_reach_a_log_line_or_a_landed_file(
-    start_receiver: Callable[..., Receiver], receiver_log: list[logging.LogRecord]
+    start_receiver: Callable[..., Receiver], log_records: list[logging.LogRecord]
 ) -> None:
     receiver = start_receiver()
     jira = fixture_bytes(JIRA_ISSUE_UPDATED)
@@ -1072,7 +1047,7 @@ def test_jira_and_jenkins_secrets_never_reach_a_log_line_or_a_landed_file(
     ]
 
     assert statuses == [202, 401, 401, 202, 202, 202, 401, 401]
-    server_log = server_log_text(receiver_log)
+    server_log = server_log_text(log_records)
     assert "signatures verified for: github, gitlab, pagerduty, jira, jenkins\n" in server_log
     assert "POST /webhooks/jenkins 202" in server_log and "POST /webhooks/jira 401" in server_log
     assert "refused jira delivery from 127.0.0.1" in server_log and "401 signature does not match" in server_log

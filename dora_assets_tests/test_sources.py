@@ -187,12 +187,22 @@ def test_pagerduty_timeline_out_of_order_reopen_and_service_map(data_home: DoraP
     triggered = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2026-03-10T10:00:00Z")
     acknowledged = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2026-03-10T10:05:00Z")
     resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2026-03-10T11:30:00Z")
+    # A note on the incident: its data is the note (PagerDuty's incident.annotated), not an incident.
+    annotated = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2026-03-10T10:20:00Z")
+    annotated["event"].update({"event_type": "incident.annotated"})
+    annotated["event"]["data"] = {
+        "id": "PNOTE1",
+        "type": "incident_note",
+        "content": "Rolled back",
+        "incident": {"id": "P1"},
+    }
     # PagerDuty delivered the resolution before the trigger: order is by occurred_at.
     land(
         data_home,
         ("pagerduty", "incident.resolved", resolved, "2026-03-10T11:30:01Z"),
         ("pagerduty", "incident.triggered", triggered, "2026-03-10T11:30:02Z"),
         ("pagerduty", "incident.acknowledged", acknowledged, "2026-03-10T11:30:03Z"),
+        ("pagerduty", "incident.annotated", annotated, "2026-03-10T11:30:04Z"),
         (
             "pagerduty",
             "incident.reopened",
@@ -241,6 +251,10 @@ def test_jira_incidents_resolution_reopen_and_root_cause_field(data_home: DoraPa
     # Resolved by moving to Done without resolutiondate: resolved when it moved (the event time).
     story_done = sample("jira_issue_updated/mattermost-cloud-status-inprogress-to-done-resolutiondate.json", "jira")
     story_done["issue"]["fields"]["resolutiondate"] = None
+    # A root cause on the line after its label, as people type it.
+    story_done["issue"]["fields"]["description"] = (
+        "Checkout failed.\nRoot cause:\n0f886c74949c3ee7e489188911c7dc0c1d547418"
+    )
     land(
         data_home,
         ("jira", "jira:issue_updated", bug_resolved, "2019-08-12T23:23:03Z"),
@@ -275,7 +289,7 @@ def test_jira_incidents_resolution_reopen_and_root_cause_field(data_home: DoraPa
             "TES-41",
             utc("2019-02-15T19:01:52.971-08:00"),
             utc("2019-02-16T03:15:40.507Z"),
-            None,
+            "0f886c74949c3ee7e489188911c7dc0c1d547418",
             "https://some-instance-test.atlassian.net/browse/TES-41",
         ),
     ]

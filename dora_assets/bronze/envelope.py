@@ -46,6 +46,11 @@ KNOWN_EVENT_TYPES: dict[str, frozenset[str]] = {
             "public",
             "gollum",
             "commit_comment",
+            # Objects extracted from the REST API (dora_assets.extract.github), shaped like webhooks.
+            "api:push",
+            "api:deployment_status",
+            "api:pull_request",
+            "api:issues",
         }
     ),
     "gitlab": frozenset(

@@ -21,6 +21,12 @@ with the fields that must vary overwritten. The output is one NDJSON file of env
 day (``github/YYYY/MM/DD/deliveries.ndjson``, in received order) plus one single-envelope file
 per redelivery (``github/YYYY/MM/DD/redeliveries/<delivery_id>.json``), byte-identical for
 identical arguments.
+
+With ``sources`` naming more than GitHub, the same history (same seed: same repositories,
+commits, merges, deployments, incidents and times) is told by other senders for a fixed subset
+of the repositories (``senders.py``): GitLab hosts every second repository, Jenkins deploys two
+repositories in four, PagerDuty and Jira report the incidents of every third repository (see
+``assign_senders``). Each source gets its own ``<source>/YYYY/MM/DD/`` folders.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import os
 import random
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
@@ -44,7 +50,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
+
 from dora_assets.bronze.envelope import Envelope
+from dora_assets.config import DoraConfig
 
 OWNER = "acme"
 REPO_NAMES: tuple[str, ...] = (
@@ -54,6 +63,11 @@ REPO_NAMES: tuple[str, ...] = (
     "reporting", "scheduler", "storefront", "warehouse",
 )  # fmt: skip
 MAX_REPOS = len(REPO_NAMES)
+
+SOURCES: tuple[str, ...] = ("github", "gitlab", "pagerduty", "jira", "jenkins")
+DEFAULT_SOURCES: tuple[str, ...] = ("github",)
+CODE_HOSTS: tuple[str, ...] = ("github", "gitlab")
+JENKINS_DEPLOY_JOBS: tuple[str, ...] = ("*-deploy",)
 
 TEMPLATE_PACKAGE = "dora_assets.demo"
 TEMPLATE_NAMES = (
@@ -191,6 +205,75 @@ class DemoSummary:
     repos: list[str]
     start: date
     end: date
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    # repo -> who reports what: {"code": github|gitlab, "deployments": github|gitlab|jenkins,
+    # "incidents": github|gitlab|pagerduty|jira}
+    senders: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The metric config the history needs (jira.projects, jenkins.deploy_jobs); {} for none.
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_sources(value: str | Iterable[str]) -> tuple[str, ...]:
+    """The sources named by a comma-separated list (or an iterable of names), in the canonical
+    order of ``SOURCES``. Raises ``ValueError`` for an unknown or missing name, or a list
+    without a code host (github or gitlab): pushes need one."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    if not all(isinstance(name, str) for name in names):
+        raise ValueError(f"sources must be names, not {value!r}")
+    chosen = [name.strip().lower() for name in names]
+    unknown = [name for name in chosen if name not in SOURCES]
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown)
+        raise ValueError(f"unknown source {shown}; choose from {', '.join(SOURCES)}")
+    if not chosen:
+        raise ValueError(f"no source named; choose from {', '.join(SOURCES)}")
+    if not any(name in CODE_HOSTS for name in chosen):
+        raise ValueError("sources must include a code host, github or gitlab: the history's pushes need one")
+    return tuple(name for name in SOURCES if name in chosen)
+
+
+def describe_senders(senders: dict[str, dict[str, str]]) -> str:
+    """One line saying which repositories each non-GitHub sender speaks for."""
+    roles = (("code", "gitlab", "hosts"), ("deployments", "jenkins", "deploys"),
+             ("incidents", "pagerduty", "pages for"), ("incidents", "jira", "tracks incidents of"))  # fmt: skip
+    parts = []
+    for role, sender, verb in roles:
+        repos = [repo for repo, assigned in senders.items() if assigned[role] == sender]
+        if repos:
+            parts.append(f"{sender} {verb} {', '.join(repos)}")
+    return "; ".join(parts) + ("; github the rest" if parts else "github all")
+
+
+def demo_config_yaml(config: dict[str, Any]) -> str:
+    """The config a demo history needs (``DemoSummary.config``) as a YAML file's text."""
+    header = "# The metric config of the dora-assets demo history: Jira projects and Jenkins deploy jobs.\n"
+    return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def config_covers(existing: DoraConfig, needed: dict[str, Any]) -> bool:
+    """Whether ``existing`` already maps what ``needed`` (``DemoSummary.config``) asks for."""
+    projects = needed.get("jira", {}).get("projects", {})
+    if any(existing.jira.projects.get(key.lower()) != repo for key, repo in projects.items()):
+        return False
+    jobs = needed.get("jenkins", {}).get("deploy_jobs", [])
+    return all(pattern.lower() in existing.jenkins.deploy_jobs for pattern in jobs)
+
+
+def assign_senders(repo_count: int, sources: Iterable[str]) -> list[dict[str, str]]:
+    """Who reports what for each repository (by position), fixed for a set of sources:
+    the code host alternates between the chosen hosts (GitLab: every second repository);
+    Jenkins deploys the third and fourth of every four; PagerDuty and Jira take turns with the
+    code host at reporting incidents (every third repository each when both are chosen)."""
+    chosen = set(sources)
+    hosts = [host for host in CODE_HOSTS if host in chosen]
+    incident_senders = ["code", *(name for name in ("pagerduty", "jira") if name in chosen)]
+    plan = []
+    for index in range(repo_count):
+        code = hosts[index % len(hosts)]
+        deployments = "jenkins" if "jenkins" in chosen and index // 2 % 2 == 1 else code
+        incidents = incident_senders[index % len(incident_senders)]
+        plan.append({"code": code, "deployments": deployments, "incidents": code if incidents == "code" else incidents})
+    return plan
 
 
 def generate_demo(
@@ -201,17 +284,23 @@ def generate_demo(
     seed: int = 7,
     end: date | None = None,
     until: datetime | None = None,
+    sources: str | Iterable[str] = DEFAULT_SOURCES,
 ) -> DemoSummary:
     """Write ``days`` days of GitHub deliveries (ending at ``end``, inclusive; default today in
     UTC) for ``repos`` repositories into ``landing_dir``. Only deliveries received before
     ``until`` (default: now) are written, so a history that ends today holds nothing from the
     future. The same arguments (and a past ``end``) write the same bytes to the same files.
-    Raises ``ValueError`` for days < 1 or repos outside 1..26.
+    ``sources`` (names or a comma-separated list from ``SOURCES``; default GitHub only) chooses
+    the senders: the history is the same whatever they are, only who reports each event changes
+    (see ``assign_senders``), and the summary's ``config`` holds the metric config that Jira and
+    Jenkins deliveries need. Raises ``ValueError`` for days < 1, repos outside 1..26 or bad
+    sources.
     """
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a whole number of at least 1, not {days!r}")
     if isinstance(repos, bool) or not isinstance(repos, int) or not 1 <= repos <= MAX_REPOS:
         raise ValueError(f"repos must be a whole number from 1 to {MAX_REPOS}, not {repos!r}")
+    sources = parse_sources(sources)
     if isinstance(end, datetime):
         end = end.date()
     end = end or datetime.now(UTC).date()
@@ -219,6 +308,12 @@ def generate_demo(
     rng = random.Random(seed)
     history = _DemoHistory(rng, start, end, repos, until or datetime.now(UTC))
     envelopes = history.run()
+    plan = assign_senders(repos, sources)
+    senders = {repo.full_name: assigned for repo, assigned in zip(history.repos, plan, strict=True)}
+    if sources != DEFAULT_SOURCES:
+        from dora_assets.demo.senders import retell  # the other senders build on this module
+
+        envelopes = retell(history, senders, seed)
     files, redeliveries = _write_landing(Path(landing_dir), envelopes, rng)
     return DemoSummary(
         files=files,
@@ -227,7 +322,22 @@ def generate_demo(
         repos=[repo.full_name for repo in history.repos],
         start=start,
         end=end,
+        sources=sources,
+        senders=senders,
+        config=_needed_config(history.repos, senders),
     )
+
+
+def _needed_config(repos: list[_Repo], senders: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """What the metric config must say for the history's Jira and Jenkins deliveries: each Jira
+    project's repository (its key is the repository's ticket prefix) and the deploy jobs."""
+    config: dict[str, Any] = {}
+    projects = {repo.ticket_prefix: repo.full_name for repo in repos if senders[repo.full_name]["incidents"] == "jira"}
+    if projects:
+        config["jira"] = {"projects": projects}
+    if any(assigned["deployments"] == "jenkins" for assigned in senders.values()):
+        config["jenkins"] = {"deploy_jobs": list(JENKINS_DEPLOY_JOBS)}
+    return config
 
 
 @dataclass(frozen=True)
@@ -308,6 +418,70 @@ class _Issue:
     closed_at: datetime | None = None
     comments: int = 0
     close_envelope: Envelope | None = None
+    incident: bool = False
+    triaged_at: datetime | None = None  # incidents: when the responder took it on
+
+
+# What happened, as the history played it, for the other senders (``senders.py``) to retell.
+# Each fact keeps the GitHub envelope(s) it produced (None when cut off by ``until``).
+
+
+@dataclass(frozen=True)
+class _PushFact:
+    repo: _Repo
+    branch: str
+    before: str
+    after: str
+    commits: tuple[_Commit, ...]
+    at: datetime
+    pusher: _Person
+    envelope: Envelope | None
+
+
+@dataclass(frozen=True)
+class _MergeFact:
+    """A pull request merged into main (merge or squash style), after its main push."""
+
+    repo: _Repo
+    number: int
+    branch: str
+    title: str
+    author: _Person
+    merger: _Person
+    opened_at: datetime  # the branch's first push
+    head: _Commit  # the branch's last commit
+    push: _PushFact  # the push to main that merged it
+
+
+@dataclass(frozen=True)
+class _DeploymentFact:
+    repo: _Repo
+    deployment: _Deployment
+    started: datetime
+    finished: datetime
+    state: str  # success, failure or error
+    created: Envelope | None
+    in_progress: Envelope | None
+    final: Envelope | None
+
+
+@dataclass(frozen=True)
+class _IssueFact:
+    """One ``issues`` event, with the issue as it was right after it."""
+
+    issue: _Issue
+    action: str  # opened, labeled, edited, closed
+    at: datetime
+    actor: _Person
+    title: str
+    body: str
+    previous_body: str | None  # edited: the body before
+    labels: tuple[str, ...]
+    closed: bool
+    envelope: Envelope | None
+
+
+_Fact = _PushFact | _MergeFact | _DeploymentFact | _IssueFact
 
 
 class _DemoHistory:
@@ -321,6 +495,9 @@ class _DemoHistory:
         self.received_before = min(self.end_at, until)
         self.templates = {name: _template_text(name) for name in TEMPLATE_NAMES}
         self.envelopes: list[Envelope] = []
+        self.facts: list[_Fact] = []  # in the order they happened
+        self.commits: dict[str, _Commit] = {}  # sha -> commit, every pushed commit
+        self.branch_opened: dict[tuple[str, str], datetime] = {}  # (repo, branch) -> first push
         self.incidents: list[_Issue] = []
         self.used_ids: set[int] = set()
         self.used_delivery_ids: set[str] = set()
@@ -440,7 +617,12 @@ class _DemoHistory:
                 commits = [
                     _Commit(self._sha(), self._sha(), message, author, at - timedelta(seconds=3), files, "squash")
                 ]
-        self._push(repo, "main", commits, at, merger, repeated)
+        push = self._push(repo, "main", commits, at, merger, repeated)
+        if style != "direct":
+            opened = self.branch_opened.get((repo.full_name, branch), at)
+            self.facts.append(
+                _MergeFact(repo, number, branch, subject, author, merger, opened, branch_commits[-1], push)
+            )
         repo.main_pushed_at = at
         repo.pending.extend(commits)
         repo.last_merger = merger
@@ -494,7 +676,7 @@ class _DemoHistory:
 
     def _push(
         self, repo: _Repo, branch: str, commits: list[_Commit], at: datetime, pusher: _Person, repeated: set[str]
-    ) -> None:
+    ) -> _PushFact:
         """A ``push`` event moving ``branch`` from its previous head to the last commit."""
         before = repo.heads.get(branch, ZERO_SHA)
         after = commits[-1].sha
@@ -520,7 +702,12 @@ class _DemoHistory:
             sender=self._account(payload["sender"], pusher),
         )
         repo.heads[branch] = after
-        self._emit("push", payload, at)
+        envelope = self._emit("push", payload, at)
+        fact = _PushFact(repo, branch, before, after, tuple(commits), at, pusher, envelope)
+        self.facts.append(fact)
+        self.commits.update((commit.sha, commit) for commit in commits)
+        self.branch_opened.setdefault((repo.full_name, branch), at)
+        return fact
 
     def _commit_payload(self, repo: _Repo, template: dict[str, Any], commit: _Commit, distinct: bool) -> dict[str, Any]:
         body = copy.deepcopy(template)
@@ -581,17 +768,18 @@ class _DemoHistory:
         payload = self._payload(repo, "deployment")
         self._fill_deployment(repo, payload["deployment"], deployment, at)
         payload["sender"] = self._account(payload["sender"], creator)
-        self._emit("deployment", payload, at)
+        created = self._emit("deployment", payload, at)
         started = at + timedelta(seconds=rng.randint(12, 90))
-        self._deployment_status(repo, deployment, "in_progress", started)
+        in_progress = self._deployment_status(repo, deployment, "in_progress", started)
         duration = rng.randint(180, 900) if environment == "production" else rng.randint(120, 480)
         finished = started + timedelta(seconds=duration)
         roll = rng.random()
         state = "success" if roll >= failure_rate else ("failure" if roll < failure_rate * 0.7 else "error")
-        self._deployment_status(repo, deployment, state, finished)
+        final = self._deployment_status(repo, deployment, state, finished)
+        self.facts.append(_DeploymentFact(repo, deployment, started, finished, state, created, in_progress, final))
         return state, finished
 
-    def _deployment_status(self, repo: _Repo, deployment: _Deployment, state: str, at: datetime) -> None:
+    def _deployment_status(self, repo: _Repo, deployment: _Deployment, state: str, at: datetime) -> Envelope | None:
         payload = self._payload(repo, "deployment_status")
         status_id = self._id_at("deployment_status", at)
         deployment_url = f"https://api.github.com/repos/{repo.full_name}/deployments/{deployment.deployment_id}"
@@ -612,7 +800,7 @@ class _DemoHistory:
         )
         self._fill_deployment(repo, payload["deployment"], deployment, at)
         payload["sender"] = self._account(payload["sender"], deployment.creator)
-        self._emit("deployment_status", payload, at)
+        return self._emit("deployment_status", payload, at)
 
     def _fill_deployment(self, repo: _Repo, body: dict[str, Any], deployment: _Deployment, updated: datetime) -> None:
         url = f"https://api.github.com/repos/{repo.full_name}/deployments/{deployment.deployment_id}"
@@ -660,6 +848,7 @@ class _DemoHistory:
         self._issue_event(issue, "opened", at, issue.author)
         restore = timedelta(minutes=int(min(rng.lognormvariate(math.log(150), 1.0), 5760)) + 20)
         triage = timedelta(minutes=rng.randint(2, 20))
+        issue.triaged_at = at + triage
         if severity not in labels:
             self._at(at + triage, partial(self._label_issue, issue, severity))
         if rng.random() < 0.3:
@@ -708,6 +897,7 @@ class _DemoHistory:
         )
         repo.open_issues += 1
         if incident:
+            issue.incident = True
             self.incidents.append(issue)
         return issue
 
@@ -778,7 +968,15 @@ class _DemoHistory:
         if changes is not None:
             payload["changes"] = changes
         payload["sender"] = self._account(payload["sender"], actor)
-        return self._emit("issues", payload, at)
+        envelope = self._emit("issues", payload, at)
+        previous = changes["body"]["from"] if changes and "body" in changes else None
+        closed = issue.closed_at is not None
+        self.facts.append(
+            _IssueFact(
+                issue, action, at, actor, issue.title, issue.body, previous, tuple(issue.labels), closed, envelope
+            )
+        )
+        return envelope
 
     def _label(self, repo: _Repo, template: dict[str, Any], name: str) -> dict[str, Any]:
         color, default, description = LABELS[name.lower()]
@@ -903,24 +1101,29 @@ class _DemoHistory:
 
 
 def _write_landing(landing_dir: Path, envelopes: list[Envelope], rng: random.Random) -> tuple[int, int]:
-    """One NDJSON file per UTC day plus one JSON file per redelivery; (files, redeliveries)."""
-    days: dict[date, list[str]] = {}
+    """One NDJSON file per source and UTC day plus one JSON file per redelivery; (files, redeliveries)."""
+    days: dict[Path, list[str]] = {}  # day folder -> its lines
     redeliveries: list[tuple[Path, str]] = []
     for envelope in envelopes:
         line = envelope.to_json()
-        day = envelope.received_at.astimezone(UTC).date()
-        days.setdefault(day, []).append(line)
+        folder = _day_dir(landing_dir, envelope.source, envelope.received_at.astimezone(UTC).date())
+        days.setdefault(folder, []).append(line)
         if rng.random() < REDELIVERY_RATE:
-            redeliveries.append((_day_dir(landing_dir, day) / "redeliveries" / f"{envelope.delivery_id}.json", line))
-    for day, lines in sorted(days.items()):
-        _write_atomically(_day_dir(landing_dir, day) / "deliveries.ndjson", "\n".join(lines) + "\n")
+            redeliveries.append((folder / "redeliveries" / f"{_file_stem(envelope.delivery_id)}.json", line))
+    for folder, lines in sorted(days.items()):
+        _write_atomically(folder / "deliveries.ndjson", "\n".join(lines) + "\n")
     for path, line in redeliveries:
         _write_atomically(path, line + "\n")
     return len(days) + len(redeliveries), len(redeliveries)
 
 
-def _day_dir(landing_dir: Path, day: date) -> Path:
-    return landing_dir / "github" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
+def _day_dir(landing_dir: Path, source: str, day: date) -> Path:
+    return landing_dir / source / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
+
+
+def _file_stem(delivery_id: str) -> str:
+    """A delivery id as a file name: Jenkins ids (``job#12#COMPLETED``) may name folders."""
+    return delivery_id.replace("/", "_")
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -937,8 +1140,8 @@ def _write_atomically(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _template_text(name: str) -> str:
-    return resources.files(TEMPLATE_PACKAGE).joinpath("templates", "github", f"{name}.json").read_text("utf-8")
+def _template_text(name: str, source: str = "github") -> str:
+    return resources.files(TEMPLATE_PACKAGE).joinpath("templates", source, f"{name}.json").read_text("utf-8")
 
 
 def _swap(value: Any, old: str, new: str) -> Any:

@@ -17,19 +17,22 @@ from datetime import datetime
 from pathlib import Path
 
 
-def landing_file_name(received_at: datetime) -> str:
-    """``<received_at compact>-<uuid4 hex>.json``: nothing in it comes from the request, so a
+def landing_file_name(received_at: datetime, suffix: str = ".json") -> str:
+    """``<received_at compact>-<uuid4 hex><suffix>``: nothing in it comes from the request, so a
     sender can neither choose nor collide with a path."""
-    return f"{received_at:%Y%m%dT%H%M%S%f}Z-{uuid.uuid4().hex}.json"
+    return f"{received_at:%Y%m%dT%H%M%S%f}Z-{uuid.uuid4().hex}{suffix}"
 
 
-def write_landing_file(landing_dir: Path, source: str, received_at: datetime, content: bytes) -> str:
-    """Write ``content`` as ``<landing>/<source>/<YYYY>/<MM>/<DD>/<name>.json`` and return that
-    path relative to the landing folder (POSIX form). ``received_at`` must be in UTC."""
+def write_landing_file(
+    landing_dir: Path, source: str, received_at: datetime, content: bytes, *, suffix: str = ".json"
+) -> str:
+    """Write ``content`` as ``<landing>/<source>/<YYYY>/<MM>/<DD>/<name><suffix>`` (``.json``: one
+    envelope; ``.ndjson``: one per line) and return that path relative to the landing folder
+    (POSIX form). ``received_at`` must be in UTC."""
     directory = _ensure_directories(
         landing_dir, (source, f"{received_at:%Y}", f"{received_at:%m}", f"{received_at:%d}")
     )
-    name = landing_file_name(received_at)
+    name = landing_file_name(received_at, suffix)
     final_path = directory / name
     temporary_path = directory / f".{name}.tmp"
     descriptor = os.open(temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)

@@ -25,6 +25,10 @@ INCIDENTS = AssetKey(["silver", "incidents"])
 # of months in one run.
 SILVER_TABLE = {"group_name": "silver", "kinds": {"duckdb"}, "partitions_def": MONTHLY, "backfill_policy": SINGLE_RUN}
 
+# The tables mapped from bronze deliveries: their SQL leaves its candidate rows (rejects marked)
+# in the temporary table mapping_candidates for replace_rejects.sql.
+MAPPED_FROM_BRONZE = ("pushes", "deployments", "incidents", "pull_requests")
+
 SOURCE = ("source", "VARCHAR", "The system the fact came from (github, gitlab, pagerduty, jira, jenkins).")
 REPO = ("repo", "VARCHAR", "Repository as OWNER/NAME.")
 
@@ -36,7 +40,9 @@ def refresh_silver_table(
     ``silver/sql/<table>.sql``, under the config's definitions."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
-        run_sql_in_transaction(connection, "silver", table, {**window.params(), **dora_config.load().silver_params()})
+        files = [table, "replace_rejects"] if table in MAPPED_FROM_BRONZE else [table]
+        params = {**window.params(), **dora_config.load().silver_params(), "target_table": table}
+        run_sql_in_transaction(connection, "silver", files, params)
         rows = table_row_count(connection, f"silver.{table}")
         [rejected] = connection.execute(
             "SELECT count(*) FROM silver.rejected_events WHERE target_table = $table "

@@ -22,9 +22,17 @@ NO_REJECTED_EVENTS = "no_rejected_events"
 # The bronze event types (source:event_type) each mapping reads. GitLab deliveries may carry the
 # X-Gitlab-Event header's name instead of object_kind; both are listed.
 FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
-    PUSHES: ["github:push", "gitlab:push", "gitlab:Push Hook", "gitlab:tag_push", "gitlab:Tag Push Hook"],
+    PUSHES: [
+        "github:push",
+        "github:api:push",
+        "gitlab:push",
+        "gitlab:Push Hook",
+        "gitlab:tag_push",
+        "gitlab:Tag Push Hook",
+    ],
     DEPLOYMENTS: [
         "github:deployment_status",
+        "github:api:deployment_status",
         "github:workflow_run",
         "github:release",
         "gitlab:deployment",
@@ -34,6 +42,7 @@ FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
     ],
     INCIDENTS: [
         "github:issues",
+        "github:api:issues",
         "gitlab:issue",
         "gitlab:Issue Hook",
         "gitlab:Confidential Issue Hook",
@@ -42,7 +51,12 @@ FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
         "jira:jira:issue_deleted",
         *sorted(f"pagerduty:{event}" for event in KNOWN_EVENT_TYPES["pagerduty"] if event.startswith("incident.")),
     ],
-    PULL_REQUESTS: ["github:pull_request", "gitlab:merge_request", "gitlab:Merge Request Hook"],
+    PULL_REQUESTS: [
+        "github:pull_request",
+        "github:api:pull_request",
+        "gitlab:merge_request",
+        "gitlab:Merge Request Hook",
+    ],
 }
 
 

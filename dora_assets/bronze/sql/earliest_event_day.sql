@@ -28,12 +28,12 @@ texts AS (
     FROM deliveries
     UNION ALL
     SELECT unnest(coalesce(json_extract_string(payload, '$.commits[*].timestamp'), []))
-    FROM deliveries WHERE event_type IN ('push', 'tag_push', 'Push Hook', 'Tag Push Hook')
+    FROM deliveries WHERE event_type IN ('push', 'api:push', 'tag_push', 'Push Hook', 'Tag Push Hook')
 ),
 times AS (
     SELECT received_at AS event_time FROM deliveries
     UNION ALL
-    SELECT to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)) FROM deliveries WHERE event_type = 'push'
+    SELECT to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)) FROM deliveries WHERE event_type IN ('push', 'api:push')
     UNION ALL
     SELECT to_timestamp(try_cast(payload ->> '$.build.timestamp' AS BIGINT) / 1000) FROM deliveries WHERE source = 'jenkins'
     UNION ALL

@@ -24,8 +24,9 @@
 --                             the job's full name (folder/multibranch path from its url).
 -- Production = environment in $production_environments (case-insensitive). Repos pass through
 -- $repo_aliases. A success that names no commit is rejected to silver.rejected_events.
+-- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: deployments whose time_deployed (rejects: received_at) is in [$window_start, $window_end).
-CREATE OR REPLACE TEMP TABLE deployment_candidates AS
+CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_statuses AS (
     SELECT
         source,
@@ -51,7 +52,7 @@ WITH github_statuses AS (
         received_at
     FROM bronze.raw_events
     WHERE source = 'github'
-      AND event_type = 'deployment_status'
+      AND event_type IN ('deployment_status', 'api:deployment_status')
       AND list_contains($github_deployments_from, 'deployment_status')
       AND lower(payload ->> '$.deployment_status.state') = 'success'
 ),
@@ -88,7 +89,7 @@ github_tag_pushes AS (
     SELECT silver.github_repo(payload) AS repo, substr(payload ->> '$.ref', 11) AS tag,
            arg_max(lower(payload ->> '$.after'), received_at) AS sha
     FROM bronze.raw_events
-    WHERE source = 'github' AND event_type = 'push' AND starts_with(payload ->> '$.ref', 'refs/tags/')
+    WHERE source = 'github' AND event_type IN ('push', 'api:push') AND starts_with(payload ->> '$.ref', 'refs/tags/')
       AND list_contains($github_deployments_from, 'release')
     GROUP BY ALL
 ),
@@ -97,7 +98,7 @@ github_branch_heads AS (
            lower(payload ->> '$.after') AS sha,
            coalesce(to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)), received_at) AS pushed_at
     FROM bronze.raw_events
-    WHERE source = 'github' AND event_type = 'push' AND starts_with(payload ->> '$.ref', 'refs/heads/')
+    WHERE source = 'github' AND event_type IN ('push', 'api:push') AND starts_with(payload ->> '$.ref', 'refs/heads/')
       AND list_contains($github_deployments_from, 'release')
 ),
 github_releases AS (
@@ -233,18 +234,7 @@ SELECT
     arg_min(ref, time_deployed) AS ref,
     min(time_deployed) AS time_deployed,
     arg_min(delivery_id, time_deployed) AS delivery_id
-FROM deployment_candidates
+FROM mapping_candidates
 WHERE reject_reason IS NULL
 GROUP BY deploy_id
 HAVING min(time_deployed) >= $window_start AND min(time_deployed) < $window_end;
-
-DELETE FROM silver.rejected_events
-WHERE target_table = 'deployments' AND received_at >= $window_start AND received_at < $window_end;
-
-INSERT INTO silver.rejected_events BY NAME
-SELECT 'deployments' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
-FROM deployment_candidates
-WHERE reject_reason IS NOT NULL
-  AND received_at >= $window_start AND received_at < $window_end;
-
-DROP TABLE deployment_candidates;

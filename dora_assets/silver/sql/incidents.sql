@@ -15,7 +15,7 @@
 --                   else when the issue moved into a done status (after its last open state),
 --                   while the latest state is done (a reopen clears the resolution); ordered by
 --                   the event's timestamp; repo = $jira_projects[project key], else the key;
---                   root cause from $jira_root_cause_field when set.
+--                   root cause from $jira_root_cause_field when set and filled, else the description.
 -- root_cause_sha is the hex sha after "root cause:" (case-insensitive, 7-40 chars) in the body,
 -- description (or title for PagerDuty). Repos pass through $repo_aliases. A deleted issue is no
 -- incident. A report without an id or a creation time is rejected to silver.rejected_events.
@@ -23,8 +23,9 @@
 -- $correlation_window_minutes of each other are one incident; it keeps the report of the source
 -- first in $correlation_priority (its id, title, url and resolution time), the earliest creation
 -- time, the first known root cause, and lists every merged report in `reports`.
+-- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: incidents whose time_created (rejects: received_at) is in [$window_start, $window_end).
-CREATE OR REPLACE TEMP TABLE incident_reports AS
+CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_issue_events AS (
     SELECT
         source, event_type, delivery_id, received_at,
@@ -34,7 +35,7 @@ WITH github_issue_events AS (
         payload -> '$.issue' AS issue,
         silver.event_time(payload ->> '$.issue.updated_at') AS updated_at
     FROM bronze.raw_events
-    WHERE source = 'github' AND event_type = 'issues'
+    WHERE source = 'github' AND event_type IN ('issues', 'api:issues')
 ),
 github_latest AS (
     SELECT *
@@ -106,6 +107,9 @@ pagerduty_events AS (
     WHERE source = 'pagerduty'
       AND starts_with(event_type, 'incident.')
       AND coalesce(payload ->> '$.event.resource_type', 'incident') = 'incident'
+      -- Events about something attached to an incident (a note: incident.annotated; a status
+      -- update, a responder) carry that object as data, not the incident: they change nothing here.
+      AND coalesce(payload ->> '$.event.data.type', 'incident') = 'incident'
 ),
 pagerduty_timeline AS (
     SELECT
@@ -186,9 +190,10 @@ jira_reports AS (
         issue ->> '$.fields.summary' AS title,
         silver.event_time(issue ->> '$.fields.created') AS time_created,
         CASE WHEN done THEN coalesce(silver.event_time(issue ->> '$.fields.resolutiondate'), done_since) END AS time_resolved,
-        CASE WHEN $jira_root_cause_field <> ''
-             THEN 'root cause: ' || coalesce(issue -> '$.fields' ->> $jira_root_cause_field, '')
-             ELSE CAST(issue -> '$.fields.description' AS VARCHAR) END AS root_cause_text,
+        coalesce(
+            CASE WHEN $jira_root_cause_field <> '' THEN 'root cause: ' || (issue -> '$.fields' ->> $jira_root_cause_field) END,
+            issue ->> '$.fields.description'
+        ) AS root_cause_text,
         regexp_replace(issue ->> '$.self', '/rest/api/.*$', '') || '/browse/' || incident_id AS url
     FROM jira_latest
     WHERE event_type <> 'jira:issue_deleted'
@@ -224,7 +229,7 @@ DELETE FROM silver.incidents WHERE time_created >= $window_start AND time_create
 
 INSERT INTO silver.incidents BY NAME
 WITH accepted AS (
-    SELECT * FROM incident_reports WHERE reject_reason IS NULL
+    SELECT * FROM mapping_candidates WHERE reject_reason IS NULL
 ),
 nearest_preferred AS (
     -- Each report's best match among reports of a preferred source in the same repo and window.
@@ -278,14 +283,3 @@ JOIN accepted AS primary_report
  AND primary_report.source = merged.root.source
  AND primary_report.incident_id = merged.root.incident_id
 WHERE merged.time_created >= $window_start AND merged.time_created < $window_end;
-
-DELETE FROM silver.rejected_events
-WHERE target_table = 'incidents' AND received_at >= $window_start AND received_at < $window_end;
-
-INSERT INTO silver.rejected_events BY NAME
-SELECT 'incidents' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
-FROM incident_reports
-WHERE reject_reason IS NOT NULL
-  AND received_at >= $window_start AND received_at < $window_end;
-
-DROP TABLE incident_reports;

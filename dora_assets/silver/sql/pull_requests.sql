@@ -4,8 +4,9 @@
 -- merge event); time_opened is created_at. It feeds the merge-to-deploy breakdown of lead time.
 -- Repos pass through $repo_aliases. A merged request without a merge time is rejected to
 -- silver.rejected_events.
+-- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: rows whose time_merged (rejects: received_at) is in [$window_start, $window_end).
-CREATE OR REPLACE TEMP TABLE pull_request_candidates AS
+CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_merges AS (
     SELECT
         source, event_type, delivery_id, received_at,
@@ -19,7 +20,7 @@ WITH github_merges AS (
         payload ->> '$.pull_request.html_url' AS url,
         silver.event_time(payload ->> '$.pull_request.updated_at') AS updated_at
     FROM bronze.raw_events
-    WHERE source = 'github' AND event_type = 'pull_request'
+    WHERE source = 'github' AND event_type IN ('pull_request', 'api:pull_request')
       AND payload ->> '$.action' = 'closed'
       AND coalesce(try_cast(payload ->> '$.pull_request.merged' AS BOOLEAN), FALSE)
 ),
@@ -55,20 +56,9 @@ DELETE FROM silver.pull_requests WHERE time_merged >= $window_start AND time_mer
 
 INSERT INTO silver.pull_requests BY NAME
 SELECT source, repo, pull_request_id, title, target_branch, time_opened, time_merged, merge_commit_sha, url, delivery_id
-FROM pull_request_candidates
+FROM mapping_candidates
 WHERE reject_reason IS NULL
 QUALIFY row_number() OVER (
     PARTITION BY source, repo, pull_request_id ORDER BY updated_at DESC NULLS LAST, received_at DESC, delivery_id DESC
 ) = 1
   AND time_merged >= $window_start AND time_merged < $window_end;
-
-DELETE FROM silver.rejected_events
-WHERE target_table = 'pull_requests' AND received_at >= $window_start AND received_at < $window_end;
-
-INSERT INTO silver.rejected_events BY NAME
-SELECT 'pull_requests' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
-FROM pull_request_candidates
-WHERE reject_reason IS NOT NULL
-  AND received_at >= $window_start AND received_at < $window_end;
-
-DROP TABLE pull_request_candidates;

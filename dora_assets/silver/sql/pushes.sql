@@ -8,8 +8,9 @@
 -- received_at (the hook fires on push). GitLab lists at most 20 commits per push.
 -- Repos pass through $repo_aliases. Branch and tag deletions (after = 000...0) stay, with no commits.
 -- A push without an after sha is rejected to silver.rejected_events with the reason.
+-- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: rows whose pushed_at (rejects: received_at) is in [$window_start, $window_end).
-CREATE OR REPLACE TEMP TABLE push_candidates AS
+CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_pushes AS (
     SELECT
         source,
@@ -27,7 +28,7 @@ WITH github_pushes AS (
         delivery_id,
         received_at
     FROM bronze.raw_events
-    WHERE source = 'github' AND event_type = 'push'
+    WHERE source = 'github' AND event_type IN ('push', 'api:push')
 ),
 gitlab_pushes AS (
     SELECT
@@ -70,17 +71,6 @@ SELECT
         }
     ) AS commits,
     delivery_id
-FROM push_candidates
+FROM mapping_candidates
 WHERE reject_reason IS NULL
   AND pushed_at >= $window_start AND pushed_at < $window_end;
-
-DELETE FROM silver.rejected_events
-WHERE target_table = 'pushes' AND received_at >= $window_start AND received_at < $window_end;
-
-INSERT INTO silver.rejected_events BY NAME
-SELECT 'pushes' AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
-FROM push_candidates
-WHERE reject_reason IS NOT NULL
-  AND received_at >= $window_start AND received_at < $window_end;
-
-DROP TABLE push_candidates;

@@ -1,0 +1,14 @@
+-- After a mapping file (pushes, deployments, incidents, pull_requests), in its transaction: its
+-- rejects replace $target_table's rows of silver.rejected_events received in the window. The
+-- mapping left its candidate rows, with reject_reason set on the unusable ones, in the temporary
+-- table mapping_candidates.
+DELETE FROM silver.rejected_events
+WHERE target_table = $target_table AND received_at >= $window_start AND received_at < $window_end;
+
+INSERT INTO silver.rejected_events BY NAME
+SELECT $target_table AS target_table, source, event_type, delivery_id, received_at, reject_reason AS reason
+FROM mapping_candidates
+WHERE reject_reason IS NOT NULL
+  AND received_at >= $window_start AND received_at < $window_end;
+
+DROP TABLE mapping_candidates;
