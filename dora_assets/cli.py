@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=command_serve)
 
+    report = commands.add_parser("report", help="write the self-contained dashboard to $DORA_HOME/reports/dora.html")
+    report.add_argument("--open", action="store_true", help="open it in the default browser afterwards")
+    report.set_defaults(handler=command_report)
+
     extract = commands.add_parser(
         "extract", help="land API history as envelopes (GitHub: GITHUB_TOKEN, GITHUB_API_URL)"
     )
@@ -306,6 +310,29 @@ def _finish(command: str, outcomes: list, *, quiet: bool) -> int:
     if failed:
         print(f"{command}: {len(failed)} ERROR check(s) failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    """Rebuild gold/dora_dashboard from the current gold tables and check results."""
+    import webbrowser
+
+    from dora_assets.definitions import REPORT_JOB_NAME
+    from dora_assets.runs import dagster_instance, run_job
+
+    paths = DoraPaths.from_env()
+    if not paths.duckdb_path.exists():
+        raise CommandError(f"{paths.duckdb_path} does not exist yet: run `dora-assets refresh` first")
+    outcome = run_job(REPORT_JOB_NAME, dagster_instance(paths))
+    for error in outcome.step_errors:
+        print(f"report: {error}", file=sys.stderr)
+    if not outcome.success:
+        raise CommandError(f"run {outcome.run_id} failed; see the messages above")
+    page = paths.reports_dir / "dora.html"
+    written = outcome.materialized.get("gold/dora_dashboard", {})
+    print(f"report: wrote {page} ({written.get('failing_error_checks', 0)} failing ERROR checks shown)")
+    if args.open:
+        webbrowser.open(page.as_uri())
     return 0
 
 

@@ -49,6 +49,7 @@ from dora_assets.extract.assets import EXTRACT_JOB_NAME, github_api
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
+from dora_assets.report.assets import dora_dashboard
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.silver.assets import silver_assets
 from dora_assets.silver.checks import silver_checks
@@ -67,7 +68,11 @@ FRESHNESS_WINDOW = timedelta(hours=26)
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r".*is superseded")
     freshness_checks = build_last_update_freshness_checks(
-        assets=[RAW_EVENTS, *(key for asset in silver_assets for key in asset.keys), *gold_assets[0].keys],
+        assets=[
+            RAW_EVENTS,
+            *(key for asset in silver_assets for key in asset.keys),
+            *(key for asset in gold_assets for key in asset.keys),
+        ],
         lower_bound_delta=FRESHNESS_WINDOW,
         severity=AssetCheckSeverity.ERROR,
     )
@@ -102,6 +107,14 @@ dora_extract_github_job = define_asset_job(
     tags=WRITER_TAGS,  # it reads bronze and writes the extraction cursors
 )
 
+REPORT_JOB_NAME = "dora_report"
+dora_report_job = define_asset_job(
+    name=REPORT_JOB_NAME,
+    selection=AssetSelection.assets(dora_dashboard),
+    description="Rebuild the HTML dashboard from gold and the latest check results (`dora-assets report`).",
+    tags=WRITER_TAGS,
+)
+
 dora_checks_job = define_asset_job(
     name=CHECKS_JOB_NAME,
     selection=AssetSelection.all_asset_checks(),
@@ -109,9 +122,9 @@ dora_checks_job = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets],
+    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets, dora_dashboard],
     asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
-    jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_checks_job],
+    jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_report_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(
             name="dora_checks_hourly",

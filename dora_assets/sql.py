@@ -71,7 +71,13 @@ class SchemaMigration:
     why: str
     needed: str
     statement: str
+    params: tuple[tuple[str, str], ...] = ()  # bound into ``needed``
 
+
+COLUMN_MISSING = (
+    "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns "
+    "WHERE table_schema = $schema AND table_name = $table AND column_name = $column)"
+)
 
 SCHEMA_MIGRATIONS = (
     SchemaMigration(
@@ -86,6 +92,21 @@ SCHEMA_MIGRATIONS = (
         "AND table_name = 'incidents' AND column_name = 'reports')",
         statement="ALTER TABLE silver.incidents ADD COLUMN reports VARCHAR[]",
     ),
+    # Columns added to gold.dora_monthly for the dashboard (p90s, the rework rate).
+    *(
+        SchemaMigration(
+            why=f"gold.dora_monthly.{column}: added for the dashboard's figures",
+            needed=COLUMN_MISSING,
+            params=(("schema", "gold"), ("table", "dora_monthly"), ("column", column)),
+            statement=f"ALTER TABLE gold.dora_monthly ADD COLUMN {column} {column_type}",
+        )
+        for column, column_type in (
+            ("lead_time_p90_hours", "DOUBLE"),
+            ("time_to_restore_p90_hours", "DOUBLE"),
+            ("rework_deployments", "BIGINT"),
+            ("rework_rate", "DOUBLE"),
+        )
+    ),
 )
 
 
@@ -93,7 +114,7 @@ def migrate_schema(connection: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations an existing warehouse still needs; returns why each one ran."""
     applied = []
     for migration in SCHEMA_MIGRATIONS:
-        if connection.execute(migration.needed).fetchall():
+        if connection.execute(migration.needed, dict(migration.params) or None).fetchall():
             connection.execute(migration.statement)
             applied.append(migration.why)
     return applied

@@ -1,21 +1,27 @@
-"""Gold assets: the DORA metrics, computed by SQL over silver."""
+"""Gold assets: the DORA metrics, computed by SQL over silver (recomputed whole: small tables)."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetKey, MaterializeResult, MetadataValue, asset
 
 from dora_assets.config import DoraConfig
 from dora_assets.metadata import column_schema, markdown_table, table_row_count
-from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
+from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
 from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS
-from dora_assets.sql import run_sql, run_sql_in_transaction
+from dora_assets.sql import fetch_dicts, run_sql_in_transaction
 from dora_assets.windows import SINGLE_RUN, TimeWindow
 
 DORA_MONTHLY = AssetKey(["gold", "dora_monthly"])
+DORA_WEEKLY = AssetKey(["gold", "dora_weekly"])
+DORA_SUMMARY = AssetKey(["gold", "dora_summary"])
+SILVER_INPUTS = [DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, CHANGES]
+# What every gold table shares: the layer's group, DuckDB, and a single-run backfill policy so
+# that `dagster asset materialize --partition-range` can take silver and gold in one run.
+GOLD_TABLE = {"group_name": "gold", "kinds": {"duckdb"}, "backfill_policy": SINGLE_RUN}
 
 _TIER = "elite, high, medium or low under the configured benchmark; NULL without a figure."
 
 
 def dora_monthly_params(config: DoraConfig) -> dict[str, object]:
-    """The config's teams and the chosen benchmark's cut-offs, as the SQL's parameters."""
+    """The config's teams and the chosen benchmark's cut-offs, as the gold SQL's parameters."""
     benchmark = config.tier_benchmark
     team_repos = [(repo.lower(), team) for team, repos in config.teams.items() for repo in repos]
     params: dict[str, object] = {
@@ -29,60 +35,156 @@ def dora_monthly_params(config: DoraConfig) -> dict[str, object]:
     return params
 
 
+def _period_columns(period: tuple[str, str, str]) -> list[tuple[str, str, str]]:
+    """The columns of gold.dora_monthly and gold.dora_weekly (``period`` names the first)."""
+    return [
+        period,
+        ("repo", "VARCHAR", "Repository (OWNER/NAME), or '*' for the whole organisation."),
+        ("team", "VARCHAR", "The repo's team from config (the repo itself when it has none); '*' org-wide."),
+        ("deployments", "BIGINT", "Successful production deployments in the period."),
+        ("deploy_days", "BIGINT", "Distinct UTC days with at least one deployment."),
+        ("deployments_per_week", "DOUBLE", "deployments * 7 / days in the period."),
+        ("changes_deployed", "BIGINT", "(deployment, change) pairs of the period's deployments."),
+        ("lead_time_median_hours", "DOUBLE", "Continuous median lead time for changes, hours."),
+        ("failed_deployments", "BIGINT", "Deployments that shipped an incident's root cause."),
+        ("change_failure_rate", "DOUBLE", "failed_deployments / deployments; NULL without deployments."),
+        ("incidents", "BIGINT", "Incidents created in the period."),
+        ("incidents_resolved", "BIGINT", "Of those, the ones resolved."),
+        ("time_to_restore_median_hours", "DOUBLE", "Continuous median time to restore of those, hours."),
+        ("deployment_frequency_tier", "VARCHAR", _TIER),
+        ("lead_time_tier", "VARCHAR", _TIER),
+        ("change_failure_rate_tier", "VARCHAR", _TIER),
+        ("time_to_restore_tier", "VARCHAR", _TIER),
+        ("benchmark", "VARCHAR", "The DORA report year whose tier table was applied."),
+        ("lead_time_p90_hours", "DOUBLE", "90th percentile lead time for changes, hours."),
+        ("time_to_restore_p90_hours", "DOUBLE", "90th percentile time to restore, hours."),
+        ("rework_deployments", "BIGINT", "Deployments made while one of the repo's incidents was open."),
+        ("rework_rate", "DOUBLE", "rework_deployments / deployments (DORA's fifth metric); NULL without deployments."),
+    ]
+
+
+def _refresh_periods(
+    warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock, grain: str, table: str
+) -> tuple[int, list[dict]]:
+    """Recompute gold.<table> at ``grain`` (period_figures.sql, then <table>.sql, in one
+    transaction); returns its row count and the organisation's latest periods."""
+    config = dora_config.load()
+    params = {
+        **TimeWindow.all_time().month_params(),
+        **dora_monthly_params(config),
+        "grain": grain,
+        "as_of": clock.now(),
+    }
+    with warehouse.get_connection() as connection:
+        run_sql_in_transaction(connection, "gold", ["period_figures", table], params)
+        rows = table_row_count(connection, f"gold.{table}")
+        latest = fetch_dicts(connection, "gold", "latest_org_periods", params)
+    return rows, latest
+
+
+def _latest_metadata(rows: int, latest: list[dict], benchmark: str) -> dict:
+    """Row count, the latest periods as a table, and the latest complete figures as numbers
+    (which the Dagster UI plots across materializations)."""
+    metadata: dict = {"dagster/row_count": rows, "benchmark": benchmark, "latest": markdown_table(latest)}
+    if len(latest) > 1:  # the latest period is still running: plot the one before
+        complete = latest[1]
+        metadata |= {
+            f"org_{name}": MetadataValue.float(float(value))
+            for name, value in complete.items()
+            if name != "period" and value is not None
+        }
+    return metadata
+
+
 @asset(
     key=DORA_MONTHLY,
-    deps=[DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, CHANGES],
-    group_name="gold",
-    # Unpartitioned (recomputed whole from the small silver tables), but with a single-run
-    # policy so that `dagster asset materialize --partition-range` can take silver and gold in
-    # one run.
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb"},
+    deps=SILVER_INPUTS,
+    **GOLD_TABLE,
+    metadata=column_schema(_period_columns(("month", "DATE", "First day of the calendar month (UTC)."))),
+)
+def dora_monthly(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> MaterializeResult:
+    """One row per (calendar month in UTC, repo) plus org-wide rows (repo '*'): deployment
+    frequency, lead time for changes (p50, p90), change failure rate, rework rate and time to
+    restore (p50, p90), with DORA tiers. Grain: month x repo. Source: silver.deployments,
+    silver.deployment_changes, silver.incidents, silver.changes."""
+    rows, latest = _refresh_periods(warehouse, dora_config, clock, "month", "dora_monthly")
+    return MaterializeResult(metadata=_latest_metadata(rows, latest, dora_config.load().benchmark))
+
+
+@asset(
+    key=DORA_WEEKLY,
+    deps=SILVER_INPUTS,
+    **GOLD_TABLE,
+    metadata=column_schema(_period_columns(("week", "DATE", "Monday of the ISO week (UTC)."))),
+)
+def dora_weekly(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> MaterializeResult:
+    """One row per (ISO week starting Monday in UTC, repo) plus org-wide rows (repo '*'): the
+    same figures as gold.dora_monthly, for trends. Grain: week x repo. Source: as dora_monthly."""
+    rows, latest = _refresh_periods(warehouse, dora_config, clock, "week", "dora_weekly")
+    return MaterializeResult(metadata=_latest_metadata(rows, latest, dora_config.load().benchmark))
+
+
+def _figure(name: str) -> tuple[str, str, str]:
+    """One column of gold.dora_monthly's figures, by name (for tables that share them)."""
+    [column] = [column for column in _period_columns(("month", "DATE", "")) if column[0] == name]
+    return column
+
+
+@asset(
+    key=DORA_SUMMARY,
+    deps=SILVER_INPUTS,
+    **GOLD_TABLE,
     metadata=column_schema(
         [
-            ("month", "DATE", "First day of the calendar month (UTC)."),
-            ("repo", "VARCHAR", "Repository (OWNER/NAME), or '*' for the whole organisation."),
-            ("team", "VARCHAR", "The repo's team from config (the repo itself when it has none); '*' org-wide."),
-            ("deployments", "BIGINT", "Successful production deployments in the month."),
-            ("deploy_days", "BIGINT", "Distinct UTC days with at least one deployment."),
-            ("deployments_per_week", "DOUBLE", "deployments * 7 / days in the month."),
-            ("changes_deployed", "BIGINT", "(deployment, change) pairs of the month's deployments."),
-            ("lead_time_median_hours", "DOUBLE", "Continuous median lead time for changes, hours."),
-            ("failed_deployments", "BIGINT", "Deployments that shipped an incident's root cause."),
-            ("change_failure_rate", "DOUBLE", "failed_deployments / deployments; NULL without deployments."),
-            ("incidents", "BIGINT", "Incidents created in the month."),
-            ("incidents_resolved", "BIGINT", "Of those, the ones resolved."),
-            ("time_to_restore_median_hours", "DOUBLE", "Continuous median time to restore of those, hours."),
-            ("deployment_frequency_tier", "VARCHAR", _TIER),
-            ("lead_time_tier", "VARCHAR", _TIER),
-            ("change_failure_rate_tier", "VARCHAR", _TIER),
-            ("time_to_restore_tier", "VARCHAR", _TIER),
-            ("benchmark", "VARCHAR", "The DORA report year whose tier table was applied."),
+            ("window_days", "INTEGER", "30 or 90: the rolling window's length in days."),
+            ("window_start", "TIMESTAMPTZ", "Start of the window (exclusive)."),
+            ("window_end", "TIMESTAMPTZ", "End of the window (inclusive): the refresh time."),
+            ("scope", "VARCHAR", "org, team or repo."),
+            ("name", "VARCHAR", "'*' for the organisation; else the team's or the repo's name."),
+            *map(
+                _figure,
+                (
+                    "deployments",
+                    "deploy_days",
+                    "deployments_per_week",
+                    "changes_deployed",
+                    "lead_time_median_hours",
+                    "lead_time_p90_hours",
+                    "failed_deployments",
+                    "change_failure_rate",
+                    "rework_deployments",
+                    "rework_rate",
+                    "incidents",
+                    "incidents_resolved",
+                    "time_to_restore_median_hours",
+                    "time_to_restore_p90_hours",
+                    "deployment_frequency_tier",
+                    "lead_time_tier",
+                    "change_failure_rate_tier",
+                    "time_to_restore_tier",
+                    "benchmark",
+                ),
+            ),
         ]
     ),
 )
-def dora_monthly(
-    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
-) -> MaterializeResult:
-    """One row per (calendar month in UTC, repo) plus org-wide rows (repo '*'): deployment
-    frequency, lead time for changes, change failure rate and time to restore, each with its
-    DORA tier. Grain: month x repo. Source: silver.deployments, silver.deployment_changes,
-    silver.incidents, silver.changes."""
+def dora_summary(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> MaterializeResult:
+    """Rolling 30- and 90-day figures ending at the refresh, org-wide, per team and per repo:
+    the dashboard's tiles and tables. Grain: window x scope x name. Source: as gold.dora_monthly."""
     config = dora_config.load()
-    params = {**TimeWindow.all_time().month_params(), **dora_monthly_params(config)}
+    params = {**dora_monthly_params(config), "as_of": clock.now()}
     with warehouse.get_connection() as connection:
-        run_sql_in_transaction(connection, "gold", "dora_monthly", params)
-        rows = table_row_count(connection, "gold.dora_monthly")
-        latest = run_sql(connection, "gold", "latest_org_months").fetchdf().to_dict("records")
-    context.log.info(f"gold.dora_monthly: {rows} rows (benchmark {config.benchmark})")
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "benchmark": config.benchmark,
-            "latest_org_months": markdown_table(latest),
-            "months": MetadataValue.int(len(latest)),
+        run_sql_in_transaction(connection, "gold", "dora_summary", params)
+        rows = table_row_count(connection, "gold.dora_summary")
+        org = fetch_dicts(connection, "gold", "summary_headlines")
+    metadata: dict = {"dagster/row_count": rows, "benchmark": config.benchmark, "org_headlines": markdown_table(org)}
+    for row in org:  # numbers, so that the Dagster UI plots them across materializations
+        metadata |= {
+            f"org_{row['window_days']}d_{name}": MetadataValue.float(float(value))
+            for name, value in row.items()
+            if name != "window_days" and isinstance(value, int | float)
         }
-    )
+    return MaterializeResult(metadata=metadata)
 
 
-gold_assets = [dora_monthly]
+gold_assets = [dora_monthly, dora_weekly, dora_summary]

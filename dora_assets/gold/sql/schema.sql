@@ -1,6 +1,35 @@
 -- Gold: the DORA metrics, computed by SQL from silver.
 CREATE SCHEMA IF NOT EXISTS gold;
 
+-- A figure's tier under a benchmark's cut-offs (dora_assets/benchmarks.py TierBounds.tier):
+-- at_least for figures where more is better (deployments per week), at_most where less is.
+CREATE OR REPLACE MACRO gold.tier_at_least(value, elite, high, medium) AS
+    CASE WHEN value IS NULL THEN NULL WHEN value >= elite THEN 'elite' WHEN value >= high THEN 'high'
+         WHEN value >= medium THEN 'medium' ELSE 'low' END;
+CREATE OR REPLACE MACRO gold.tier_at_most(value, elite, high, medium) AS
+    CASE WHEN value IS NULL THEN NULL WHEN value <= elite THEN 'elite' WHEN value <= high THEN 'high'
+         WHEN value <= medium THEN 'medium' ELSE 'low' END;
+
+-- The deployments that shipped the root cause of at least one incident (change failures). Root
+-- causes may be abbreviated shas: match on the 7-character prefix, then the full prefix.
+CREATE OR REPLACE MACRO gold.failed_deployments() AS TABLE
+    SELECT DISTINCT shipped.deploy_id
+    FROM silver.deployment_changes AS shipped
+    JOIN (SELECT DISTINCT root_cause_sha FROM silver.incidents WHERE root_cause_sha IS NOT NULL) AS causes
+      ON left(shipped.change_id, 7) = left(causes.root_cause_sha, 7)
+     AND starts_with(shipped.change_id, causes.root_cause_sha);
+
+-- Rework (DORA 2024's fifth metric): deployments made while one of their repo's incidents was
+-- open (created <= deployed <= resolved; an unresolved incident counts as open for its first day,
+-- up to as_of): unplanned deployments made because of an incident in production.
+CREATE OR REPLACE MACRO gold.rework_deployments(as_of) AS TABLE
+    SELECT DISTINCT d.deploy_id
+    FROM silver.deployments AS d
+    JOIN silver.incidents AS i
+      ON i.repo = d.repo
+     AND d.time_deployed >= i.time_created
+     AND d.time_deployed <= coalesce(i.time_resolved, least(as_of, i.time_created + INTERVAL 1 DAY));
+
 -- One row per (calendar month in UTC, repo), plus org-wide rows with repo = '*'.
 CREATE TABLE IF NOT EXISTS gold.dora_monthly (
     month                        DATE    NOT NULL,
@@ -20,5 +49,64 @@ CREATE TABLE IF NOT EXISTS gold.dora_monthly (
     lead_time_tier               VARCHAR,
     change_failure_rate_tier     VARCHAR,
     time_to_restore_tier         VARCHAR,
-    benchmark                    VARCHAR NOT NULL
+    benchmark                    VARCHAR NOT NULL,
+    lead_time_p90_hours          DOUBLE,
+    time_to_restore_p90_hours    DOUBLE,
+    rework_deployments           BIGINT,
+    rework_rate                  DOUBLE
+);
+
+-- One row per (ISO week starting Monday, UTC; repo), plus org-wide rows with repo = '*'.
+CREATE TABLE IF NOT EXISTS gold.dora_weekly (
+    week                         DATE    NOT NULL,
+    repo                         VARCHAR NOT NULL,
+    team                         VARCHAR NOT NULL,
+    deployments                  BIGINT  NOT NULL,
+    deploy_days                  BIGINT  NOT NULL,
+    deployments_per_week         DOUBLE  NOT NULL,
+    changes_deployed             BIGINT  NOT NULL,
+    lead_time_median_hours       DOUBLE,
+    failed_deployments           BIGINT  NOT NULL,
+    change_failure_rate          DOUBLE,
+    incidents                    BIGINT  NOT NULL,
+    incidents_resolved           BIGINT  NOT NULL,
+    time_to_restore_median_hours DOUBLE,
+    deployment_frequency_tier    VARCHAR,
+    lead_time_tier               VARCHAR,
+    change_failure_rate_tier     VARCHAR,
+    time_to_restore_tier         VARCHAR,
+    benchmark                    VARCHAR NOT NULL,
+    lead_time_p90_hours          DOUBLE,
+    time_to_restore_p90_hours    DOUBLE,
+    rework_deployments           BIGINT,
+    rework_rate                  DOUBLE
+);
+
+-- One row per (rolling window of 30 or 90 days ending at the refresh; scope org, team or repo;
+-- name): the figures over that window, for the dashboard's tiles and tables.
+CREATE TABLE IF NOT EXISTS gold.dora_summary (
+    window_days                  INTEGER     NOT NULL,
+    window_start                 TIMESTAMPTZ NOT NULL,
+    window_end                   TIMESTAMPTZ NOT NULL,
+    scope                        VARCHAR     NOT NULL,
+    name                         VARCHAR     NOT NULL,
+    deployments                  BIGINT      NOT NULL,
+    deploy_days                  BIGINT      NOT NULL,
+    deployments_per_week         DOUBLE      NOT NULL,
+    changes_deployed             BIGINT      NOT NULL,
+    lead_time_median_hours       DOUBLE,
+    lead_time_p90_hours          DOUBLE,
+    failed_deployments           BIGINT      NOT NULL,
+    change_failure_rate          DOUBLE,
+    rework_deployments           BIGINT      NOT NULL,
+    rework_rate                  DOUBLE,
+    incidents                    BIGINT      NOT NULL,
+    incidents_resolved           BIGINT      NOT NULL,
+    time_to_restore_median_hours DOUBLE,
+    time_to_restore_p90_hours    DOUBLE,
+    deployment_frequency_tier    VARCHAR,
+    lead_time_tier               VARCHAR,
+    change_failure_rate_tier     VARCHAR,
+    time_to_restore_tier         VARCHAR,
+    benchmark                    VARCHAR     NOT NULL
 );

@@ -1,0 +1,123 @@
+-- The DORA figures per (period, repo), plus org-wide rows (repo '*'), for periods of $grain
+-- ('month' or 'week': ISO weeks starting on Monday), into the temporary table period_figures,
+-- which dora_monthly.sql and dora_weekly.sql copy into their tables. Every repo has a row for
+-- each period from its first activity to the latest period with any activity, so a quiet period
+-- shows as 0 rather than vanishing.
+--   deployments / deploy_days       production deployments and distinct UTC days with one
+--   lead_time_median/_p90_hours     continuous median and 90th percentile over the period's
+--                                   (deployment, change) pairs
+--   failed_deployments              deployments shipping the root cause of at least one incident
+--   change_failure_rate             failed_deployments / deployments (NULL without deployments)
+--   rework_deployments / _rate      deployments made while one of the repo's incidents was open
+--                                   (created <= deployed <= resolved; an unresolved incident
+--                                   counts as open for its first day, up to $as_of):
+--                                   unplanned deployments made because of an incident (DORA 2024's
+--                                   fifth metric); rework_rate = rework / deployments
+--   incidents / incidents_resolved / time_to_restore_median/_p90_hours
+--                                   over incidents created in the period (resolved ones' times)
+-- Tiers use the cut-offs of benchmark $benchmark (dora_assets/benchmarks.py); rework has none.
+CREATE OR REPLACE TEMP TABLE period_figures AS
+WITH failed AS (SELECT * FROM gold.failed_deployments()),
+rework AS (SELECT * FROM gold.rework_deployments($as_of)),
+deployments AS (
+    SELECT
+        date_trunc($grain, d.time_deployed)::DATE AS period,
+        d.repo,
+        d.time_deployed::DATE AS deploy_day,
+        failed.deploy_id IS NOT NULL AS is_failed,
+        rework.deploy_id IS NOT NULL AS is_rework
+    FROM silver.deployments AS d
+    LEFT JOIN failed USING (deploy_id)
+    LEFT JOIN rework USING (deploy_id)
+),
+deployment_figures AS (
+    SELECT
+        period,
+        coalesce(repo, '*') AS repo,
+        count(*) AS deployments,
+        count(DISTINCT deploy_day) AS deploy_days,
+        count(*) FILTER (WHERE is_failed) AS failed_deployments,
+        count(*) FILTER (WHERE is_rework) AS rework_deployments
+    FROM deployments
+    GROUP BY GROUPING SETS ((period, repo), (period))
+),
+lead_time_figures AS (
+    SELECT
+        date_trunc($grain, time_deployed)::DATE AS period,
+        coalesce(repo, '*') AS repo,
+        count(*) AS changes_deployed,
+        median(lead_time_hours) AS lead_time_median_hours,
+        quantile_cont(lead_time_hours, 0.9) AS lead_time_p90_hours
+    FROM silver.deployment_changes
+    GROUP BY GROUPING SETS ((period, repo), (period))
+),
+incident_figures AS (
+    SELECT
+        date_trunc($grain, time_created)::DATE AS period,
+        coalesce(repo, '*') AS repo,
+        count(*) AS incidents,
+        count(time_resolved) AS incidents_resolved,
+        median(epoch(time_resolved - time_created) / 3600.0) AS time_to_restore_median_hours,
+        quantile_cont(epoch(time_resolved - time_created) / 3600.0, 0.9) AS time_to_restore_p90_hours
+    FROM silver.incidents
+    GROUP BY GROUPING SETS ((period, repo), (period))
+),
+activity AS (
+    SELECT repo, date_trunc($grain, time_deployed)::DATE AS period FROM silver.deployments
+    UNION ALL
+    SELECT repo, date_trunc($grain, time_created)::DATE FROM silver.changes
+    UNION ALL
+    SELECT repo, date_trunc($grain, time_created)::DATE FROM silver.incidents
+),
+activity_span AS (
+    SELECT repo, min(period) AS first_period FROM activity GROUP BY repo
+    UNION ALL
+    SELECT '*', min(period) FROM activity
+),
+period_grid AS (
+    SELECT span.repo, grid.period::DATE AS period
+    FROM activity_span AS span,
+         generate_series(
+             span.first_period,
+             (SELECT max(period) FROM activity),
+             CASE $grain WHEN 'week' THEN INTERVAL 7 DAY ELSE INTERVAL 1 MONTH END
+         ) AS grid(period)
+),
+figures AS (
+    SELECT
+        grid.period,
+        grid.repo,
+        CASE WHEN grid.repo = '*' THEN '*'
+             ELSE coalesce(list_extract($team_names::VARCHAR[], list_position($team_repos::VARCHAR[], lower(grid.repo))), grid.repo)
+        END AS team,
+        coalesce(d.deployments, 0) AS deployments,
+        coalesce(d.deploy_days, 0) AS deploy_days,
+        coalesce(d.deployments, 0) * 7.0
+            / CASE $grain WHEN 'week' THEN 7 ELSE day(last_day(grid.period)) END AS deployments_per_week,
+        coalesce(l.changes_deployed, 0) AS changes_deployed,
+        l.lead_time_median_hours,
+        l.lead_time_p90_hours,
+        coalesce(d.failed_deployments, 0) AS failed_deployments,
+        CASE WHEN coalesce(d.deployments, 0) > 0 THEN d.failed_deployments / d.deployments END AS change_failure_rate,
+        coalesce(d.rework_deployments, 0) AS rework_deployments,
+        CASE WHEN coalesce(d.deployments, 0) > 0 THEN d.rework_deployments / d.deployments END AS rework_rate,
+        coalesce(i.incidents, 0) AS incidents,
+        coalesce(i.incidents_resolved, 0) AS incidents_resolved,
+        i.time_to_restore_median_hours,
+        i.time_to_restore_p90_hours
+    FROM period_grid AS grid
+    LEFT JOIN deployment_figures AS d USING (period, repo)
+    LEFT JOIN lead_time_figures AS l USING (period, repo)
+    LEFT JOIN incident_figures AS i USING (period, repo)
+)
+SELECT
+    *,
+    gold.tier_at_least(deployments_per_week, $deployment_frequency_elite, $deployment_frequency_high, $deployment_frequency_medium)
+        AS deployment_frequency_tier,
+    gold.tier_at_most(lead_time_median_hours, $lead_time_elite, $lead_time_high, $lead_time_medium) AS lead_time_tier,
+    gold.tier_at_most(change_failure_rate, $change_failure_rate_elite, $change_failure_rate_high, $change_failure_rate_medium)
+        AS change_failure_rate_tier,
+    gold.tier_at_most(time_to_restore_median_hours, $time_to_restore_elite, $time_to_restore_high, $time_to_restore_medium)
+        AS time_to_restore_tier,
+    $benchmark AS benchmark
+FROM figures;
