@@ -19,7 +19,7 @@ from dora_assets.demo.generator import generate_demo
 from dora_assets.report.dashboard import TILES, format_figure
 from dora_assets.runs import run_job
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.builders import envelope, iso, push, write_landing_file
+from dora_assets_tests.builders import deployment_status, envelope, iso, issue, push, write_landing_file
 from dora_assets_tests.conftest import materialize_everything, query_dicts, refresh_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +101,70 @@ def test_a_failing_error_check_is_shown_above_the_figures(data_home: DoraPaths, 
 
     assert 'data-health="failing"' in dom
     assert "bronze/raw_events: no_future_deliveries" in dom
+
+
+def test_rework_rate_and_p90s_by_hand(data_home: DoraPaths) -> None:
+    """acme/app in March 2026. D1 ships c1 (lead 1 h) at 10:00 on the 2nd and causes an incident
+    (11:00-13:00); D2 ships the fix c2 (0.5 h) at 12:00, during the incident: rework. D3 ships c3
+    (2 h) on the 5th. A second incident opens on the 20th at 10:00 and is never resolved: D4 that
+    afternoon is rework (an open incident counts for its first day), D5 two days later is not.
+    c4 (1 h before D4) and c5 (3 h before D5) complete the lead times."""
+    repo = "acme/app"
+    c1, c2, c3, c4, c5 = (str(n) * 40 for n in range(1, 6))
+    deliveries = []
+
+    def deliver(event_type: str, payload: dict, at: str) -> None:
+        deliveries.append(envelope(event_type, payload, f"d{len(deliveries)}", at))
+
+    previous = "0" * 40
+    for sha, committed, pushed, deploy_id, deployed in (
+        (c1, "2026-03-02T09:00:00Z", "2026-03-02T09:10:00Z", 1, "2026-03-02T10:00:00Z"),
+        (c2, "2026-03-02T11:30:00Z", "2026-03-02T11:35:00Z", 2, "2026-03-02T12:00:00Z"),
+        (c3, "2026-03-05T08:00:00Z", "2026-03-05T08:10:00Z", 3, "2026-03-05T10:00:00Z"),
+        (c4, "2026-03-20T14:00:00Z", "2026-03-20T14:10:00Z", 4, "2026-03-20T15:00:00Z"),
+        (c5, "2026-03-22T09:00:00Z", "2026-03-22T09:10:00Z", 5, "2026-03-22T12:00:00Z"),
+    ):
+        deliver("push", push(repo, "main", previous, [(sha, committed)], pushed), pushed)
+        deliver("deployment_status", deployment_status(repo, deploy_id, sha, deployed), deployed)
+        previous = sha
+    for number, created, closed, body in (
+        (7, "2026-03-02T11:00:00Z", "2026-03-02T13:00:00Z", f"root cause: {c1}"),
+        (8, "2026-03-20T10:00:00Z", None, ""),
+    ):
+        action = "closed" if closed else "opened"
+        payload = issue(
+            repo,
+            number,
+            action,
+            labels=["incident"],
+            created_at=created,
+            updated_at=closed or created,
+            closed_at=closed,
+            body=body,
+        )
+        deliver("issues", payload, closed or created)
+    write_landing_file(data_home.landing_dir / "history.ndjson", deliveries)
+    materialize_everything()
+
+    columns = (
+        "deployments",
+        "rework_deployments",
+        "rework_rate",
+        "failed_deployments",
+        "change_failure_rate",
+        "lead_time_median_hours",
+        "lead_time_p90_hours",
+        "incidents_resolved",
+        "time_to_restore_median_hours",
+        "time_to_restore_p90_hours",
+    )
+    # Lead times 1, 0.5, 2, 1, 3 h: median 1, p90 (continuous) 2.6. Restore: 2 h.
+    expected = dict(zip(columns, (5, 2, 0.4, 1, 0.2, 1.0, 2.6, 1, 2.0, 2.0), strict=True))
+    [march] = query_dicts(data_home, "SELECT * FROM gold.dora_monthly WHERE repo = '*'")
+    assert {column: pytest.approx(march[column]) for column in columns} == expected
+    weekly = {
+        row["week"].isoformat(): (row["deployments"], row["rework_deployments"])
+        for row in query_dicts(data_home, "SELECT * FROM gold.dora_weekly WHERE repo = '*' AND deployments > 0")
+    }
+    # ISO weeks start on Monday: the 2nd to the 8th, and the 16th to the 22nd.
+    assert weekly == {"2026-03-02": (3, 1), "2026-03-16": (2, 1)}
