@@ -118,6 +118,8 @@ def test_ui_shows_the_graph_and_materializes_it(webserver: str, data_home: DoraP
     for key, node in nodes.items():
         assert node["groupName"] == key.split("/")[0]
         assert node["description"]
+        if key == "gold/dora_dashboard":  # a page, not a table
+            continue
         schemas = [entry for entry in node["metadataEntries"] if entry["label"] == "dagster/column_schema"]
         assert schemas and schemas[0]["schema"]["columns"], key
 
