@@ -233,6 +233,8 @@ def command_refresh(args: argparse.Namespace) -> int:
     affected = ingest.materialized.get("bronze/raw_events", {}).get("affected_from") or None
     first, last = transform_range([date.fromisoformat(affected) if affected else None], datetime.now(UTC).date())
     transform = _run_and_report("refresh", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
+    if "gold/dora_dashboard" in transform.materialized:
+        print(f"refresh: dashboard {DoraPaths.from_env().reports_dir / 'dora.html'}")
     return _finish("refresh", [ingest, transform], quiet=args.quiet)
 
 

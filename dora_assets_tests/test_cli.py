@@ -50,6 +50,8 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
     assert first.returncode == 0, first.stderr
     assert "2 new landing files, 24 records: 23 landed, 0 quarantined, 1 duplicates" in first.stdout
     assert "Organisation (repo '*')" in first.stdout and "acme/api" in first.stdout
+    page = data_home.reports_dir / "dora.html"
+    assert f"refresh: dashboard {page}" in first.stdout and page.is_file()
     snapshot = query(data_home, "SELECT * FROM gold.dora_monthly ORDER BY month, repo")
     bronze = query(data_home, "SELECT * FROM bronze.raw_events ORDER BY delivery_id")
 
@@ -59,11 +61,21 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
     assert query(data_home, "SELECT * FROM gold.dora_monthly ORDER BY month, repo") == snapshot
     assert query(data_home, "SELECT * FROM bronze.raw_events ORDER BY delivery_id") == bronze
 
+    report = run_cli(data_home, "report")
+    assert report.returncode == 0, report.stderr
+    assert f"report: wrote {page} (0 failing ERROR checks shown)" in report.stdout
+
     instance = DagsterInstance.from_config(str(data_home.dagster_home))
     runs = instance.get_runs()
-    assert [run.job_name for run in runs] == ["dora_transform", "dora_ingest", "dora_transform", "dora_ingest"]
+    assert [run.job_name for run in runs] == [
+        "dora_report",
+        "dora_transform",
+        "dora_ingest",
+        "dora_transform",
+        "dora_ingest",
+    ]
     # The second refresh rebuilt only today: nothing new had landed.
-    assert runs[0].tags["dagster/asset_partition_range_start"] == runs[0].tags["dagster/asset_partition_range_end"]
+    assert runs[1].tags["dagster/asset_partition_range_start"] == runs[1].tags["dagster/asset_partition_range_end"]
     assert all(run.is_success for run in runs)
 
 
