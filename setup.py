@@ -11,6 +11,15 @@ setup(
         "dagster==1.13.27",
         "dagster-webserver==1.13.27",
         "dagster-duckdb==0.29.27",
+        # The production profile keeps the Dagster instance (runs, event logs, schedules) in
+        # PostgreSQL when DAGSTER_PG_URL is set (docs/production.md). Integration libraries are
+        # versioned 0.x beside dagster 1.x: 0.29.27 is the one that requires dagster==1.13.27. It
+        # brings psycopg2, its driver.
+        "dagster-postgres==0.29.27",
+        # SQLAlchemy 2.1 maps postgresql:// URLs to psycopg 3, which dagster-postgres 0.29 does not
+        # run on (its NOTIFY takes a bound parameter, a syntax error under psycopg 3); 2.0 maps them
+        # to psycopg2, so DAGSTER_PG_URL=postgresql://... works as Dagster documents it.
+        "SQLAlchemy==2.0.58",
         "duckdb==2.0.1",
         "httpx==0.28.1",
         "pandas==3.1.1",

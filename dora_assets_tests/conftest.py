@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +32,10 @@ FIGURES = (
     "time_to_restore_median_hours",
 )
 DORA_ENV_VARS = ("DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG")
+# The PostgreSQL server that .ci/run starts (DAGSTER_PG_URL) is for test_production.py, which makes a
+# database of its own for each test. Every other test keeps its own SQLite instance in its data home,
+# so the variable is taken out of this process's environment (and every subprocess's) at startup.
+PG_SERVER_URL = os.environ.pop("DAGSTER_PG_URL", None) or None
 
 
 @pytest.fixture
