@@ -7,12 +7,21 @@ from dora_assets.report.dashboard import render_dashboard
 from dora_assets.resources import Clock, DuckDBWarehouse
 from dora_assets.runs import latest_check_results
 from dora_assets.settings import DoraPaths
+from dora_assets.windows import SINGLE_RUN
 
 DORA_DASHBOARD = AssetKey(["gold", "dora_dashboard"])
 DASHBOARD_FILE = "dora.html"
 
 
-@asset(key=DORA_DASHBOARD, deps=[DORA_SUMMARY, DORA_WEEKLY], group_name="gold", kinds={"html"})
+@asset(
+    key=DORA_DASHBOARD,
+    deps=[DORA_SUMMARY, DORA_WEEKLY],
+    group_name="gold",
+    kinds={"html"},
+    # As the gold tables: `dagster asset materialize --select group:gold --partition-range ...`
+    # takes it in the same single run.
+    backfill_policy=SINGLE_RUN,
+)
 def dora_dashboard(context: AssetExecutionContext, warehouse: DuckDBWarehouse, clock: Clock) -> MaterializeResult:
     """The DORA dashboard, $DORA_HOME/reports/dora.html: headline tiles with tier colours (last 30
     days, gold.dora_summary), weekly trend charts (gold.dora_weekly), a per-team table, and the
