@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev screenshots chromium lint format clean
+.PHONY: run test dev screenshots chromium lint format clean bench
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -34,6 +34,12 @@ dev: $(STAMP)
 ## screenshots: photograph a failed check in a real dagster-webserver (headless Chromium) into docs/
 screenshots: $(STAMP) chromium
 	$(BIN)/python docs/capture_screenshots.py
+
+## bench: the performance benchmark (bench/README.md): 10k, 100k and 1M deliveries by default,
+## or e.g. `make bench SIZES=10k,100k`; results in bench/results/latest.json
+SIZES ?= 10k,100k,1M
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --sizes $(SIZES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ the same ``Definitions`` serve ``make run``, ``dagster dev`` and every test's te
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -15,15 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from dora_assets.config import DoraConfig, load_config
 from dora_assets.settings import DoraPaths
 from dora_assets.sql import migrate_schema, schema_ddl
 
 LOCK_ERROR_MARKERS = ("could not set lock", "conflicting lock")
+# DuckDB's own defaults suit a dedicated machine (a memory limit of 80% of RAM, every core). The
+# pipeline streams (ingest batches, window scans) and DuckDB spills to `<warehouse>.tmp` beyond
+# its limit, so a modest limit keeps a refresh's process small at any history size (bench/README.md).
+# DORA_DUCKDB_MEMORY_LIMIT (e.g. 4GB) and DORA_DUCKDB_THREADS override them; an explicit
+# connection_config wins over both.
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class DuckDBWarehouse(DuckDBResource):
@@ -37,6 +44,25 @@ class DuckDBWarehouse(DuckDBResource):
 
     database: str = Field(default="", description="Path of the DuckDB file; empty = from DORA_* env vars.")
     lock_timeout_seconds: float = Field(default=600.0, description="How long to wait for another writer.")
+    # Held open for the duration of a run: every step opens and closes its own connection, and
+    # closing the last one would shut the database down (a checkpoint) for the next step to open
+    # it again (its catalog and indexes), ~20 ms a step, more as the warehouse grows.
+    _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        try:
+            self._run_connection = connect_warehouse(
+                self.database_path(), self.connection_config, self.lock_timeout_seconds
+            )
+        except duckdb.Error:
+            # Not this run's failure yet: the first step that needs the warehouse meets the same
+            # error in get_connection, and fails with its own name on it.
+            self._run_connection = None
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._run_connection is not None:
+            self._run_connection.close()
+            self._run_connection = None
 
     def database_path(self) -> str:
         if self.database:
@@ -65,9 +91,7 @@ def connect_warehouse(
     delay = 0.05
     while True:
         try:
-            connection = duckdb.connect(
-                path, read_only=read_only, config={"custom_user_agent": "dora-assets", **(config or {})}
-            )
+            connection = duckdb.connect(path, read_only=read_only, config={**duckdb_settings(), **(config or {})})
             break
         except duckdb.IOException as error:
             if not any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
@@ -80,6 +104,17 @@ def connect_warehouse(
     if not read_only:
         _ensure_schema(connection, path)
     return connection
+
+
+def duckdb_settings() -> dict[str, Any]:
+    """The warehouse connection's DuckDB settings, from the environment when a run starts."""
+    settings: dict[str, Any] = {
+        "custom_user_agent": "dora-assets",
+        "memory_limit": os.environ.get("DORA_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+    }
+    if threads := os.environ.get("DORA_DUCKDB_THREADS"):
+        settings["threads"] = int(threads)
+    return settings
 
 
 # (path, device, inode) of warehouse files this process has already brought up to date. The DDL

@@ -74,6 +74,31 @@ class SchemaMigration:
     params: tuple[tuple[str, str], ...] = ()  # bound into ``needed``
 
 
+def _raw_events_rebuilt_with_zstd_payloads() -> str:
+    """Copy bronze.raw_events, row for row and in order, into a table declared as schema.sql
+    declares it now (payload stored with zstd), and put it in its place, in one transaction.
+    DuckDB cannot change a column's compression in place; the rows are not changed (bronze stays
+    append-only: nothing is updated or deleted, the same rows move to new storage once)."""
+    [create] = [
+        statement
+        for statement in sql_statements("bronze", "schema")
+        if statement.startswith("CREATE TABLE IF NOT EXISTS bronze.raw_events (")
+    ]
+    create = create.replace(
+        "CREATE TABLE IF NOT EXISTS bronze.raw_events (", "CREATE TABLE bronze.raw_events_rebuilt ("
+    )
+    return ";\n".join(
+        [
+            "BEGIN TRANSACTION",
+            create,
+            "INSERT INTO bronze.raw_events_rebuilt SELECT * FROM bronze.raw_events",
+            "DROP TABLE bronze.raw_events",
+            "ALTER TABLE bronze.raw_events_rebuilt RENAME TO raw_events",
+            "COMMIT",
+        ]
+    )
+
+
 COLUMN_MISSING = (
     "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns "
     "WHERE table_schema = $schema AND table_name = $table AND column_name = $column)"
@@ -106,6 +131,30 @@ SCHEMA_MIGRATIONS = (
             ("rework_deployments", "BIGINT"),
             ("rework_rate", "DOUBLE"),
         )
+    ),
+    SchemaMigration(
+        why="bronze.raw_events.payload stored with zstd: the rows are copied once, unchanged and in order, into a "
+        "table declared so (9x smaller, and checkpoints no longer spend minutes compressing payloads)",
+        needed="SELECT 1 FROM duckdb_tables() WHERE schema_name = 'bronze' AND table_name = 'raw_events' "
+        "AND sql NOT ILIKE '%payload JSON USING COMPRESSION ZSTD%'",
+        statement=_raw_events_rebuilt_with_zstd_payloads(),
+    ),
+    SchemaMigration(
+        why="bronze.raw_events_index: the index silver finds a window's deliveries by, filled for the rows landed "
+        "before it existed (each of their payloads parsed once)",
+        needed="SELECT 1 WHERE (SELECT count(*) FROM bronze.raw_events) "
+        "> (SELECT count(*) FROM bronze.raw_events_index)",
+        statement="INSERT INTO bronze.raw_events_index SELECT * FROM bronze.raw_events_index_rows('bronze.raw_events') "
+        "WHERE delivery_id NOT IN (SELECT delivery_id FROM bronze.raw_events_index)",
+    ),
+    SchemaMigration(
+        why="silver.pushed_commits: the commits of silver.pushes, flattened, which changes and deployment_changes "
+        "read; filled from silver.pushes once",
+        needed="SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM silver.pushed_commits) "
+        "AND EXISTS (SELECT 1 FROM silver.pushes WHERE len(commits) > 0)",
+        statement="INSERT INTO silver.pushed_commits SELECT pushes.delivery_id, pushes.source, pushes.repo, "
+        "pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created "
+        "FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)",
     ),
 )
 

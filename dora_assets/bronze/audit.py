@@ -43,8 +43,18 @@ class AuditReport:
     pending: list[str]
     in_flight: list[str]
     missing_from_landing: list[str]
+    # Set when ``files`` holds only the files that do not balance (a ledger-only audit): the
+    # number of files audited and the totals over all of them.
+    audited_files: int | None = None
+    audited_totals: dict[str, int] | None = None
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files) if self.audited_files is None else self.audited_files
 
     def total(self, name: str) -> int:
+        if self.audited_totals is not None:
+            return self.audited_totals[name]
         return sum(getattr(audit, name) for audit in self.files)
 
     @property
@@ -67,9 +77,19 @@ class AuditReport:
 
 
 def audit_bronze(
-    connection: duckdb.DuckDBPyConnection, landing_dir: Path, *, recount_files: bool = True
+    connection: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    *,
+    recount_files: bool = True,
+    scan_landing_folder: bool = True,
 ) -> AuditReport:
-    """Recount bronze against its ledger and, with ``recount_files``, against the landing files."""
+    """Recount bronze against its ledger and, with ``recount_files``, against the landing files.
+    Without ``scan_landing_folder`` (and without ``recount_files``) the landing folder is not
+    walked and the report lists only the files that do not balance, with the file count and
+    totals over all of them (``pending``, ``in_flight`` and ``missing_from_landing`` stay empty):
+    what the accounting check needs, at any number of landing files."""
+    if not (scan_landing_folder or recount_files):
+        return _ledger_audit(connection)
     cursor = connection.execute(sql_file("bronze", "audit_files"))
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -77,16 +97,7 @@ def audit_bronze(
     on_disk = {found.landing_file: found for found in scan.files}
     files = []
     for row in rows:
-        audit = FileAudit(
-            landing_file=row["landing_file"],
-            status=row["status"],
-            versions=row["versions"],
-            seen=row["seen"],
-            landed=row["landed"],
-            quarantined=row["quarantined"],
-            duplicates=row["duplicates"],
-        )
-        _check_tables(audit, row)
+        audit = _table_audit(row)
         found = on_disk.get(audit.landing_file)
         if recount_files and found is not None and _unchanged_since_ingestion(found, row):
             audit.records_on_disk = count_records(found)
@@ -102,6 +113,47 @@ def audit_bronze(
         in_flight=scan.in_flight,
         missing_from_landing=sorted(name for name in known if name not in on_disk),
     )
+
+
+def _ledger_audit(connection: duckdb.DuckDBPyConnection) -> AuditReport:
+    """The ledger-and-tables audit with the per-file comparison in SQL: only the files where
+    _check_tables would find a problem come back as rows."""
+    audit_query = sql_file("bronze", "audit_files").strip().removesuffix(";")
+    connection.execute(f"CREATE OR REPLACE TEMP VIEW bronze_audit_files AS {audit_query}")
+    [(files, *totals)] = connection.execute(
+        "SELECT count(*), coalesce(sum(seen), 0), coalesce(sum(landed), 0), coalesce(sum(quarantined), 0), "
+        "coalesce(sum(duplicates), 0) FROM bronze_audit_files"
+    ).fetchall()
+    cursor = connection.execute(
+        "SELECT * FROM bronze_audit_files WHERE versions = 0 OR seen <> landed + quarantined + duplicates "
+        "OR ledger_landed <> landed OR ledger_quarantined <> quarantined OR ledger_duplicates <> duplicates "
+        "ORDER BY landing_file"
+    )
+    names = [column[0] for column in cursor.description]
+    problems = [_table_audit(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+    return AuditReport(
+        files=problems,
+        pending=[],
+        in_flight=[],
+        missing_from_landing=[],
+        audited_files=files,
+        audited_totals=dict(zip(("seen", "landed", "quarantined", "duplicates"), totals, strict=True)),
+    )
+
+
+def _table_audit(row: dict) -> FileAudit:
+    """One file's accounting from the ledger and the bronze tables (no file recount)."""
+    audit = FileAudit(
+        landing_file=row["landing_file"],
+        status=row["status"],
+        versions=row["versions"],
+        seen=row["seen"],
+        landed=row["landed"],
+        quarantined=row["quarantined"],
+        duplicates=row["duplicates"],
+    )
+    _check_tables(audit, row)
+    return audit
 
 
 def count_records(found: LandingFile) -> int:

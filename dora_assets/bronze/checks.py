@@ -47,20 +47,20 @@ def bronze_accounting_balanced(
     warehouse: DuckDBWarehouse, landing: LandingFolder, dora_config: DoraConfigResource
 ) -> AssetCheckResult:
     with warehouse.get_connection() as connection:
-        report = audit_bronze(connection, landing.directory(), recount_files=False)
+        report = audit_bronze(connection, landing.directory(), recount_files=False, scan_landing_folder=False)
     unbalanced = report.unbalanced
     totals = {name: report.total(name) for name in ("seen", "landed", "quarantined", "duplicates")}
     return check_result(
         passed=report.balanced,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"{len(report.files)} files: {totals['seen']} records seen = {totals['landed']} landed + "
+            f"{report.file_count} files: {totals['seen']} records seen = {totals['landed']} landed + "
             f"{totals['quarantined']} quarantined + {totals['duplicates']} duplicates"
             if report.balanced
             else f"{len(unbalanced)} landing files do not balance; first: {unbalanced[0].landing_file}"
         ),
         counts={
-            "files": len(report.files),
+            "files": report.file_count,
             **{f"records_{name}": value for name, value in totals.items()},
             "unbalanced_files": len(unbalanced),
         },

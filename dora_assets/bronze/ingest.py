@@ -8,7 +8,8 @@ leaves either the whole batch or none of it, and the next run picks up where the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -89,7 +90,7 @@ def ingest_landing(
     """Ingest every landing file the ledger has not accounted for yet."""
     scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds)
     report = IngestReport(in_flight=scan.in_flight)
-    pending = list(_pending_files(connection, scan.files, report.unreadable))
+    pending = _pending_files(connection, scan.files, report.unreadable)
     for batch in _batches(pending, batch_bytes):
         for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch):
             report.batches += 1
@@ -100,9 +101,17 @@ def ingest_landing(
     return report
 
 
-def earliest_event_day(connection: duckdb.DuckDBPyConnection, table: str = "bronze.raw_events") -> date | None:
-    """The earliest UTC day whose silver rows the deliveries in ``table`` can change."""
-    [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": table}).fetchall()
+def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index") -> date | None:
+    """The earliest UTC day whose silver rows the deliveries indexed in ``index`` (all of bronze by
+    default, or one batch's ``batch_index``) can change."""
+    try:
+        [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": index}).fetchall()
+    except duckdb.CatalogException:
+        if index != "bronze.raw_events_index":
+            raise
+        # A warehouse from before the index, opened read-only (the first write connection adds
+        # and fills the index): the same day from every payload.
+        [(day,)] = run_sql(connection, "bronze", "earliest_event_day_from_payloads").fetchall()
     return day
 
 
@@ -125,45 +134,66 @@ def _pending_files(
     A file is unchanged when its size and modification time match its latest ledger row (no
     re-hashing of history). A known file whose content changed after ingestion (appended or
     rewritten) is quarantined whole as a new version, never half-read.
+
+    The files are hashed, in order, by a background thread while the caller ingests the batches
+    already yielded (hashlib and file reads release the GIL, and DuckDB works in its own threads).
     """
     ledger = {
         name: (size, modified, hashes)
         for name, size, modified, hashes in connection.execute(sql_file("bronze", "ledger_latest")).fetchall()
     }
+    candidates = []
     for landing_file in files:
         known = ledger.get(landing_file.landing_file)
-        modified_at = modified_timestamp(landing_file.modified_ns)
-        if known and known[0] == landing_file.size_bytes and known[1] == modified_at:
+        if known and known[0] == landing_file.size_bytes and known[1] == landing_file.modified_ns // 1000:
             continue
+        candidates.append((landing_file, known))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dora-landing-hash") as hashing:
         try:
-            sha256 = (
-                file_sha256(landing_file.path) if landing_file.kind != "rejected" or _readable(landing_file) else ""
-            )
-        except OSError as error:  # vanished or unreadable since the scan: left for the next run, reported
-            unreadable.append(f"{landing_file.landing_file}: {error.strerror or error}")
-            continue
-        if known and sha256 in known[2]:
-            continue
-        if known:
-            yield _PendingFile(
-                landing_file,
-                sha256,
-                "changed_after_ingestion",
-                "file_changed",
-                f"file changed after it was ingested (now {landing_file.size_bytes} bytes, sha256 {sha256[:12]}); "
-                "landing files must not be modified: write a new file instead",
-            )
-        elif landing_file.kind == "rejected":
-            yield _PendingFile(landing_file, sha256, "quarantined", landing_file.problem_code, landing_file.problem)
-        else:
-            yield _PendingFile(landing_file, sha256, "ingested", None, None)
+            hashes = hashing.map(_hash, [landing_file for landing_file, _ in candidates])
+            for (landing_file, known), (sha256, error) in zip(candidates, hashes, strict=True):
+                if error is not None:  # vanished or unreadable since the scan: left for the next run, reported
+                    unreadable.append(f"{landing_file.landing_file}: {error.strerror or error}")
+                    continue
+                yield from _pending_file(landing_file, known, sha256)
+        finally:  # the caller stopped early (an error): do not hash the rest
+            hashing.shutdown(wait=True, cancel_futures=True)
+
+
+def _hash(landing_file: LandingFile) -> tuple[str, OSError | None]:
+    """The file's SHA-256 ("" for files never opened), or why it could not be read."""
+    if landing_file.kind == "rejected" and not _readable(landing_file):
+        return "", None
+    try:
+        return file_sha256(landing_file.path), None
+    except OSError as error:
+        return "", error
+
+
+def _pending_file(landing_file: LandingFile, known: tuple | None, sha256: str) -> Iterator[_PendingFile]:
+    """The file to ingest, unless the ledger already holds this content."""
+    if known and sha256 in known[2]:
+        return
+    if known:
+        yield _PendingFile(
+            landing_file,
+            sha256,
+            "changed_after_ingestion",
+            "file_changed",
+            f"file changed after it was ingested (now {landing_file.size_bytes} bytes, sha256 {sha256[:12]}); "
+            "landing files must not be modified: write a new file instead",
+        )
+    elif landing_file.kind == "rejected":
+        yield _PendingFile(landing_file, sha256, "quarantined", landing_file.problem_code, landing_file.problem)
+    else:
+        yield _PendingFile(landing_file, sha256, "ingested", None, None)
 
 
 def _readable(landing_file: LandingFile) -> bool:
     return landing_file.problem_code not in {"unsafe_path", "not_a_file"}
 
 
-def _batches(pending: list[_PendingFile], batch_bytes: int) -> Iterator[list[_PendingFile]]:
+def _batches(pending: Iterable[_PendingFile], batch_bytes: int) -> Iterator[list[_PendingFile]]:
     batch: list[_PendingFile] = []
     size = 0
     for item in pending:
@@ -221,13 +251,19 @@ def _ingest_batch(
             },
         )
         landing = {"ingest_id": ingest_id, "ingested_at": ingested_at}
-        for statement in ("land_raw_events", "land_quarantine", "land_duplicates", "land_ledger"):
-            run_sql(connection, "bronze", statement, landing)
-        [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()
         connection.execute(
             "CREATE OR REPLACE TEMP VIEW batch_landed AS SELECT * FROM classified WHERE outcome = 'landed'"
         )
-        affected_from = earliest_event_day(connection, "batch_landed")
+        for statement in (
+            "land_raw_events",
+            "land_raw_events_index",
+            "land_quarantine",
+            "land_duplicates",
+            "land_ledger",
+        ):
+            run_sql(connection, "bronze", statement, landing)
+        [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()
+        affected_from = earliest_event_day(connection, "batch_index")
         reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
@@ -297,7 +333,7 @@ def _stage_ndjson_with_duckdb(connection: duckdb.DuckDBPyConnection, paths: list
         "read_ndjson_lines",
         {"paths": paths, "delimiter": LINE_DELIMITER, "max_line_bytes": MAX_RECORD_BYTES},
     )
-    run_sql(connection, "bronze", "stage_ndjson_records")
+    run_sql(connection, "bronze", "stage_ndjson_records", {"paths": paths})
 
 
 def _stage_ndjson_in_python(connection: duckdb.DuckDBPyConnection, path: str, chunk_records: int = 10_000) -> None:

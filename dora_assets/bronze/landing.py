@@ -30,17 +30,23 @@ class LandingFile:
     """One file found in the landing folder.
 
     ``landing_file`` is the POSIX path relative to the landing folder (what tables store);
-    ``kind`` is ``json`` (one envelope), ``ndjson`` (one envelope per line) or ``rejected``
-    (quarantined whole with ``problem_code``/``problem``, never parsed).
+    ``location`` the file's full path (``path`` as a ``Path``: built when asked for, since a scan
+    lists every file ever dropped and opens only the new ones); ``kind`` is ``json`` (one
+    envelope), ``ndjson`` (one envelope per line) or ``rejected`` (quarantined whole with
+    ``problem_code``/``problem``, never parsed).
     """
 
     landing_file: str
-    path: Path
+    location: str
     kind: str
     size_bytes: int
     modified_ns: int
     problem_code: str | None = None
     problem: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
 
 @dataclass(frozen=True)
@@ -68,35 +74,47 @@ def scan_landing(
     in_flight: list[str] = []
     if not root.is_dir():
         return LandingScan(files, in_flight)
-    for directory, subdirectories, names in os.walk(root, followlinks=False):
+    top = str(root)
+    for directory, subdirectories, names in os.walk(top, followlinks=False):
         subdirectories.sort()
+        # Names are joined as strings (not Path.relative_to per file): a landing folder keeps
+        # every file ever dropped, and this walk runs at every ingest and backlog check.
+        prefix = directory[len(top) + 1 :].replace(os.sep, "/") + "/" if directory != top else ""
         for name in sorted(names):
-            path = Path(directory, name)
-            relative = _display_name(path.relative_to(root).as_posix())
-            info = path.lstat()
-            found = _classify(root, path, relative, info, now, temporary_grace_seconds)
+            full = os.path.join(directory, name)
+            posix_relative = prefix + name
+            info = os.lstat(full)
+            found = _classify(
+                root, full, name, _display_name(posix_relative), posix_relative, info, now, temporary_grace_seconds
+            )
             if found is None:
-                in_flight.append(relative)
+                in_flight.append(_display_name(posix_relative))
             else:
                 files.append(found)
     return LandingScan(files, in_flight)
 
 
 def _classify(
-    root: Path, path: Path, relative: str, info: os.stat_result, now: float, grace: float
+    root: Path,
+    location: str,
+    name: str,
+    relative: str,
+    posix_relative: str,
+    info: os.stat_result,
+    now: float,
+    grace: float,
 ) -> LandingFile | None:
     def rejected(code: str, problem: str) -> LandingFile:
-        return LandingFile(relative, path, "rejected", info.st_size, info.st_mtime_ns, code, problem)
+        return LandingFile(relative, location, "rejected", info.st_size, info.st_mtime_ns, code, problem)
 
-    name = path.name
     if stat.S_ISLNK(info.st_mode):
-        target = path.resolve()
+        target = Path(location).resolve()
         if not target.is_relative_to(root):
             return rejected("unsafe_path", "symlink points outside the landing folder; not followed")
         info = target.stat()
     if not stat.S_ISREG(info.st_mode):
         return rejected("not_a_file", "not a regular file (device, pipe or socket); never opened")
-    if relative != path.relative_to(root).as_posix():
+    if relative != posix_relative:
         return rejected("unsafe_name", "file name is not valid UTF-8")
     if is_temporary_name(name):
         if now - info.st_mtime < grace:
@@ -105,7 +123,7 @@ def _classify(
             "abandoned_temporary_file",
             f"temporary file untouched for more than {grace:.0f} s: its writer never renamed it",
         )
-    kind = RECORD_EXTENSIONS.get(Path(name).suffix.lower())
+    kind = RECORD_EXTENSIONS.get(os.path.splitext(name)[1].lower())
     if kind is None:
         return rejected("unsupported_extension", "not a .json, .ndjson or .jsonl file")
     if GLOB_CHARACTERS & set(relative):
@@ -118,7 +136,7 @@ def _classify(
             f"a .json file holds one envelope; {info.st_size} bytes exceeds {MAX_JSON_FILE_BYTES}"
             " (use .ndjson for batches)",
         )
-    return LandingFile(relative, path, kind, info.st_size, info.st_mtime_ns)
+    return LandingFile(relative, location, kind, info.st_size, info.st_mtime_ns)
 
 
 def _display_name(relative: str) -> str:

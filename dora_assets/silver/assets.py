@@ -25,8 +25,10 @@ INCIDENTS = AssetKey(["silver", "incidents"])
 # of months in one run.
 SILVER_TABLE = {"group_name": "silver", "kinds": {"duckdb"}, "partitions_def": MONTHLY, "backfill_policy": SINGLE_RUN}
 
-# The tables mapped from bronze deliveries: their SQL leaves its candidate rows (rejects marked)
-# in the temporary table mapping_candidates for replace_rejects.sql.
+# The tables mapped from bronze deliveries: window_deliveries.sql first finds where in bronze the
+# window's rows can come from (bronze.raw_events_index), so that a month's refresh does not parse
+# all of history; their SQL leaves its candidate rows (rejects marked) in the temporary table
+# mapping_candidates for replace_rejects.sql.
 MAPPED_FROM_BRONZE = ("pushes", "deployments", "incidents", "pull_requests")
 
 SOURCE = ("source", "VARCHAR", "The system the fact came from (github, gitlab, pagerduty, jira, jenkins).")
@@ -40,7 +42,7 @@ def refresh_silver_table(
     ``silver/sql/<table>.sql``, under the config's definitions."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
-        files = [table, "replace_rejects"] if table in MAPPED_FROM_BRONZE else [table]
+        files = ["window_deliveries", table, "replace_rejects"] if table in MAPPED_FROM_BRONZE else [table]
         params = {**window.params(), **dora_config.load().silver_params(), "target_table": table}
         run_sql_in_transaction(connection, "silver", files, params)
         rows = table_row_count(connection, f"silver.{table}")

@@ -1,28 +1,38 @@
 -- Decide each staged record's fate: landed, duplicate or quarantined (with a precise reason).
 -- The envelope rules are those of dora_assets.bronze.envelope.Envelope (a test holds the two
 -- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type').
+-- Each record is parsed once: one json_extract takes the five envelope fields (the payload
+-- re-serialized as it is landed, the others small JSON values whose type and text are read
+-- cheaply); a record that is not valid JSON gets NULL. Only the root type of a record that does
+-- not start with '{' needs a second parse (to name it in the reason).
 CREATE OR REPLACE TEMP TABLE classified AS
 WITH parsed AS (
     SELECT
         staged.*,
         files.file_order,
-        CASE WHEN staged.reject_code IS NULL AND json_valid(staged.record_text) THEN staged.record_text::JSON END AS doc
+        CASE WHEN staged.reject_code IS NULL
+             THEN try(json_extract(staged.record_text, ['$.source', '$.event_type', '$.delivery_id', '$.received_at', '$.payload']))
+        END AS parts
     FROM staged_records AS staged
     JOIN batch_files AS files USING (landing_file)
 ),
 fields AS (
     SELECT
-        *,
-        json_type(doc) AS top_type,
-        json_type(doc, '$.source') AS source_type,
-        json_type(doc, '$.event_type') AS event_type_type,
-        json_type(doc, '$.delivery_id') AS delivery_id_type,
-        json_type(doc, '$.received_at') AS received_at_type,
-        json_type(doc, '$.payload') AS payload_type,
-        doc ->> '$.source' AS source,
-        doc ->> '$.event_type' AS event_type,
-        doc ->> '$.delivery_id' AS delivery_id,
-        doc ->> '$.received_at' AS received_at_text
+        * EXCLUDE (parts),
+        parts IS NOT NULL AS is_json,
+        CASE WHEN parts IS NULL THEN NULL
+             WHEN starts_with(record_text, '{') THEN 'OBJECT'
+             ELSE json_type(record_text) END AS top_type,
+        json_type(parts[1]) AS source_type,
+        json_type(parts[2]) AS event_type_type,
+        json_type(parts[3]) AS delivery_id_type,
+        json_type(parts[4]) AS received_at_type,
+        CASE WHEN starts_with(parts[5], '{') THEN 'OBJECT' ELSE json_type(parts[5]) END AS payload_type,
+        parts[1] ->> '$' AS source,
+        parts[2] ->> '$' AS event_type,
+        parts[3] ->> '$' AS delivery_id,
+        parts[4] ->> '$' AS received_at_text,
+        parts[5] AS payload_document
     FROM parsed
 ),
 checked AS (
@@ -30,7 +40,7 @@ checked AS (
         *,
         CASE
             WHEN reject_code IS NOT NULL THEN reject_reason
-            WHEN doc IS NULL THEN 'not valid JSON'
+            WHEN NOT is_json THEN 'not valid JSON'
             WHEN top_type <> 'OBJECT' THEN 'envelope must be a JSON object, got ' || json_kind(top_type)
             WHEN source_type IS NULL THEN 'envelope field source is missing'
             WHEN source_type <> 'VARCHAR' THEN 'envelope field source must be a string, got ' || json_kind(source_type)
@@ -51,7 +61,7 @@ checked AS (
         END AS reason,
         CASE
             WHEN reject_code IS NOT NULL THEN reject_code
-            WHEN doc IS NULL THEN 'invalid_json'
+            WHEN NOT is_json THEN 'invalid_json'
             WHEN source_type = 'VARCHAR' AND event_type_type = 'VARCHAR' AND delivery_id_type = 'VARCHAR'
                 AND received_at_type = 'VARCHAR' AND payload_type = 'OBJECT'
                 AND NOT list_contains($known_sources, source) THEN 'unknown_source'
@@ -79,12 +89,12 @@ SELECT
     END AS outcome,
     CASE WHEN checked.reason IS NOT NULL THEN checked.candidate_code END AS reason_code,
     checked.reason,
-    left(checked.record_text, $raw_limit) AS raw,
+    CASE WHEN checked.reason IS NOT NULL THEN left(checked.record_text, $raw_limit) END AS raw,
     checked.delivery_id,
     checked.source,
     checked.event_type,
     CASE WHEN checked.reason IS NULL THEN checked.received_at_text::TIMESTAMPTZ END AS received_at,
-    CASE WHEN checked.reason IS NULL THEN checked.doc -> '$.payload' END AS payload,
+    CASE WHEN checked.reason IS NULL THEN checked.payload_document END AS payload,
     list_contains($known_event_types, checked.source || ':' || checked.event_type) AS known_event_type,
     coalesce(landed.landing_file, CASE WHEN ranked.delivery_rank > 1 THEN ranked.first_in_batch END) AS first_landing_file
 FROM checked

@@ -1,9 +1,10 @@
--- Per landing file: the size and modification time of its latest ledger row, and every
--- content hash the ledger has accounted for.
+-- Per landing file: the size and modification time (in microseconds since the epoch, compared
+-- with the file's as integers) of its latest ledger row, and every content hash the ledger has
+-- accounted for.
 SELECT
     landing_file,
     arg_max(size_bytes, ingest_id) AS size_bytes,
-    arg_max(modified_at, ingest_id) AS modified_at,
+    epoch_us(arg_max(modified_at, ingest_id)) AS modified_us,
     list(content_sha256) AS content_hashes
 FROM bronze.landing_files
 GROUP BY landing_file;

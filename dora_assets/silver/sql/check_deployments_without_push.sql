@@ -1,15 +1,13 @@
 -- Production deployments whose commit no push of their repo ever carried (neither as a push's
 -- `after` nor among its commits): push webhooks are missing, so the changes they shipped and
 -- their lead times are missing too.
-WITH known_commits AS (
-    SELECT repo, after_sha AS sha FROM silver.pushes
-    UNION
-    SELECT repo, change_id FROM silver.changes
-),
-orphans AS (
+-- (Two anti joins probe the pushes and the changes with the few deployments, rather than a
+-- distinct union of every known sha.)
+WITH orphans AS (
     SELECT deployments.*
     FROM silver.deployments AS deployments
-    ANTI JOIN known_commits ON known_commits.repo = deployments.repo AND known_commits.sha = deployments.commit_sha
+    ANTI JOIN silver.pushes AS pushes ON pushes.repo = deployments.repo AND pushes.after_sha = deployments.commit_sha
+    ANTI JOIN silver.changes AS changes ON changes.repo = deployments.repo AND changes.change_id = deployments.commit_sha
 )
 SELECT
     (SELECT count(*) FROM silver.deployments) AS deployments,

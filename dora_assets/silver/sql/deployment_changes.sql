@@ -7,7 +7,10 @@
 -- those whose matching push comes at or after it. Deployments sorted by their matching push's
 -- position carry a running minimum from the end (a suffix minimum), and an ASOF join gives
 -- each push the deployment with the nearest position at or after its own.
--- Window: pairs whose deployment's time_deployed is in [$window_start, $window_end).
+-- Window: pairs whose deployment's time_deployed is in [$window_start, $window_end). Only a
+-- change carried by a push whose first shipper is a deployment of the window can be first
+-- shipped in it; for those changes, every push that carried them decides (its commits come from
+-- silver.pushed_commits, so the pushes of history are compared by position, never unnested).
 DELETE FROM silver.deployment_changes WHERE time_deployed >= $window_start AND time_deployed < $window_end;
 
 INSERT INTO silver.deployment_changes
@@ -15,7 +18,10 @@ WITH branch_pushes AS (
     -- Branch pushes; pushes that name no ref at all (minimal senders) form their own sequence,
     -- branch '' here, which only deployments naming no ref either can ship.
     SELECT
-        * REPLACE (coalesce(branch, '') AS branch),
+        repo,
+        coalesce(branch, '') AS branch,
+        after_sha,
+        delivery_id,
         row_number() OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS push_position
     FROM silver.pushes
     WHERE branch IS NOT NULL OR ref IS NULL
@@ -56,18 +62,27 @@ first_shipper_from AS (
     FROM earliest_at_position
 ),
 push_shippers AS (
-    SELECT branch_pushes.repo, branch_pushes.commits, shippers.shipper
+    SELECT branch_pushes.delivery_id, shippers.shipper
     FROM branch_pushes
     ASOF JOIN first_shipper_from AS shippers
       ON shippers.repo = branch_pushes.repo
      AND shippers.branch = branch_pushes.branch
      AND shippers.shipped_up_to >= branch_pushes.push_position
 ),
+window_changes AS (
+    -- The changes of the pushes a deployment of the window ships first.
+    SELECT DISTINCT carried.repo, carried.change_id
+    FROM silver.pushed_commits AS carried
+    JOIN push_shippers USING (delivery_id)
+    WHERE carried.change_id IS NOT NULL
+      AND push_shippers.shipper.time_deployed >= $window_start
+      AND push_shippers.shipper.time_deployed < $window_end
+),
 change_shippers AS (
     -- A commit may ride several pushes (and branches): its first shipment wins.
-    SELECT push_shippers.repo, commit.change_id, min(push_shippers.shipper) AS shipper
-    FROM push_shippers, unnest(push_shippers.commits) AS carried(commit)
-    WHERE commit.change_id IS NOT NULL
+    SELECT carried.repo, carried.change_id, min(push_shippers.shipper) AS shipper
+    FROM (SELECT * FROM silver.pushed_commits SEMI JOIN window_changes USING (repo, change_id)) AS carried
+    JOIN push_shippers USING (delivery_id)
     GROUP BY ALL
 )
 SELECT

@@ -26,101 +26,156 @@
 -- $repo_aliases. A success that names no commit is rejected to silver.rejected_events.
 -- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: deployments whose time_deployed (rejects: received_at) is in [$window_start, $window_end).
+-- Reads bronze.raw_events only in the received_at range window_deliveries.sql found, except
+-- for the releases' tag and branch heads, which may be pushes of any time.
 CREATE OR REPLACE TEMP TABLE mapping_candidates AS
-WITH github_statuses AS (
+WITH github_status_documents AS (
+    -- Each payload is parsed once (json_transform; a field's text as ->> gives it).
     SELECT
         source,
         event_type,
-        silver.github_repo(payload) AS repo,
-        coalesce(payload ->> '$.deployment.id', payload ->> '$.deployment_status.id', delivery_id) AS deploy_id,
-        coalesce(
-            payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment', 'unspecified'
-        ) AS environment,
-        coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment') IS NULL
+        delivery_id,
+        received_at,
+        json_transform(payload, '{
+            "deployment": {"id": "VARCHAR", "sha": "VARCHAR", "ref": "VARCHAR", "environment": "VARCHAR"},
+            "deployment_status": {
+                "id": "VARCHAR", "state": "VARCHAR", "environment": "VARCHAR",
+                "created_at": "VARCHAR", "updated_at": "VARCHAR"
+            },
+            "repository": {"full_name": "VARCHAR", "name": "VARCHAR"}
+        }') AS p
+    FROM (
+        SELECT * FROM silver.window_events('github', 'deployment_status')
+        UNION ALL SELECT * FROM silver.window_events('github', 'api:deployment_status')
+    )
+    WHERE list_contains($github_deployments_from, 'deployment_status')
+),
+github_statuses AS (
+    SELECT
+        source,
+        event_type,
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        coalesce(p.deployment.id, p.deployment_status.id, delivery_id) AS deploy_id,
+        coalesce(p.deployment.environment, p.deployment_status.environment, 'unspecified') AS environment,
+        coalesce(p.deployment.environment, p.deployment_status.environment) IS NULL
             OR list_contains(
-                $production_environments,
-                lower(coalesce(payload ->> '$.deployment.environment', payload ->> '$.deployment_status.environment'))
+                $production_environments, lower(coalesce(p.deployment.environment, p.deployment_status.environment))
             ) AS to_production,
-        lower(payload ->> '$.deployment.sha') AS commit_sha,
-        payload ->> '$.deployment.ref' AS ref,
+        lower(p.deployment.sha) AS commit_sha,
+        p.deployment.ref AS ref,
         coalesce(
-            silver.event_time(payload ->> '$.deployment_status.created_at'),
-            silver.event_time(payload ->> '$.deployment_status.updated_at'),
+            silver.event_time(p.deployment_status.created_at),
+            silver.event_time(p.deployment_status.updated_at),
             received_at
         ) AS time_deployed,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'github'
-      AND event_type IN ('deployment_status', 'api:deployment_status')
-      AND list_contains($github_deployments_from, 'deployment_status')
-      AND lower(payload ->> '$.deployment_status.state') = 'success'
+    FROM github_status_documents
+    WHERE lower(p.deployment_status.state) = 'success'
 ),
 github_workflow_runs AS (
     SELECT
         source,
         event_type,
-        silver.github_repo(payload) AS repo,
-        'workflow_run:' || (payload ->> '$.workflow_run.id') AS deploy_id,
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,
+        'workflow_run:' || p.workflow_run.id AS deploy_id,
         'production' AS environment,
         TRUE AS to_production,
-        lower(payload ->> '$.workflow_run.head_sha') AS commit_sha,
-        payload ->> '$.workflow_run.head_branch' AS ref,
-        coalesce(silver.event_time(payload ->> '$.workflow_run.updated_at'), received_at) AS time_deployed,
+        lower(p.workflow_run.head_sha) AS commit_sha,
+        p.workflow_run.head_branch AS ref,
+        coalesce(silver.event_time(p.workflow_run.updated_at), received_at) AS time_deployed,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'github'
-      AND event_type = 'workflow_run'
-      AND list_contains($github_deployments_from, 'workflow_run')
-      AND payload ->> '$.action' = 'completed'
-      AND payload ->> '$.workflow_run.conclusion' = 'success'
-      AND payload ->> '$.workflow_run.head_branch' = payload ->> '$.repository.default_branch'
+    FROM (
+        SELECT
+            source,
+            event_type,
+            delivery_id,
+            received_at,
+            json_transform(payload, '{
+                "action": "VARCHAR",
+                "workflow_run": {
+                    "id": "VARCHAR", "head_sha": "VARCHAR", "head_branch": "VARCHAR", "updated_at": "VARCHAR",
+                    "conclusion": "VARCHAR", "name": "VARCHAR", "path": "VARCHAR"
+                },
+                "repository": {"full_name": "VARCHAR", "name": "VARCHAR", "default_branch": "VARCHAR"}
+            }') AS p
+        FROM silver.window_events('github', 'workflow_run')
+        WHERE list_contains($github_deployments_from, 'workflow_run')
+    )
+    WHERE p.action = 'completed'
+      AND p.workflow_run.conclusion = 'success'
+      AND p.workflow_run.head_branch = p.repository.default_branch
       AND len(list_intersect(
           $github_deploy_workflows,
           [
-              lower(payload ->> '$.workflow_run.name'),
-              lower(regexp_extract(payload ->> '$.workflow_run.path', '([^/]+)$', 1)),
-              lower(regexp_extract(payload ->> '$.workflow_run.path', '([^/]+?)(\.ya?ml)?$', 1))
+              lower(p.workflow_run.name),
+              lower(regexp_extract(p.workflow_run.path, '([^/]+)$', 1)),
+              lower(regexp_extract(p.workflow_run.path, '([^/]+?)(\.ya?ml)?$', 1))
           ]
       )) > 0
 ),
+github_push_heads AS (
+    -- Releases only: every push of any time (a release names a tag or branch pushed earlier).
+    SELECT
+        received_at,
+        json_transform(payload, '{
+            "ref": "VARCHAR", "after": "VARCHAR",
+            "repository": {"full_name": "VARCHAR", "name": "VARCHAR", "pushed_at": "VARCHAR"}
+        }') AS p
+    FROM (
+        SELECT * FROM bronze.raw_events WHERE source = 'github' AND event_type = 'push'
+        UNION ALL SELECT * FROM bronze.raw_events WHERE source = 'github' AND event_type = 'api:push'
+    )
+    WHERE list_contains($github_deployments_from, 'release')
+),
 github_tag_pushes AS (
-    SELECT silver.github_repo(payload) AS repo, substr(payload ->> '$.ref', 11) AS tag,
-           arg_max(lower(payload ->> '$.after'), received_at) AS sha
-    FROM bronze.raw_events
-    WHERE source = 'github' AND event_type IN ('push', 'api:push') AND starts_with(payload ->> '$.ref', 'refs/tags/')
-      AND list_contains($github_deployments_from, 'release')
+    SELECT coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo, substr(p.ref, 11) AS tag,
+           arg_max(lower(p."after"), received_at) AS sha
+    FROM github_push_heads
+    WHERE starts_with(p.ref, 'refs/tags/')
     GROUP BY ALL
 ),
 github_branch_heads AS (
-    SELECT silver.github_repo(payload) AS repo, substr(payload ->> '$.ref', 12) AS branch,
-           lower(payload ->> '$.after') AS sha,
-           coalesce(to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)), received_at) AS pushed_at
-    FROM bronze.raw_events
-    WHERE source = 'github' AND event_type IN ('push', 'api:push') AND starts_with(payload ->> '$.ref', 'refs/heads/')
-      AND list_contains($github_deployments_from, 'release')
+    SELECT coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo, substr(p.ref, 12) AS branch,
+           lower(p."after") AS sha,
+           coalesce(to_timestamp(try_cast(p.repository.pushed_at AS BIGINT)), received_at) AS pushed_at
+    FROM github_push_heads
+    WHERE starts_with(p.ref, 'refs/heads/')
 ),
 github_releases AS (
     SELECT
         source,
         event_type,
-        silver.github_repo(payload) AS repo,
-        'release:' || (payload ->> '$.release.id') AS deploy_id,
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,
+        'release:' || p.release.id AS deploy_id,
         'production' AS environment,
         TRUE AS to_production,
-        payload ->> '$.release.tag_name' AS tag,
-        payload ->> '$.release.target_commitish' AS target_commitish,
-        coalesce(silver.event_time(payload ->> '$.release.published_at'), received_at) AS time_deployed,
+        p.release.tag_name AS tag,
+        p.release.target_commitish AS target_commitish,
+        coalesce(silver.event_time(p.release.published_at), received_at) AS time_deployed,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'github'
-      AND event_type = 'release'
-      AND list_contains($github_deployments_from, 'release')
-      AND payload ->> '$.action' IN ('published', 'released')
-      AND NOT coalesce(try_cast(payload ->> '$.release.draft' AS BOOLEAN), FALSE)
-      AND NOT coalesce(try_cast(payload ->> '$.release.prerelease' AS BOOLEAN), FALSE)
+    FROM (
+        SELECT
+            source,
+            event_type,
+            delivery_id,
+            received_at,
+            json_transform(payload, '{
+                "action": "VARCHAR",
+                "release": {
+                    "id": "VARCHAR", "tag_name": "VARCHAR", "target_commitish": "VARCHAR",
+                    "published_at": "VARCHAR", "draft": "VARCHAR", "prerelease": "VARCHAR"
+                },
+                "repository": {"full_name": "VARCHAR", "name": "VARCHAR"}
+            }') AS p
+        FROM silver.window_events('github', 'release')
+        WHERE list_contains($github_deployments_from, 'release')
+    )
+    WHERE p.action IN ('published', 'released')
+      AND NOT coalesce(try_cast(p.release.draft AS BOOLEAN), FALSE)
+      AND NOT coalesce(try_cast(p.release.prerelease AS BOOLEAN), FALSE)
 ),
 github_release_deployments AS (
     SELECT
@@ -143,44 +198,67 @@ gitlab_deployments AS (
     SELECT
         source,
         event_type,
-        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
-        'gitlab:' || (payload ->> '$.deployment_id') AS deploy_id,
-        coalesce(payload ->> '$.environment', 'unspecified') AS environment,
-        list_contains($production_environments, lower(payload ->> '$.environment'))
-            OR lower(payload ->> '$.environment_tier') = 'production' AS to_production,
-        nullif(lower(regexp_extract(payload ->> '$.commit_url', '/commit/([0-9a-fA-F]{40})', 1)), '') AS commit_sha,
-        payload ->> '$.ref' AS ref,
-        coalesce(silver.event_time(payload ->> '$.status_changed_at'), received_at) AS time_deployed,
+        coalesce(p.project.path_with_namespace, 'unknown') AS repo,
+        'gitlab:' || p.deployment_id AS deploy_id,
+        coalesce(p.environment, 'unspecified') AS environment,
+        list_contains($production_environments, lower(p.environment))
+            OR lower(p.environment_tier) = 'production' AS to_production,
+        nullif(lower(regexp_extract(p.commit_url, '/commit/([0-9a-fA-F]{40})', 1)), '') AS commit_sha,
+        p.ref AS ref,
+        coalesce(silver.event_time(p.status_changed_at), received_at) AS time_deployed,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'gitlab'
-      AND payload ->> '$.object_kind' = 'deployment'
-      AND lower(payload ->> '$.status') = 'success'
+    FROM (
+        SELECT
+            source,
+            event_type,
+            delivery_id,
+            received_at,
+            json_transform(payload, '{
+                "object_kind": "VARCHAR", "status": "VARCHAR", "deployment_id": "VARCHAR", "environment": "VARCHAR",
+                "environment_tier": "VARCHAR", "commit_url": "VARCHAR", "ref": "VARCHAR",
+                "status_changed_at": "VARCHAR", "project": {"path_with_namespace": "VARCHAR"}
+            }') AS p
+        FROM silver.window_source_events('gitlab')
+    )
+    WHERE p.object_kind = 'deployment'
+      AND lower(p.status) = 'success'
 ),
 jenkins_builds AS (
     SELECT
         source,
         event_type,
         -- The job's full name (folders and multibranch jobs: job/payments/job/main/ -> payments/main).
-        coalesce(
-            nullif(regexp_replace(trim(payload ->> '$.url', '/'), '(^|/)job/', '\1', 'g'), ''), payload ->> '$.name'
-        ) AS job,
-        payload ->> '$.build.number' AS build_number,
+        coalesce(nullif(regexp_replace(trim(p.url, '/'), '(^|/)job/', '\1', 'g'), ''), p.name) AS job,
+        p.build.number AS build_number,
         CASE WHEN $jenkins_environment_parameter <> ''
              THEN payload -> '$.build.parameters' ->> $jenkins_environment_parameter END AS environment_parameter,
-        lower(payload ->> '$.build.scm.commit') AS commit_sha,
-        regexp_replace(payload ->> '$.build.scm.branch', '^(origin/|refs/heads/)', '') AS ref,
-        payload ->> '$.build.scm.url' AS scm_url,
-        to_timestamp(
-            (try_cast(payload ->> '$.build.timestamp' AS BIGINT) + try_cast(payload ->> '$.build.duration' AS BIGINT)) / 1000
-        ) AS finished_at,
+        lower(p.build.scm.commit) AS commit_sha,
+        regexp_replace(p.build.scm.branch, '^(origin/|refs/heads/)', '') AS ref,
+        p.build.scm.url AS scm_url,
+        to_timestamp((try_cast(p.build."timestamp" AS BIGINT) + try_cast(p.build.duration AS BIGINT)) / 1000) AS finished_at,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'jenkins'
-      AND event_type IN ('build.completed', 'build.finalized')
-      AND upper(payload ->> '$.build.status') = 'SUCCESS'
+    FROM (
+        SELECT
+            source,
+            event_type,
+            delivery_id,
+            received_at,
+            payload,
+            json_transform(payload, '{
+                "url": "VARCHAR", "name": "VARCHAR",
+                "build": {
+                    "number": "VARCHAR", "status": "VARCHAR", "timestamp": "VARCHAR", "duration": "VARCHAR",
+                    "scm": {"commit": "VARCHAR", "branch": "VARCHAR", "url": "VARCHAR"}
+                }
+            }') AS p
+        FROM (
+            SELECT * FROM silver.window_events('jenkins', 'build.completed')
+            UNION ALL SELECT * FROM silver.window_events('jenkins', 'build.finalized')
+        )
+    )
+    WHERE upper(p.build.status) = 'SUCCESS'
 ),
 jenkins_deployments AS (
     SELECT

@@ -25,17 +25,32 @@
 -- time, the first known root cause, and lists every merged report in `reports`.
 -- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: incidents whose time_created (rejects: received_at) is in [$window_start, $window_end).
+-- Reads bronze.raw_events only in the received_at range window_deliveries.sql found.
 CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_issue_events AS (
+    -- Each payload is parsed once for its scalar fields (json_transform; a field's text as ->>
+    -- gives it) and once for the issue document.
     SELECT
         source, event_type, delivery_id, received_at,
-        silver.github_repo(payload) AS repo,
-        payload ->> '$.issue.number' AS incident_id,
-        payload ->> '$.action' AS action,
-        payload -> '$.issue' AS issue,
-        silver.event_time(payload ->> '$.issue.updated_at') AS updated_at
-    FROM bronze.raw_events
-    WHERE source = 'github' AND event_type IN ('issues', 'api:issues')
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        p.issue."number" AS incident_id,
+        p.action AS action,
+        issue,
+        silver.event_time(p.issue.updated_at) AS updated_at
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "action": "VARCHAR",
+                "issue": {"number": "VARCHAR", "updated_at": "VARCHAR"},
+                "repository": {"full_name": "VARCHAR", "name": "VARCHAR"}
+            }') AS p,
+            payload -> '$.issue' AS issue
+        FROM (
+            SELECT * FROM silver.window_events('github', 'issues')
+            UNION ALL SELECT * FROM silver.window_events('github', 'api:issues')
+        )
+    )
 ),
 github_latest AS (
     SELECT *
@@ -64,16 +79,25 @@ github_reports AS (
 gitlab_issue_events AS (
     SELECT
         source, event_type, delivery_id, received_at,
-        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
-        payload ->> '$.object_attributes.iid' AS incident_id,
+        coalesce(p.project.path_with_namespace, 'unknown') AS repo,
+        p.object_attributes.iid AS incident_id,
         payload -> '$.object_attributes' AS issue,
         list_transform(
             coalesce(json_extract_string(payload, '$.labels[*].title'), json_extract_string(payload, '$.object_attributes.labels[*].title'), []),
             lambda label: lower(label)
         ) AS labels,
-        silver.event_time(payload ->> '$.object_attributes.updated_at') AS updated_at
-    FROM bronze.raw_events
-    WHERE source = 'gitlab' AND payload ->> '$.object_kind' = 'issue'
+        silver.event_time(p.object_attributes.updated_at) AS updated_at
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "object_kind": "VARCHAR",
+                "object_attributes": {"iid": "VARCHAR", "updated_at": "VARCHAR"},
+                "project": {"path_with_namespace": "VARCHAR"}
+            }') AS p
+        FROM silver.window_source_events('gitlab')
+    )
+    WHERE p.object_kind = 'issue'
 ),
 gitlab_latest AS (
     SELECT *
@@ -99,17 +123,26 @@ gitlab_reports AS (
 pagerduty_events AS (
     SELECT
         source, event_type, delivery_id, received_at,
-        payload ->> '$.event.data.id' AS incident_id,
+        p.event.data.id AS incident_id,
         payload -> '$.event.data' AS data,
-        payload ->> '$.event.data.status' AS status,
-        coalesce(silver.event_time(payload ->> '$.event.occurred_at'), received_at) AS occurred_at
-    FROM bronze.raw_events
-    WHERE source = 'pagerduty'
-      AND starts_with(event_type, 'incident.')
-      AND coalesce(payload ->> '$.event.resource_type', 'incident') = 'incident'
+        p.event.data.status AS status,
+        coalesce(silver.event_time(p.event.occurred_at), received_at) AS occurred_at
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "event": {
+                    "resource_type": "VARCHAR", "occurred_at": "VARCHAR",
+                    "data": {"id": "VARCHAR", "type": "VARCHAR", "status": "VARCHAR"}
+                }
+            }') AS p
+        FROM silver.window_source_events('pagerduty')
+        WHERE starts_with(event_type, 'incident.')
+    )
+    WHERE coalesce(p.event.resource_type, 'incident') = 'incident'
       -- Events about something attached to an incident (a note: incident.annotated; a status
       -- update, a responder) carry that object as data, not the incident: they change nothing here.
-      AND coalesce(payload ->> '$.event.data.type', 'incident') = 'incident'
+      AND coalesce(p.event.data.type, 'incident') = 'incident'
 ),
 pagerduty_timeline AS (
     SELECT
@@ -149,17 +182,34 @@ pagerduty_without_id AS (
 jira_events AS (
     SELECT
         source, event_type, delivery_id, received_at,
-        payload ->> '$.issue.key' AS incident_id,
+        p.issue."key" AS incident_id,
         payload -> '$.issue' AS issue,
         coalesce(
-            to_timestamp(try_cast(payload ->> '$.timestamp' AS BIGINT) / 1000),
-            silver.event_time(payload ->> '$.issue.fields.updated'),
+            to_timestamp(try_cast(p."timestamp" AS BIGINT) / 1000),
+            silver.event_time(p.issue.fields.updated),
             received_at
         ) AS event_at,
-        payload ->> '$.issue.fields.resolutiondate' IS NOT NULL
-            OR lower(payload ->> '$.issue.fields.status.statusCategory.key') = 'done' AS done
-    FROM bronze.raw_events
-    WHERE source = 'jira' AND event_type IN ('jira:issue_created', 'jira:issue_updated', 'jira:issue_deleted')
+        p.issue.fields.resolutiondate IS NOT NULL
+            OR lower(p.issue.fields.status.statusCategory."key") = 'done' AS done
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "timestamp": "VARCHAR",
+                "issue": {
+                    "key": "VARCHAR",
+                    "fields": {
+                        "updated": "VARCHAR", "resolutiondate": "VARCHAR",
+                        "status": {"statusCategory": {"key": "VARCHAR"}}
+                    }
+                }
+            }') AS p
+        FROM (
+            SELECT * FROM silver.window_events('jira', 'jira:issue_created')
+            UNION ALL SELECT * FROM silver.window_events('jira', 'jira:issue_updated')
+            UNION ALL SELECT * FROM silver.window_events('jira', 'jira:issue_deleted')
+        )
+    )
 ),
 jira_timeline AS (
     SELECT *, max(event_at) FILTER (WHERE NOT done) OVER (PARTITION BY incident_id) AS last_open_at

@@ -6,43 +6,73 @@
 -- silver.rejected_events.
 -- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: rows whose time_merged (rejects: received_at) is in [$window_start, $window_end).
+-- Reads bronze.raw_events only in the received_at range window_deliveries.sql found.
 CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_merges AS (
+    -- Each payload is parsed once (json_transform; a field's text as ->> gives it).
     SELECT
         source, event_type, delivery_id, received_at,
-        silver.github_repo(payload) AS repo,
-        payload ->> '$.pull_request.number' AS pull_request_id,
-        payload ->> '$.pull_request.title' AS title,
-        payload ->> '$.pull_request.base.ref' AS target_branch,
-        silver.event_time(payload ->> '$.pull_request.created_at') AS time_opened,
-        silver.event_time(payload ->> '$.pull_request.merged_at') AS time_merged,
-        lower(payload ->> '$.pull_request.merge_commit_sha') AS merge_commit_sha,
-        payload ->> '$.pull_request.html_url' AS url,
-        silver.event_time(payload ->> '$.pull_request.updated_at') AS updated_at
-    FROM bronze.raw_events
-    WHERE source = 'github' AND event_type IN ('pull_request', 'api:pull_request')
-      AND payload ->> '$.action' = 'closed'
-      AND coalesce(try_cast(payload ->> '$.pull_request.merged' AS BOOLEAN), FALSE)
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        p.pull_request."number" AS pull_request_id,
+        p.pull_request.title AS title,
+        p.pull_request.base.ref AS target_branch,
+        silver.event_time(p.pull_request.created_at) AS time_opened,
+        silver.event_time(p.pull_request.merged_at) AS time_merged,
+        lower(p.pull_request.merge_commit_sha) AS merge_commit_sha,
+        p.pull_request.html_url AS url,
+        silver.event_time(p.pull_request.updated_at) AS updated_at
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "action": "VARCHAR",
+                "pull_request": {
+                    "number": "VARCHAR", "title": "VARCHAR", "base": {"ref": "VARCHAR"}, "created_at": "VARCHAR",
+                    "merged_at": "VARCHAR", "updated_at": "VARCHAR", "merged": "VARCHAR",
+                    "merge_commit_sha": "VARCHAR", "html_url": "VARCHAR"
+                },
+                "repository": {"full_name": "VARCHAR", "name": "VARCHAR"}
+            }') AS p
+        FROM (
+            SELECT * FROM silver.window_events('github', 'pull_request')
+            UNION ALL SELECT * FROM silver.window_events('github', 'api:pull_request')
+        )
+    )
+    WHERE p.action = 'closed'
+      AND coalesce(try_cast(p.pull_request.merged AS BOOLEAN), FALSE)
 ),
 gitlab_merges AS (
     SELECT
         source, event_type, delivery_id, received_at,
-        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
-        payload ->> '$.object_attributes.iid' AS pull_request_id,
-        payload ->> '$.object_attributes.title' AS title,
-        payload ->> '$.object_attributes.target_branch' AS target_branch,
-        silver.event_time(payload ->> '$.object_attributes.created_at') AS time_opened,
+        coalesce(p.project.path_with_namespace, 'unknown') AS repo,
+        p.object_attributes.iid AS pull_request_id,
+        p.object_attributes.title AS title,
+        p.object_attributes.target_branch AS target_branch,
+        silver.event_time(p.object_attributes.created_at) AS time_opened,
         coalesce(
-            silver.event_time(payload ->> '$.object_attributes.merged_at'),
-            CASE WHEN payload ->> '$.object_attributes.action' = 'merge'
-                 THEN silver.event_time(payload ->> '$.object_attributes.updated_at') END
+            silver.event_time(p.object_attributes.merged_at),
+            CASE WHEN p.object_attributes.action = 'merge'
+                 THEN silver.event_time(p.object_attributes.updated_at) END
         ) AS time_merged,
-        lower(payload ->> '$.object_attributes.merge_commit_sha') AS merge_commit_sha,
-        payload ->> '$.object_attributes.url' AS url,
-        silver.event_time(payload ->> '$.object_attributes.updated_at') AS updated_at
-    FROM bronze.raw_events
-    WHERE source = 'gitlab' AND payload ->> '$.object_kind' = 'merge_request'
-      AND (payload ->> '$.object_attributes.state' = 'merged' OR payload ->> '$.object_attributes.action' = 'merge')
+        lower(p.object_attributes.merge_commit_sha) AS merge_commit_sha,
+        p.object_attributes.url AS url,
+        silver.event_time(p.object_attributes.updated_at) AS updated_at
+    FROM (
+        SELECT
+            *,
+            json_transform(payload, '{
+                "object_kind": "VARCHAR",
+                "object_attributes": {
+                    "iid": "VARCHAR", "title": "VARCHAR", "target_branch": "VARCHAR", "created_at": "VARCHAR",
+                    "merged_at": "VARCHAR", "updated_at": "VARCHAR", "action": "VARCHAR", "state": "VARCHAR",
+                    "merge_commit_sha": "VARCHAR", "url": "VARCHAR"
+                },
+                "project": {"path_with_namespace": "VARCHAR"}
+            }') AS p
+        FROM silver.window_source_events('gitlab')
+    )
+    WHERE p.object_kind = 'merge_request'
+      AND (p.object_attributes.state = 'merged' OR p.object_attributes.action = 'merge')
 )
 SELECT
     * REPLACE (coalesce(silver.lookup($repo_aliases_keys, $repo_aliases_values, repo), repo) AS repo),

@@ -10,40 +10,72 @@
 -- A push without an after sha is rejected to silver.rejected_events with the reason.
 -- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
 -- Window: rows whose pushed_at (rejects: received_at) is in [$window_start, $window_end).
+-- Reads bronze.raw_events only in the received_at range window_deliveries.sql found.
 CREATE OR REPLACE TEMP TABLE mapping_candidates AS
-WITH github_pushes AS (
+WITH github_documents AS (
+    -- Each payload is parsed once (json_transform: a field's text as ->> gives it; commits that
+    -- are not objects count, with no id or time, as with json_extract '$.commits[*]').
     SELECT
         source,
         event_type,
-        silver.github_repo(payload) AS repo,
-        payload ->> '$.ref' AS ref,
-        payload ->> '$.before' AS before_sha,
-        lower(coalesce(payload ->> '$.after', payload ->> '$.head_commit.id')) AS after_sha,
+        delivery_id,
+        received_at,
+        json_transform(payload, '{
+            "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
+            "head_commit": {"id": "VARCHAR", "timestamp": "VARCHAR"},
+            "repository": {"full_name": "VARCHAR", "name": "VARCHAR", "pushed_at": "VARCHAR"},
+            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR"}]
+        }') AS p
+    FROM (
+        SELECT * FROM silver.window_events('github', 'push')
+        UNION ALL SELECT * FROM silver.window_events('github', 'api:push')
+    )
+),
+github_pushes AS (
+    SELECT
+        source,
+        event_type,
+        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        p.ref AS ref,
+        p."before" AS before_sha,
+        lower(coalesce(p."after", p.head_commit.id)) AS after_sha,
         coalesce(
-            to_timestamp(try_cast(payload ->> '$.repository.pushed_at' AS BIGINT)),
-            silver.event_time(payload ->> '$.head_commit.timestamp'),
+            to_timestamp(try_cast(p.repository.pushed_at AS BIGINT)),
+            silver.event_time(p.head_commit."timestamp"),
             received_at
         ) AS pushed_at,
-        coalesce(json_extract(payload, '$.commits[*]'), []) AS commit_documents,
+        coalesce(p.commits, []) AS commit_documents,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'github' AND event_type IN ('push', 'api:push')
+    FROM github_documents
+),
+gitlab_documents AS (
+    SELECT
+        source,
+        event_type,
+        delivery_id,
+        received_at,
+        json_transform(payload, '{
+            "object_kind": "VARCHAR", "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
+            "checkout_sha": "VARCHAR", "project": {"path_with_namespace": "VARCHAR"},
+            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR"}]
+        }') AS p
+    FROM silver.window_source_events('gitlab')
 ),
 gitlab_pushes AS (
     SELECT
         source,
         event_type,
-        coalesce(payload ->> '$.project.path_with_namespace', 'unknown') AS repo,
-        payload ->> '$.ref' AS ref,
-        payload ->> '$.before' AS before_sha,
-        lower(coalesce(payload ->> '$.after', payload ->> '$.checkout_sha')) AS after_sha,
+        coalesce(p.project.path_with_namespace, 'unknown') AS repo,
+        p.ref AS ref,
+        p."before" AS before_sha,
+        lower(coalesce(p."after", p.checkout_sha)) AS after_sha,
         received_at AS pushed_at,
-        coalesce(json_extract(payload, '$.commits[*]'), []) AS commit_documents,
+        coalesce(p.commits, []) AS commit_documents,
         delivery_id,
         received_at
-    FROM bronze.raw_events
-    WHERE source = 'gitlab' AND payload ->> '$.object_kind' IN ('push', 'tag_push')
+    FROM gitlab_documents
+    WHERE p.object_kind IN ('push', 'tag_push')
 )
 SELECT
     *,
@@ -66,11 +98,19 @@ SELECT
     list_transform(
         commit_documents,
         lambda commit: {
-            'change_id': lower(commit ->> '$.id'),
-            'time_created': silver.event_time(commit ->> '$.timestamp')
+            'change_id': lower(commit.id),
+            'time_created': silver.event_time(commit."timestamp")
         }
     ) AS commits,
     delivery_id
 FROM mapping_candidates
 WHERE reject_reason IS NULL
   AND pushed_at >= $window_start AND pushed_at < $window_end;
+
+-- The window's pushes' commits, flattened (silver.pushed_commits), replaced with them.
+DELETE FROM silver.pushed_commits WHERE pushed_at >= $window_start AND pushed_at < $window_end;
+
+INSERT INTO silver.pushed_commits
+SELECT pushes.delivery_id, pushes.source, pushes.repo, pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created
+FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)
+WHERE pushes.pushed_at >= $window_start AND pushes.pushed_at < $window_end;

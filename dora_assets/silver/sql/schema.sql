@@ -16,6 +16,24 @@ CREATE OR REPLACE MACRO silver.event_time(text) AS
 -- looked up case-insensitively; NULL when the key is not mapped.
 CREATE OR REPLACE MACRO silver.lookup(keys, map_values, key) AS map_values[list_position(keys, lower(key))];
 
+-- The deliveries a mapping reads: those of one event type of one source (window_events) or of
+-- one source (window_source_events) whose received_at lies in the range window_deliveries.sql
+-- found for the window being refreshed. One equality per scan: DuckDB then fetches the (large)
+-- payloads of those rows only, where an IN list would only skip row groups and fetch every
+-- payload in the range; a mapping that reads two event types reads two scans (UNION ALL).
+CREATE OR REPLACE MACRO silver.window_events(source_name, event_type_name) AS TABLE
+    SELECT *
+    FROM bronze.raw_events
+    WHERE source = source_name
+      AND event_type = event_type_name
+      AND received_at BETWEEN getvariable('window_received_from') AND getvariable('window_received_until');
+
+CREATE OR REPLACE MACRO silver.window_source_events(source_name) AS TABLE
+    SELECT *
+    FROM bronze.raw_events
+    WHERE source = source_name
+      AND received_at BETWEEN getvariable('window_received_from') AND getvariable('window_received_until');
+
 -- OWNER/NAME of a git URL (https://host/owner/name.git, git@host:owner/name.git); NULL otherwise.
 CREATE OR REPLACE MACRO silver.repo_from_url(url) AS
     nullif(regexp_extract(url, '[:/]([^/:]+/[^/]+?)(?:\.git)?/?$', 1), '');
@@ -32,6 +50,19 @@ CREATE TABLE IF NOT EXISTS silver.pushes (
     commit_count INTEGER     NOT NULL,
     commits      STRUCT(change_id VARCHAR, time_created TIMESTAMPTZ)[] NOT NULL,
     delivery_id  VARCHAR     NOT NULL
+);
+
+-- One row per commit of each row of silver.pushes (its commits, flattened), written with it
+-- by pushes.sql in the same transaction. changes.sql and deployment_changes.sql read it to find
+-- every push of a commit without unnesting every push of history. Not an asset of its own.
+CREATE TABLE IF NOT EXISTS silver.pushed_commits (
+    delivery_id  VARCHAR     NOT NULL,
+    source       VARCHAR     NOT NULL,
+    repo         VARCHAR     NOT NULL,
+    branch       VARCHAR,
+    pushed_at    TIMESTAMPTZ NOT NULL,
+    change_id    VARCHAR,
+    time_created TIMESTAMPTZ
 );
 
 -- One row per (repo, commit): the commit's earliest time over every push that carried it.
