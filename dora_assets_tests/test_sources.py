@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
+from dora_assets.definitions import defs
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import envelope, iso, sample, write_landing_file
 from dora_assets_tests.builders import issue as github_issue
@@ -588,6 +589,52 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
             ),
             other_repo,
         ]
+
+
+def test_an_outage_reported_on_both_sides_of_a_month_boundary_is_one_incident_in_either_months_refresh(
+    data_home: DoraPaths, monkeypatch
+) -> None:
+    """A month's refresh reads the deliveries bronze.raw_events_index places near the month,
+    widened by the correlation window for incidents (window_deliveries.sql): refreshing March
+    alone, or April alone, must find the report filed after midnight and merge it, as one run
+    over both months does, never leaving the outage in March and its second report in April."""
+    configure(data_home, monkeypatch, {"pagerduty": {"services": {"pig208": "acme/payments"}}})
+    page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2026-03-31T23:50:00Z")
+    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2026-03-31T23:55:00Z")
+    for event in (page, resolved):
+        event["event"]["data"]["created_at"] = "2026-03-31T23:50:00Z"
+    issue = github_issue(
+        "acme/payments",
+        41,
+        "closed",
+        labels=["incident"],
+        created_at="2026-04-01T00:10:00Z",
+        updated_at="2026-04-03T09:00:00Z",
+        closed_at="2026-04-03T09:00:00Z",
+    )
+    land(
+        data_home,
+        ("pagerduty", "incident.triggered", page, "2026-03-31T23:50:01Z"),
+        ("pagerduty", "incident.resolved", resolved, "2026-03-31T23:55:01Z"),
+        ("github", "issues", issue, "2026-04-03T09:00:01Z"),
+    )
+    materialize_everything()
+    one_outage = [
+        ("pagerduty", "P7", utc("2026-03-31T23:50:00Z"), utc("2026-03-31T23:55:00Z"), ["pagerduty:P7", "github:41"])
+    ]
+    incidents = "SELECT source, incident_id, time_created, time_resolved, reports FROM silver.incidents"
+    assert query(data_home, incidents) == one_outage
+
+    for month in ("2026-04-01", "2026-03-01"):
+        result = materialize(
+            [*defs.assets, *(defs.asset_checks or [])],
+            selection=AssetSelection.assets(AssetKey(["silver", "incidents"])),
+            partition_key=month,
+            resources=defs.resources,
+            instance=DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        assert query(data_home, incidents) == one_outage, month
 
 
 def test_repo_aliases_join_a_gitlab_mirror_and_jenkins_onto_one_repo(data_home: DoraPaths, monkeypatch) -> None:

@@ -304,14 +304,14 @@ DELETE FROM silver.deployments WHERE time_deployed >= $window_start AND time_dep
 
 INSERT INTO silver.deployments BY NAME
 SELECT
-    arg_min(source, time_deployed) AS source,
-    arg_min(repo, time_deployed) AS repo,
+    arg_min(source, (time_deployed, delivery_id)) AS source,
+    arg_min(repo, (time_deployed, delivery_id)) AS repo,
     deploy_id,
-    arg_min(environment, time_deployed) AS environment,
-    arg_min(commit_sha, time_deployed) AS commit_sha,
-    arg_min(ref, time_deployed) AS ref,
+    arg_min(environment, (time_deployed, delivery_id)) AS environment,
+    arg_min(commit_sha, (time_deployed, delivery_id)) AS commit_sha,
+    arg_min(ref, (time_deployed, delivery_id)) AS ref,
     min(time_deployed) AS time_deployed,
-    arg_min(delivery_id, time_deployed) AS delivery_id
+    arg_min(delivery_id, (time_deployed, delivery_id)) AS delivery_id
 FROM mapping_candidates
 WHERE reject_reason IS NULL
 GROUP BY deploy_id

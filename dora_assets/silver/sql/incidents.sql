@@ -154,23 +154,23 @@ pagerduty_timeline AS (
 pagerduty_reports AS (
     SELECT
         'pagerduty' AS source,
-        arg_max(event_type, occurred_at) AS event_type,
-        arg_max(delivery_id, occurred_at) AS delivery_id,
+        arg_max(event_type, (occurred_at, delivery_id)) AS event_type,
+        arg_max(delivery_id, (occurred_at, delivery_id)) AS delivery_id,
         max(received_at) AS received_at,
         coalesce(
-            silver.lookup($pagerduty_services_keys, $pagerduty_services_values, arg_max(data ->> '$.service.id', occurred_at)),
-            silver.lookup($pagerduty_services_keys, $pagerduty_services_values, arg_max(data ->> '$.service.summary', occurred_at)),
-            arg_max(data ->> '$.service.summary', occurred_at),
+            silver.lookup($pagerduty_services_keys, $pagerduty_services_values, arg_max(data ->> '$.service.id', (occurred_at, delivery_id))),
+            silver.lookup($pagerduty_services_keys, $pagerduty_services_values, arg_max(data ->> '$.service.summary', (occurred_at, delivery_id))),
+            arg_max(data ->> '$.service.summary', (occurred_at, delivery_id)),
             'unknown'
         ) AS repo,
         incident_id,
-        arg_max(data ->> '$.title', occurred_at) AS title,
+        arg_max(data ->> '$.title', (occurred_at, delivery_id)) AS title,
         least(min(silver.event_time(data ->> '$.created_at')), min(occurred_at)) AS time_created,
-        CASE WHEN arg_max(status, occurred_at) = 'resolved'
+        CASE WHEN arg_max(status, (occurred_at, delivery_id)) = 'resolved'
              THEN min(occurred_at) FILTER (WHERE status = 'resolved' AND (last_open_at IS NULL OR occurred_at > last_open_at))
         END AS time_resolved,
-        arg_max(data ->> '$.title', occurred_at) AS root_cause_text,
-        arg_max(data ->> '$.html_url', occurred_at) AS url
+        arg_max(data ->> '$.title', (occurred_at, delivery_id)) AS root_cause_text,
+        arg_max(data ->> '$.html_url', (occurred_at, delivery_id)) AS url
     FROM pagerduty_timeline
     GROUP BY incident_id
 ),
@@ -219,11 +219,11 @@ jira_timeline AS (
 jira_latest AS (
     SELECT
         incident_id,
-        arg_max(event_type, event_at) AS event_type,
-        arg_max(delivery_id, event_at) AS delivery_id,
+        arg_max(event_type, (event_at, delivery_id)) AS event_type,
+        arg_max(delivery_id, (event_at, delivery_id)) AS delivery_id,
         max(received_at) AS received_at,
-        arg_max(issue, event_at) AS issue,
-        arg_max(done, event_at) AS done,
+        arg_max(issue, (event_at, delivery_id)) AS issue,
+        arg_max(done, (event_at, delivery_id)) AS done,
         min(event_at) FILTER (WHERE done AND (last_open_at IS NULL OR event_at > last_open_at)) AS done_since
     FROM jira_timeline
     GROUP BY incident_id
@@ -312,8 +312,8 @@ merged AS (
         repo,
         root,
         min(time_created) AS time_created,
-        arg_min(root_cause_sha, priority) FILTER (WHERE root_cause_sha IS NOT NULL) AS any_root_cause,
-        list(source || ':' || incident_id ORDER BY priority, time_created) AS reports
+        arg_min(root_cause_sha, (priority, time_created, source, incident_id)) FILTER (WHERE root_cause_sha IS NOT NULL) AS any_root_cause,
+        list(source || ':' || incident_id ORDER BY priority, time_created, source, incident_id) AS reports
     FROM rooted
     GROUP BY repo, root
 )
