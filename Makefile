@@ -25,7 +25,7 @@ chromium:
 
 ## test: set up and run the whole test suite
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest dora_assets_tests
+	$(BIN)/python -m pytest -n auto --dist loadfile dora_assets_tests
 
 ## dev: open the Dagster UI (webserver + daemon) on the same instance as the CLI
 dev: $(STAMP)

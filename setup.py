@@ -29,6 +29,6 @@ setup(
         "starlette==1.10.0",
         "uvicorn==0.54.0",
     ],
-    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.6"]},
+    extras_require={"dev": ["pytest==9.2.0", "pytest-xdist==3.8.0", "ruff==0.17.6"]},
     entry_points={"console_scripts": ["dora-assets=dora_assets.cli:main"]},
 )

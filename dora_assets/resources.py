@@ -113,6 +113,8 @@ def duckdb_settings() -> dict[str, Any]:
         "memory_limit": os.environ.get("DORA_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
     }
     if threads := os.environ.get("DORA_DUCKDB_THREADS"):
+        if not threads.strip().isdigit() or int(threads) < 1:
+            raise ValueError(f"DORA_DUCKDB_THREADS must be a whole number of threads (1 or more), not {threads!r}")
         settings["threads"] = int(threads)
     return settings
 

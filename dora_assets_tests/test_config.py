@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dora_assets.config import ConfigError, load_config
+from dora_assets.resources import DuckDBWarehouse
 from dora_assets.settings import DoraPaths
 
 
@@ -55,3 +56,22 @@ def test_bad_source_settings_are_rejected_with_the_key(data_home: DoraPaths, tex
     data_home.default_config.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config()
+
+
+def test_duckdb_memory_limit_and_threads_come_from_the_environment_when_a_connection_opens(
+    data_home: DoraPaths, monkeypatch
+) -> None:
+    warehouse = DuckDBWarehouse()
+    settings = "SELECT current_setting('memory_limit'), current_setting('threads')"
+    with warehouse.get_connection() as connection:
+        [(memory_limit, _)] = connection.execute(settings).fetchall()
+    assert memory_limit == "953.6 MiB"  # 1GB: a refresh stays small at any history size
+
+    monkeypatch.setenv("DORA_DUCKDB_MEMORY_LIMIT", "512MB")
+    monkeypatch.setenv("DORA_DUCKDB_THREADS", "1")
+    with warehouse.get_connection() as connection:
+        assert connection.execute(settings).fetchall() == [("488.2 MiB", 1)]
+
+    monkeypatch.setenv("DORA_DUCKDB_THREADS", "two")
+    with pytest.raises(ValueError, match="DORA_DUCKDB_THREADS must be a whole number"), warehouse.get_connection():
+        pass
