@@ -9,8 +9,9 @@ the benchmark's history), so the cached history is judged as fresh as the day it
 Writes the run timings, the slowest steps and the failed checks to ``--out``.
 
 ``stage.py bare --script bare.sql --landing DIR --out FILE``: a bare DuckDB script over the
-landing folder with DuckDB alone (2 threads, 1.5 GB memory limit, spilling to the data home);
-writes its timings and gold figures to ``--out``.
+landing folder (``--script`` reads the files, ``bare_figures.sql`` computes the figures) with
+DuckDB alone (2 threads, 1.5 GB memory limit, spilling to the data home); writes its timings
+and gold figures to ``--out``.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def refresh(now: datetime, out: Path) -> None:
 def bare(script_name: str, landing: Path, out: Path) -> None:
     import duckdb
 
-    script = (BENCH_DIR / script_name).read_text(encoding="utf-8").replace("{landing}", landing.as_posix())
+    reading = (BENCH_DIR / script_name).read_text(encoding="utf-8").replace("{landing}", landing.as_posix())
+    script = reading + "\n" + (BENCH_DIR / "bare_figures.sql").read_text(encoding="utf-8")
     statements = [part for part in script.split(";\n") if part.strip() and not _only_comments(part)]
     spill = landing.parent / "bare.tmp"
     connection = duckdb.connect(config={"threads": 2, "memory_limit": "1.5GB", "temp_directory": str(spill)})

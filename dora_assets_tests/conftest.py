@@ -15,22 +15,12 @@ from dagster import AssetSelection, DagsterInstance, materialize
 from dora_assets.bronze.assets import RAW_EVENTS
 from dora_assets.bronze.ingest import earliest_event_day
 from dora_assets.definitions import defs
+from dora_assets.gold.assets import CONTRACT_FIGURES
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import transform_range
 from dora_assets.windows import partition_range_tags
 
-# The figures of gold.dora_monthly that the contract defines (tiers aside).
-FIGURES = (
-    "deployments",
-    "deploy_days",
-    "changes_deployed",
-    "lead_time_median_hours",
-    "failed_deployments",
-    "change_failure_rate",
-    "incidents",
-    "incidents_resolved",
-    "time_to_restore_median_hours",
-)
+FIGURES = CONTRACT_FIGURES
 DORA_ENV_VARS = ("DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG")
 # The PostgreSQL server that .ci/run starts (DAGSTER_PG_URL) is for test_production.py, which makes a
 # database of its own for each test. Every other test keeps its own SQLite instance in its data home,

@@ -13,6 +13,19 @@ DORA_MONTHLY = AssetKey(["gold", "dora_monthly"])
 DORA_WEEKLY = AssetKey(["gold", "dora_weekly"])
 DORA_SUMMARY = AssetKey(["gold", "dora_summary"])
 SILVER_INPUTS = [DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, CHANGES]
+# The figures of gold.dora_monthly that CONTRACT section 4 defines (tiers aside): what every
+# independent computation of the metrics (the tests' oracle, the benchmark's bare script) must match.
+CONTRACT_FIGURES = (
+    "deployments",
+    "deploy_days",
+    "changes_deployed",
+    "lead_time_median_hours",
+    "failed_deployments",
+    "change_failure_rate",
+    "incidents",
+    "incidents_resolved",
+    "time_to_restore_median_hours",
+)
 # What every gold table shares: the layer's group, DuckDB, and a single-run backfill policy so
 # that `dagster asset materialize --partition-range` can take silver and gold in one run.
 GOLD_TABLE = {"group_name": "gold", "kinds": {"duckdb"}, "backfill_policy": SINGLE_RUN}
