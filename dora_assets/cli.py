@@ -247,11 +247,13 @@ def command_replay(args: argparse.Namespace) -> int:
 
     load_config()  # a bad DORA_CONFIG is the first thing to report
     paths = DoraPaths.from_env()
-    connection = connect_warehouse(str(paths.duckdb_path), read_only=True)
+    if not paths.duckdb_path.is_file():
+        raise CommandError("bronze does not exist yet: run `dora-assets refresh` first")
+    # A write connection: it brings an older warehouse up to date first (bronze.raw_events_index
+    # among others), as the replay's own run would.
+    connection = connect_warehouse(str(paths.duckdb_path))
     try:
         earliest = earliest_event_day(connection)
-    except duckdb.CatalogException:
-        raise CommandError("bronze does not exist yet: run `dora-assets refresh` first") from None
     finally:
         connection.close()
     first, last = transform_range([earliest], datetime.now(UTC).date())

@@ -69,3 +69,11 @@ def test_replay_with_a_bad_config_is_a_one_line_error(data_home: DoraPaths) -> N
 
     assert result.returncode == 2
     assert "production_environment" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_replay_before_any_refresh_is_a_one_line_error_and_creates_nothing(data_home: DoraPaths) -> None:
+    result = run_cli(data_home, "replay")
+
+    assert result.returncode == 2
+    assert "run `dora-assets refresh` first" in result.stderr and "Traceback" not in result.stderr
+    assert not data_home.duckdb_path.exists()

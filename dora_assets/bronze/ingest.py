@@ -104,14 +104,7 @@ def ingest_landing(
 def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index") -> date | None:
     """The earliest UTC day whose silver rows the deliveries indexed in ``index`` (all of bronze by
     default, or one batch's ``batch_index``) can change."""
-    try:
-        [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": index}).fetchall()
-    except duckdb.CatalogException:
-        if index != "bronze.raw_events_index":
-            raise
-        # A warehouse from before the index, opened read-only (the first write connection adds
-        # and fills the index): the same day from every payload.
-        [(day,)] = run_sql(connection, "bronze", "earliest_event_day_from_payloads").fetchall()
+    [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": index}).fetchall()
     return day
 
 
