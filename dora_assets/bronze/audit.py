@@ -90,7 +90,8 @@ def audit_bronze(
     what the accounting check needs, at any number of landing files."""
     if not (scan_landing_folder or recount_files):
         return _ledger_audit(connection)
-    cursor = connection.execute(sql_file("bronze", "audit_files"))
+    connection.execute(sql_file("bronze", "audit_files"))
+    cursor = connection.execute("SELECT * FROM bronze_audit_files ORDER BY landing_file")
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     scan = scan_landing(landing_dir)
@@ -118,8 +119,7 @@ def audit_bronze(
 def _ledger_audit(connection: duckdb.DuckDBPyConnection) -> AuditReport:
     """The ledger-and-tables audit with the per-file comparison in SQL: only the files where
     _check_tables would find a problem come back as rows."""
-    audit_query = sql_file("bronze", "audit_files").strip().removesuffix(";")
-    connection.execute(f"CREATE OR REPLACE TEMP VIEW bronze_audit_files AS {audit_query}")
+    connection.execute(sql_file("bronze", "audit_files"))
     [(files, *totals)] = connection.execute(
         "SELECT count(*), coalesce(sum(seen), 0), coalesce(sum(landed), 0), coalesce(sum(quarantined), 0), "
         "coalesce(sum(duplicates), 0) FROM bronze_audit_files"

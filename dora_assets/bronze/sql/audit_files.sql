@@ -1,7 +1,8 @@
--- The audit: one row per landing file that bronze knows of (from the ledger or from any bronze
--- table). `seen` comes from the ledger, written when the file was ingested; landed, quarantined
+-- The audit, as the temporary view bronze_audit_files: one row per landing file that bronze
+-- knows of (from the ledger or from any bronze table). `seen` comes from the ledger, written when the file was ingested; landed, quarantined
 -- and duplicates are recounted from the bronze tables themselves, so a lost or doubled row
 -- shows up as `seen <> landed + quarantined + duplicates` or as a ledger/table mismatch.
+CREATE OR REPLACE TEMP VIEW bronze_audit_files AS
 WITH ledger AS (
     SELECT
         landing_file,
@@ -46,5 +47,4 @@ FROM known_files
 LEFT JOIN ledger USING (landing_file)
 LEFT JOIN landed USING (landing_file)
 LEFT JOIN quarantined USING (landing_file)
-LEFT JOIN duplicates USING (landing_file)
-ORDER BY known_files.landing_file;
+LEFT JOIN duplicates USING (landing_file);

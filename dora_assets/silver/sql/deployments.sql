@@ -32,10 +32,7 @@ CREATE OR REPLACE TEMP TABLE mapping_candidates AS
 WITH github_status_documents AS (
     -- Each payload is parsed once (json_transform; a field's text as ->> gives it).
     SELECT
-        source,
-        event_type,
-        delivery_id,
-        received_at,
+        *,
         json_transform(payload, '{
             "deployment": {"id": "VARCHAR", "sha": "VARCHAR", "ref": "VARCHAR", "environment": "VARCHAR"},
             "deployment_status": {
@@ -54,7 +51,7 @@ github_statuses AS (
     SELECT
         source,
         event_type,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        silver.github_repo(p) AS repo,
         coalesce(p.deployment.id, p.deployment_status.id, delivery_id) AS deploy_id,
         coalesce(p.deployment.environment, p.deployment_status.environment, 'unspecified') AS environment,
         coalesce(p.deployment.environment, p.deployment_status.environment) IS NULL
@@ -77,7 +74,7 @@ github_workflow_runs AS (
     SELECT
         source,
         event_type,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,
+        silver.github_repo(p) AS repo,
         'workflow_run:' || p.workflow_run.id AS deploy_id,
         'production' AS environment,
         TRUE AS to_production,
@@ -88,10 +85,7 @@ github_workflow_runs AS (
         received_at
     FROM (
         SELECT
-            source,
-            event_type,
-            delivery_id,
-            received_at,
+            *,
             json_transform(payload, '{
                 "action": "VARCHAR",
                 "workflow_run": {
@@ -130,14 +124,14 @@ github_push_heads AS (
     WHERE list_contains($github_deployments_from, 'release')
 ),
 github_tag_pushes AS (
-    SELECT coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo, substr(p.ref, 11) AS tag,
+    SELECT silver.github_repo(p) AS repo, substr(p.ref, 11) AS tag,
            arg_max(lower(p."after"), received_at) AS sha
     FROM github_push_heads
     WHERE starts_with(p.ref, 'refs/tags/')
     GROUP BY ALL
 ),
 github_branch_heads AS (
-    SELECT coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo, substr(p.ref, 12) AS branch,
+    SELECT silver.github_repo(p) AS repo, substr(p.ref, 12) AS branch,
            lower(p."after") AS sha,
            coalesce(to_timestamp(try_cast(p.repository.pushed_at AS BIGINT)), received_at) AS pushed_at
     FROM github_push_heads
@@ -147,7 +141,7 @@ github_releases AS (
     SELECT
         source,
         event_type,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,
+        silver.github_repo(p) AS repo,
         'release:' || p.release.id AS deploy_id,
         'production' AS environment,
         TRUE AS to_production,
@@ -158,10 +152,7 @@ github_releases AS (
         received_at
     FROM (
         SELECT
-            source,
-            event_type,
-            delivery_id,
-            received_at,
+            *,
             json_transform(payload, '{
                 "action": "VARCHAR",
                 "release": {
@@ -210,10 +201,7 @@ gitlab_deployments AS (
         received_at
     FROM (
         SELECT
-            source,
-            event_type,
-            delivery_id,
-            received_at,
+            *,
             json_transform(payload, '{
                 "object_kind": "VARCHAR", "status": "VARCHAR", "deployment_id": "VARCHAR", "environment": "VARCHAR",
                 "environment_tier": "VARCHAR", "commit_url": "VARCHAR", "ref": "VARCHAR",
@@ -241,11 +229,7 @@ jenkins_builds AS (
         received_at
     FROM (
         SELECT
-            source,
-            event_type,
-            delivery_id,
-            received_at,
-            payload,
+            *,
             json_transform(payload, '{
                 "url": "VARCHAR", "name": "VARCHAR",
                 "build": {

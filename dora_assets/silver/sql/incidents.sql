@@ -32,7 +32,7 @@ WITH github_issue_events AS (
     -- gives it) and once for the issue document.
     SELECT
         source, event_type, delivery_id, received_at,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        silver.github_repo(p) AS repo,
         p.issue."number" AS incident_id,
         p.action AS action,
         issue,

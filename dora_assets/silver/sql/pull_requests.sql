@@ -12,7 +12,7 @@ WITH github_merges AS (
     -- Each payload is parsed once (json_transform; a field's text as ->> gives it).
     SELECT
         source, event_type, delivery_id, received_at,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        silver.github_repo(p) AS repo,
         p.pull_request."number" AS pull_request_id,
         p.pull_request.title AS title,
         p.pull_request.base.ref AS target_branch,

@@ -16,10 +16,7 @@ WITH github_documents AS (
     -- Each payload is parsed once (json_transform: a field's text as ->> gives it; commits that
     -- are not objects count, with no id or time, as with json_extract '$.commits[*]').
     SELECT
-        source,
-        event_type,
-        delivery_id,
-        received_at,
+        *,
         json_transform(payload, '{
             "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "head_commit": {"id": "VARCHAR", "timestamp": "VARCHAR"},
@@ -35,7 +32,7 @@ github_pushes AS (
     SELECT
         source,
         event_type,
-        coalesce(p.repository.full_name, p.repository.name, 'unknown') AS repo,  -- silver.github_repo
+        silver.github_repo(p) AS repo,
         p.ref AS ref,
         p."before" AS before_sha,
         lower(coalesce(p."after", p.head_commit.id)) AS after_sha,
@@ -51,10 +48,7 @@ github_pushes AS (
 ),
 gitlab_documents AS (
     SELECT
-        source,
-        event_type,
-        delivery_id,
-        received_at,
+        *,
         json_transform(payload, '{
             "object_kind": "VARCHAR", "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "checkout_sha": "VARCHAR", "project": {"path_with_namespace": "VARCHAR"},

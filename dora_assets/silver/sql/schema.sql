@@ -2,10 +2,11 @@
 -- at any time (replay); each refresh replaces the rows of its time window in one transaction.
 CREATE SCHEMA IF NOT EXISTS silver;
 
--- The repo a GitHub payload belongs to: repository.full_name, else repository.name (Four Keys'
+-- The repo of a GitHub payload, parsed with json_transform into a struct with a repository
+-- field (document): repository.full_name, else repository.name (Four Keys'
 -- issues), else 'unknown' (Four Keys' minimal pushes and statuses carry no repository).
-CREATE OR REPLACE MACRO silver.github_repo(payload) AS
-    coalesce(payload ->> '$.repository.full_name', payload ->> '$.repository.name', 'unknown');
+CREATE OR REPLACE MACRO silver.github_repo(document) AS
+    coalesce(document.repository.full_name, document.repository.name, 'unknown');
 
 -- Times as senders write them: ISO-8601 (GitHub, Jira's -0800 offsets, PagerDuty), and
 -- GitLab's "2021-04-28 21:50:00 +0200" / "2013-12-03 17:23:34 UTC".
