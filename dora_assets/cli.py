@@ -505,6 +505,11 @@ def print_audit(report, *, problems_only: bool) -> None:
         print(
             f"audit: {len(report.pending)} landing files not ingested yet, {len(report.in_flight)} still being written"
         )
+    if report.unreadable:
+        print(
+            f"audit: {len(report.unreadable)} landing entries could not be read, so their files were not audited,"
+            f" e.g. {report.unreadable[0]}"
+        )
     if report.missing_from_landing:
         print(
             f"audit: {len(report.missing_from_landing)} ingested files are no longer in the landing folder"

@@ -185,15 +185,43 @@ def test_unsafe_files_are_never_read_as_paths(warehouse, landing: Path, tmp_path
     (landing / "star*.ndjson").write_text(line(env("g1")), encoding="utf-8")
     (landing / "sibling.ndjson").write_text(line(env("g2")), encoding="utf-8")
     os.mkfifo(landing / "pipe.json")
+    (landing / "day").mkdir()
+    (landing / "day" / "inside.ndjson").write_text(line(env("g3")), encoding="utf-8")
+    (landing / "day-again").symlink_to(landing / "day")  # followed, it would list day's files twice
+    (landing / "gone.json").symlink_to(landing / "deleted.json")
 
     ingest_landing(warehouse, landing)
 
-    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events") == [("g2",)]
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("g2",), ("g3",)]
     assert rows(warehouse, "SELECT landing_file, reason_code, raw IS NULL FROM bronze.quarantine ORDER BY 1") == [
+        ("day-again", "not_a_file", True),
         ("escape.json", "unsafe_path", True),
+        ("gone.json", "not_a_file", True),
         ("pipe.json", "not_a_file", True),
         ("star*.ndjson", "unsafe_name", False),
     ]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_read_once_it_can_be(
+    warehouse, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = landing / "locked"
+    locked.mkdir()
+    (locked / "late.ndjson").write_text(line(env("late")), encoding="utf-8")
+    list_folder = os.scandir
+
+    def refusing(path):  # the file system refuses this one folder (as for a folder of mode 000)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return list_folder(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    report = ingest_landing(warehouse, landing)
+    assert report.unreadable == ["locked/: Permission denied"]
+    assert rows(warehouse, "SELECT count(*) FROM bronze.landing_files") == [(0,)]
+    monkeypatch.setattr(os, "scandir", list_folder)
+    ingest_landing(warehouse, landing)
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events") == [("late",)]
 
 
 def test_small_batches_give_the_same_result(tmp_path: Path, landing: Path) -> None:

@@ -43,6 +43,7 @@ class AuditReport:
     pending: list[str]
     in_flight: list[str]
     missing_from_landing: list[str]
+    unreadable: list[str] = field(default_factory=list)  # landing entries the walk could not read
     # Set when ``files`` holds only the files that do not balance (a ledger-only audit): the
     # number of files audited and the totals over all of them.
     audited_files: int | None = None
@@ -73,6 +74,7 @@ class AuditReport:
             "pending": self.pending,
             "in_flight": self.in_flight,
             "missing_from_landing": self.missing_from_landing,
+            "unreadable": self.unreadable,
         }
 
 
@@ -113,6 +115,7 @@ def audit_bronze(
         pending=sorted(name for name in on_disk if name not in known),
         in_flight=scan.in_flight,
         missing_from_landing=sorted(name for name in known if name not in on_disk),
+        unreadable=scan.unreadable,
     )
 
 

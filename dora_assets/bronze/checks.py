@@ -85,7 +85,7 @@ def landing_backlog(
     thresholds = dora_config.load().checks
     now = clock.now()
     with warehouse.get_connection() as connection:
-        pending = pending_landing_files(connection, landing.directory())
+        pending, unreadable = pending_landing_files(connection, landing.directory())
     limit = timedelta(minutes=thresholds.landing_backlog_minutes)
     waiting = sorted(
         ((name, now - modified) for name, modified in pending if now - modified > limit),
@@ -93,17 +93,33 @@ def landing_backlog(
         reverse=True,
     )
     oldest_hours = round(waiting[0][1].total_seconds() / 3600, 1) if waiting else 0.0
+    problems = []
+    if waiting:
+        problems.append(
+            f"{len(waiting)} landing files have waited more than {thresholds.landing_backlog_minutes:g} min "
+            f"for ingestion (oldest {oldest_hours} h): is the landing sensor running?"
+        )
+    if unreadable:
+        problems.append(
+            f"{len(unreadable)} landing entries cannot be read (first: {unreadable[0]}): their files cannot be ingested"
+        )
     return check_result(
-        passed=not waiting,
+        passed=not problems,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"{len(pending)} landing files pending, none older than {thresholds.landing_backlog_minutes:g} min"
-            if not waiting
-            else f"{len(waiting)} landing files have waited more than {thresholds.landing_backlog_minutes:g} min "
-            f"for ingestion (oldest {oldest_hours} h): is the landing sensor running?"
+            "; ".join(problems)
+            or f"{len(pending)} landing files pending, none older than {thresholds.landing_backlog_minutes:g} min"
         ),
-        counts={"files_pending": len(pending), "files_overdue": len(waiting), "oldest_overdue_hours": oldest_hours},
-        lists={"examples": [name for name, _ in waiting[: thresholds.max_examples]]},
+        counts={
+            "files_pending": len(pending),
+            "files_overdue": len(waiting),
+            "oldest_overdue_hours": oldest_hours,
+            "entries_unreadable": len(unreadable),
+        },
+        lists={
+            "examples": [name for name, _ in waiting[: thresholds.max_examples]],
+            "unreadable": unreadable[: thresholds.max_examples],
+        },
         thresholds={"landing_backlog_minutes": thresholds.landing_backlog_minutes},
     )
 

@@ -89,7 +89,7 @@ def ingest_landing(
 ) -> IngestReport:
     """Ingest every landing file the ledger has not accounted for yet."""
     scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds)
-    report = IngestReport(in_flight=scan.in_flight)
+    report = IngestReport(in_flight=scan.in_flight, unreadable=list(scan.unreadable))
     pending = _pending_files(connection, scan.files, report.unreadable)
     for batch in _batches(pending, batch_bytes):
         for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch):
@@ -108,15 +108,20 @@ def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bron
     return day
 
 
-def pending_landing_files(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[tuple[str, datetime]]:
+def pending_landing_files(
+    connection: duckdb.DuckDBPyConnection, landing_dir: Path
+) -> tuple[list[tuple[str, datetime]], list[str]]:
     """Landing files the ledger has not accounted for (new, or grown or shrunk since), with their
-    modification times. Cheap: compares sizes, never hashes (a file merely touched is not new)."""
+    modification times, and the entries the walk could not read (whose files cannot be known).
+    Cheap: compares sizes, never hashes (a file merely touched is not new)."""
     ledger = {name: size for name, size, _, _ in connection.execute(sql_file("bronze", "ledger_latest")).fetchall()}
-    return [
+    scan = scan_landing(landing_dir)
+    pending = [
         (found.landing_file, modified_timestamp(found.modified_ns))
-        for found in scan_landing(landing_dir).files
+        for found in scan.files
         if ledger.get(found.landing_file) != found.size_bytes
     ]
+    return pending, scan.unreadable
 
 
 def _pending_files(

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 RECORD_EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial")
-GLOB_CHARACTERS = frozenset("*?[]{}")
+GLOB_PATTERN = re.compile(r"[*?\[\]{}]")
 MAX_JSON_FILE_BYTES = 64 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 RAW_PREVIEW_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LandingFile:
     """One file found in the landing folder.
 
@@ -33,7 +34,8 @@ class LandingFile:
     ``location`` the file's full path (``path`` as a ``Path``: built when asked for, since a scan
     lists every file ever dropped and opens only the new ones); ``kind`` is ``json`` (one
     envelope), ``ndjson`` (one envelope per line) or ``rejected`` (quarantined whole with
-    ``problem_code``/``problem``, never parsed).
+    ``problem_code``/``problem``, never parsed). ``modified_ns`` and ``changed_ns`` are the
+    entry's mtime and ctime as the scan saw them.
     """
 
     landing_file: str
@@ -43,6 +45,7 @@ class LandingFile:
     modified_ns: int
     problem_code: str | None = None
     problem: str | None = None
+    changed_ns: int = 0
 
     @property
     def path(self) -> Path:
@@ -51,8 +54,13 @@ class LandingFile:
 
 @dataclass(frozen=True)
 class LandingScan:
+    """Every entry of the landing folder: ``files`` to account for, ``in_flight`` temporary names
+    still being written, and ``unreadable`` folders the walk could not list (left for a later
+    scan, reported, never taken as empty)."""
+
     files: list[LandingFile]
     in_flight: list[str]
+    unreadable: list[str] = field(default_factory=list)
 
 
 def is_temporary_name(name: str) -> bool:
@@ -65,53 +73,79 @@ def scan_landing(
 ) -> LandingScan:
     """Walk the landing folder (any depth) in a stable order and classify every entry.
 
-    Temporary names younger than ``temporary_grace_seconds`` are in flight and left for a later
-    run; older ones were abandoned by their writer and are quarantined, never ignored.
+    The order is by name, a folder's files before its subfolders', depth first. Temporary names
+    younger than ``temporary_grace_seconds`` are in flight and left for a later run; older ones
+    were abandoned by their writer and are quarantined, never ignored. Symlinks are never
+    followed as folders: a symlink to a folder is quarantined like any other non-file.
+
+    A landing folder keeps every file ever dropped and this walk runs at every ingest, backlog
+    check and sensor tick, so it costs one ``scandir`` per folder and one ``lstat`` per entry,
+    with names joined as strings.
     """
     now = time.time() if now is None else now
     root = landing_dir.resolve()
-    files: list[LandingFile] = []
-    in_flight: list[str] = []
+    scan = LandingScan([], [])
     if not root.is_dir():
-        return LandingScan(files, in_flight)
-    top = str(root)
-    for directory, subdirectories, names in os.walk(top, followlinks=False):
-        subdirectories.sort()
-        # Names are joined as strings (not Path.relative_to per file): a landing folder keeps
-        # every file ever dropped, and this walk runs at every ingest and backlog check.
-        prefix = directory[len(top) + 1 :].replace(os.sep, "/") + "/" if directory != top else ""
-        for name in sorted(names):
-            full = os.path.join(directory, name)
-            posix_relative = prefix + name
-            info = os.lstat(full)
-            found = _classify(
-                root, full, name, _display_name(posix_relative), posix_relative, info, now, temporary_grace_seconds
-            )
+        return scan
+    pending_folders = [(str(root), "")]
+    while pending_folders:
+        folder, prefix = pending_folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=_entry_name)
+        except OSError as error:
+            scan.unreadable.append(f"{_display_name(prefix) or '.'}: {error.strerror or error}")
+            continue
+        subfolders = []
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append((entry.path, relative + "/"))
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as error:  # vanished since the listing: a later scan decides
+                scan.unreadable.append(f"{_display_name(relative)}: {error.strerror or error}")
+                continue
+            found = _classify(root, entry.path, entry.name, relative, info, now, temporary_grace_seconds)
             if found is None:
-                in_flight.append(_display_name(posix_relative))
+                scan.in_flight.append(_display_name(relative))
             else:
-                files.append(found)
-    return LandingScan(files, in_flight)
+                scan.files.append(found)
+        pending_folders.extend(reversed(subfolders))
+    return scan
+
+
+def _entry_name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 def _classify(
     root: Path,
     location: str,
     name: str,
-    relative: str,
     posix_relative: str,
     info: os.stat_result,
     now: float,
     grace: float,
 ) -> LandingFile | None:
+    relative = posix_relative if posix_relative.isascii() else _display_name(posix_relative)
+
     def rejected(code: str, problem: str) -> LandingFile:
-        return LandingFile(relative, location, "rejected", info.st_size, info.st_mtime_ns, code, problem)
+        return LandingFile(
+            relative, location, "rejected", info.st_size, info.st_mtime_ns, code, problem, info.st_ctime_ns
+        )
 
     if stat.S_ISLNK(info.st_mode):
         target = Path(location).resolve()
         if not target.is_relative_to(root):
             return rejected("unsafe_path", "symlink points outside the landing folder; not followed")
-        info = target.stat()
+        try:
+            info = target.stat()
+        except OSError:
+            return rejected("not_a_file", "symlink whose target does not exist; not followed")
+        if stat.S_ISDIR(info.st_mode):
+            return rejected("not_a_file", "symlink to a folder; not followed (drop files, not links to folders)")
     if not stat.S_ISREG(info.st_mode):
         return rejected("not_a_file", "not a regular file (device, pipe or socket); never opened")
     if relative != posix_relative:
@@ -123,10 +157,11 @@ def _classify(
             "abandoned_temporary_file",
             f"temporary file untouched for more than {grace:.0f} s: its writer never renamed it",
         )
-    kind = RECORD_EXTENSIONS.get(os.path.splitext(name)[1].lower())
+    _, dot, extension = name.rpartition(".")
+    kind = RECORD_EXTENSIONS.get("." + extension.lower()) if dot else None
     if kind is None:
         return rejected("unsupported_extension", "not a .json, .ndjson or .jsonl file")
-    if GLOB_CHARACTERS & set(relative):
+    if GLOB_PATTERN.search(relative):
         return rejected("unsafe_name", "file name contains glob characters (* ? [ ] { }); not read")
     if info.st_size == 0:
         return rejected("empty_file", "file is empty")
@@ -136,7 +171,7 @@ def _classify(
             f"a .json file holds one envelope; {info.st_size} bytes exceeds {MAX_JSON_FILE_BYTES}"
             " (use .ndjson for batches)",
         )
-    return LandingFile(relative, location, kind, info.st_size, info.st_mtime_ns)
+    return LandingFile(relative, location, kind, info.st_size, info.st_mtime_ns, changed_ns=info.st_ctime_ns)
 
 
 def _display_name(relative: str) -> str:

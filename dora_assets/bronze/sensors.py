@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
@@ -37,11 +36,7 @@ def new_drops(landing: LandingFolder, cursor: str | None) -> tuple[list[tuple[st
     for landing_file in scan_landing(
         landing.directory(), temporary_grace_seconds=landing.temporary_grace_seconds
     ).files:
-        try:
-            info = os.stat(landing_file.path, follow_symlinks=False)
-        except OSError:
-            continue
-        changed = info.st_ctime_ns
+        changed = landing_file.changed_ns
         if changed > last_changed or (changed == last_changed and landing_file.landing_file not in names_at_last):
             found.append((changed, landing_file.landing_file, landing_file.size_bytes, landing_file.modified_ns))
     found.sort()
