@@ -20,6 +20,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from dora_assets.bronze.landing import DEFAULT_SETTLE_SECONDS
 from dora_assets.config import DoraConfig, load_config
 from dora_assets.settings import DoraPaths
 from dora_assets.sql import migrate_schema, schema_ddl
@@ -50,6 +51,8 @@ class DuckDBWarehouse(DuckDBResource):
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.dagster_run is None:  # a sensor tick, not a run: it must never hold the file
+            return
         try:
             self._run_connection = connect_warehouse(
                 self.database_path(), self.connection_config, self.lock_timeout_seconds
@@ -156,10 +159,16 @@ class DoraConfigResource(ConfigurableResource):
 class LandingFolder(ConfigurableResource):
     """Where webhook deliveries are dropped: ``path``, else ``$DORA_LANDING_DIR``, else
     ``$DORA_HOME/landing``. Files younger than ``temporary_grace_seconds`` with a temporary
-    name (dot-prefixed or ``*.tmp``) are still being written and are left for a later run."""
+    name (dot-prefixed or ``*.tmp``) are still being written and are left for a later run. A
+    folder whose files are all ingested and whose entries have not changed for
+    ``settle_seconds`` settles, and is not listed again until its entries change."""
 
     path: str = Field(default="", description="Landing folder; empty = from DORA_* env vars.")
     temporary_grace_seconds: float = Field(default=3600.0)
+    settle_seconds: float = Field(
+        default=DEFAULT_SETTLE_SECONDS,
+        description="Age after which an ingested folder's listing is remembered; 0 = list every folder every run.",
+    )
 
     def directory(self) -> Path:
         return Path(self.path).resolve() if self.path else DoraPaths.from_env().landing_dir

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -132,3 +133,12 @@ def write_landing_file(path: Path, envelopes: list[dict[str, Any]] | dict[str, A
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
     return path
+
+
+SETTLE = 0.3  # seconds: LandingFolder.settle_seconds in tests, instead of the production minute
+
+
+def age(*paths: Path, seconds: float = SETTLE) -> None:
+    """Wait until the paths' stamps (mtime and ctime, set by the kernel's clock) are ``seconds`` old."""
+    newest = max(max(path.stat().st_mtime, path.stat().st_ctime) for path in paths)
+    time.sleep(max(0.0, newest + seconds - time.time()))

@@ -171,3 +171,24 @@ def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: 
     assert result.returncode == 1
     assert "check ERROR bronze/landing_files accounting_balanced" in result.stderr
     assert "github/2026/11/02/b.ndjson" in result.stderr
+
+
+def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> None:
+    # Ingestion sees such a file only when it lists its folder again; a settled folder is not
+    # listed, so the audit (which walks everything) is what must find it.
+    land(data_home)
+    assert refresh(data_home).returncode == 0
+    target = data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson"
+    size = target.stat().st_size
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(envelope_line("appended"))
+
+    code, report = audit_json(data_home)
+
+    assert code == 1
+    [broken] = [entry for entry in report["files"] if not entry["balanced"]]
+    assert broken["landing_file"] == "github/2026/11/02/a.ndjson"
+    assert broken["problems"][0].startswith(
+        f"the file changed after it was ingested (now {target.stat().st_size} bytes"
+    )
+    assert f"the ledger has {size})" in broken["problems"][0]

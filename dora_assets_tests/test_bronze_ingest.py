@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from dora_assets.bronze import ingest
 from dora_assets.bronze.envelope import Envelope
-from dora_assets.bronze.ingest import ingest_landing
-from dora_assets.bronze.landing import read_ndjson_records
+from dora_assets.bronze.ingest import ingest_landing, pending_landing_files, settle_folders
+from dora_assets.bronze.landing import read_ndjson_records, scan_landing
 from dora_assets.resources import connect_warehouse
-from dora_assets_tests.builders import sample
+from dora_assets_tests.builders import SETTLE, age, sample
 
 
 def env(name: str, **overrides: object) -> dict:
@@ -222,6 +222,76 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_read_once_it_can_be(
     monkeypatch.setattr(os, "scandir", list_folder)
     ingest_landing(warehouse, landing)
     assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events") == [("late",)]
+
+
+def test_settled_folders_are_not_listed_again_until_their_entries_change(warehouse, landing: Path) -> None:
+    first, second = landing / "github" / "2026" / "11" / "01", landing / "github" / "2026" / "11" / "02"
+    for day in (first, second):
+        day.mkdir(parents=True)
+        (day / "a.ndjson").write_text(line(env(f"{day.name}-a")) + line(env(f"{day.name}-b")), encoding="utf-8")
+    young = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (young.totals.landed, young.folders_settled) == (4, 0)  # just written: not settled yet
+    age(first, second, seconds=SETTLE)
+
+    settling = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (settling.totals.files, settling.folders_skipped, settling.folders_settled) == (0, 0, 2)
+    assert rows(warehouse, "SELECT folder, files FROM bronze.landing_folders ORDER BY 1") == [
+        ("github/2026/11/01", 1),
+        ("github/2026/11/02", 1),
+    ]
+    settled = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (settled.totals.files, settled.folders_skipped, settled.folders_settled) == (0, 2, 0)
+
+    # A late file in a settled folder moves the folder's stamp: the folder is listed again.
+    (first / "late.json").write_text(json.dumps(env("late")), encoding="utf-8")
+    assert [name for name, _ in pending_landing_files(warehouse, landing)[0]] == ["github/2026/11/01/late.json"]
+    late = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (late.totals.landed, late.folders_skipped, late.folders_settled) == (1, 1, 0)
+    assert rows(warehouse, "SELECT count(*) FROM bronze.raw_events") == [(5,)]
+    age(first, seconds=SETTLE)
+    assert ingest_landing(warehouse, landing, settle_seconds=SETTLE).folders_settled == 1
+    assert pending_landing_files(warehouse, landing)[0] == []
+    # The latest row per folder counts; earlier rows stay (bronze is append-only).
+    assert rows(warehouse, "SELECT folder, files FROM bronze.landing_folders ORDER BY settled_at DESC LIMIT 1") == [
+        ("github/2026/11/01", 2)
+    ]
+
+
+def test_a_folder_settles_only_once_everything_in_it_is_accounted_for(warehouse, landing: Path) -> None:
+    day = landing / "day"
+    day.mkdir()
+    (day / "a.ndjson").write_text(line(env("a")), encoding="utf-8")
+    (day / ".b.json.tmp").write_text(json.dumps(env("b")), encoding="utf-8")  # still being written
+    (landing / "root.json").write_text(json.dumps(env("root")), encoding="utf-8")  # the root holds a folder
+    age(day, landing, seconds=SETTLE)
+
+    report = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (report.totals.landed, report.in_flight, report.folders_settled) == (2, ["day/.b.json.tmp"], 0)
+
+    os.replace(day / ".b.json.tmp", day / "b.json")
+    assert ingest_landing(warehouse, landing, settle_seconds=SETTLE).folders_settled == 0  # renamed just now
+    age(day, seconds=SETTLE)
+    assert ingest_landing(warehouse, landing, settle_seconds=SETTLE).folders_settled == 1
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("a",), ("b",), ("root",)]
+    # Settling off: every folder is listed, nothing is recorded.
+    off = ingest_landing(warehouse, landing, settle_seconds=0)
+    assert (off.folders_skipped, off.folders_settled) == (0, 0)
+
+
+def test_a_folder_written_to_between_the_scan_and_settling_does_not_settle(warehouse, landing: Path) -> None:
+    day = landing / "day"
+    day.mkdir()
+    (day / "a.json").write_text(json.dumps(env("a")), encoding="utf-8")
+    age(day, seconds=SETTLE)
+    scan = scan_landing(landing)
+    ingest_landing(warehouse, landing, settle_seconds=0)  # the ledger now accounts for a.json
+    (day / "b.json").write_text(json.dumps(env("b")), encoding="utf-8")  # arrives after the listing
+    age(day, seconds=SETTLE)
+
+    assert settle_folders(warehouse, scan, SETTLE) == 0  # else b.json would never be listed
+    report = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    assert (report.totals.landed, report.folders_settled) == (1, 1)
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("a",), ("b",)]
 
 
 def test_small_batches_give_the_same_result(tmp_path: Path, landing: Path) -> None:

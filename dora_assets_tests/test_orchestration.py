@@ -15,12 +15,14 @@ from pathlib import Path
 import duckdb
 from dagster import AssetSelection, DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
+from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.bronze.sensors import landing_drops
 from dora_assets.definitions import defs
 from dora_assets.demo.generator import generate_demo
-from dora_assets.resources import LandingFolder
+from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import transform_after_ingest
+from dora_assets_tests.builders import SETTLE, age
 from dora_assets_tests.conftest import query
 from dora_assets_tests.test_cli import run_cli
 
@@ -41,9 +43,13 @@ def envelope_line(delivery_id: str, received_at: str = "2026-06-02T10:00:00Z") -
     )
 
 
-def evaluate_landing(landing: Path, cursor: str | None):
-    context = build_sensor_context(cursor=cursor, resources={"landing": LandingFolder(path=str(landing))})
-    return landing_drops(context), context.cursor
+def evaluate_landing(landing: Path, cursor: str | None, database: Path | None = None):
+    """One tick of the landing sensor (on a warehouse that does not exist unless ``database``)."""
+    warehouse = DuckDBWarehouse(database=str(database or landing.parent / "no-warehouse.duckdb"))
+    with build_sensor_context(
+        cursor=cursor, resources={"landing": LandingFolder(path=str(landing)), "warehouse": warehouse}
+    ) as context:
+        return landing_drops(context), context.cursor
 
 
 def test_landing_sensor_requests_each_drop_once(tmp_path: Path) -> None:
@@ -68,6 +74,29 @@ def test_landing_sensor_requests_each_drop_once(tmp_path: Path) -> None:
     later, _ = evaluate_landing(landing, cursor)
     assert isinstance(later, RunRequest) and later.tags["dora/landing_files"] == "1"
     assert later.run_key != first.run_key
+    # A tick only ever reads the warehouse, and only when it exists: it never creates nor locks it.
+    assert not (tmp_path / "no-warehouse.duckdb").exists()
+
+
+def test_landing_sensor_does_not_list_settled_folders_but_sees_new_files_in_them(tmp_path: Path) -> None:
+    landing, database = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    day = landing / "github" / "2026" / "06" / "02"
+    day.mkdir(parents=True)
+    (day / "a.json").write_text(envelope_line("a"))
+    age(day)
+    with connect_warehouse(str(database)) as connection:
+        assert ingest_landing(connection, landing, settle_seconds=SETTLE).folders_settled == 1
+
+    # Without a cursor every file outside a settled folder would be new: a.json is not even seen.
+    settled_only, _ = evaluate_landing(landing, None, database)
+    assert isinstance(settled_only, SkipReason)
+    (day / "b.json").write_text(envelope_line("b"))
+    late, _ = evaluate_landing(landing, None, database)
+    assert isinstance(late, RunRequest) and late.tags["dora/landing_files"] == "2"  # the folder is listed again
+    # While a run holds the warehouse the tick does not wait: it lists every folder.
+    with connect_warehouse(str(database)):
+        held, _ = evaluate_landing(landing, None, database)
+    assert isinstance(held, RunRequest) and held.tags["dora/landing_files"] == "2"
 
 
 def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_home: DoraPaths) -> None:

@@ -12,6 +12,7 @@ RAW_EVENTS = AssetKey(["bronze", "raw_events"])
 QUARANTINE = AssetKey(["bronze", "quarantine"])
 DUPLICATES = AssetKey(["bronze", "duplicates"])
 LANDING_FILES = AssetKey(["bronze", "landing_files"])
+LANDING_FOLDERS = AssetKey(["bronze", "landing_folders"])
 
 _PROVENANCE = [
     ("landing_file", "VARCHAR", "Path of the landing file, relative to the landing folder."),
@@ -106,6 +107,27 @@ bronze_specs = [
             ]
         ),
     ),
+    AssetSpec(
+        LANDING_FOLDERS,
+        description=(
+            "The landing walk's memory: one row each time a leaf folder settles (every file in it in "
+            "the ledger, its entries unchanged for LandingFolder.settle_seconds). While its stamp stays "
+            "as recorded the folder is not listed again, so a walk costs the folders written since, not "
+            "every file ever dropped. Append-only; the latest row per folder counts."
+        ),
+        group_name="bronze",
+        kinds={"duckdb"},
+        metadata=column_schema(
+            [
+                ("folder", "VARCHAR", "Path of the folder, relative to the landing folder ('' for the folder itself)."),
+                ("modified_ns", "BIGINT", "The folder's modification time when it settled, ns since the epoch."),
+                ("changed_ns", "BIGINT", "The folder's status-change time (ctime) when it settled, ns."),
+                ("inode", "BIGINT", "The folder's inode when it settled."),
+                ("files", "BIGINT", "Entries in the folder when it settled."),
+                ("settled_at", "TIMESTAMPTZ", "When the ingest recorded it."),
+            ]
+        ),
+    ),
 ]
 
 
@@ -117,15 +139,21 @@ def bronze_ingestion(
     each committed with its ledger rows in one transaction."""
     landing_dir = landing.directory()
     with warehouse.get_connection() as connection:
-        report = ingest_landing(connection, landing_dir, temporary_grace_seconds=landing.temporary_grace_seconds)
+        report = ingest_landing(
+            connection,
+            landing_dir,
+            temporary_grace_seconds=landing.temporary_grace_seconds,
+            settle_seconds=landing.settle_seconds,
+        )
         counts = {
             key: table_row_count(connection, ".".join(key.path))
-            for key in (RAW_EVENTS, QUARANTINE, DUPLICATES, LANDING_FILES)
+            for key in (RAW_EVENTS, QUARANTINE, DUPLICATES, LANDING_FILES, LANDING_FOLDERS)
         }
     totals = report.totals
     context.log.info(
         f"ingested {totals.files} files from {landing_dir}: {totals.seen} records seen, {totals.landed} landed, "
-        f"{totals.quarantined} quarantined, {totals.duplicates} duplicates; {len(report.in_flight)} in flight"
+        f"{totals.quarantined} quarantined, {totals.duplicates} duplicates; {len(report.in_flight)} in flight; "
+        f"{report.folders_skipped} settled folders not listed, {report.folders_settled} newly settled"
     )
     for problem in report.unreadable:
         context.log.warning(f"landing file not readable now, left for the next run: {problem}")
@@ -158,4 +186,12 @@ def bronze_ingestion(
     yield MaterializeResult(
         asset_key=LANDING_FILES,
         metadata={"files_ingested": totals.files, "dagster/row_count": counts[LANDING_FILES]},
+    )
+    yield MaterializeResult(
+        asset_key=LANDING_FOLDERS,
+        metadata={
+            "folders_not_listed": report.folders_skipped,
+            "folders_settled": report.folders_settled,
+            "dagster/row_count": counts[LANDING_FOLDERS],
+        },
     )

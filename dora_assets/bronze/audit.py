@@ -102,6 +102,13 @@ def audit_bronze(
     for row in rows:
         audit = _table_audit(row)
         found = on_disk.get(audit.landing_file)
+        if found is not None and row["versions"] and _changed_since_ledger(found, row):
+            # Ingestion quarantines such a file whole when it next lists its folder; a settled
+            # folder is not listed again (bronze/landing.py), so the audit is what finds it there.
+            audit.problems.append(
+                f"the file changed after it was ingested (now {found.size_bytes} bytes, the ledger has"
+                f" {row['size_bytes']}): landing files must not be modified, and its new content is not in bronze"
+            )
         if recount_files and found is not None and _unchanged_since_ingestion(found, row):
             audit.records_on_disk = count_records(found)
             if audit.records_on_disk != row["latest_version_seen"]:
@@ -178,6 +185,11 @@ def _check_tables(audit: FileAudit, row: dict) -> None:
     for name in ("landed", "quarantined", "duplicates"):
         if row[f"ledger_{name}"] != row[name]:
             audit.problems.append(f"the ledger says {row[f'ledger_{name}']} {name} but bronze holds {row[name]}")
+
+
+def _changed_since_ledger(found: LandingFile, row: dict) -> bool:
+    """Whether the file's size or modification time differs from its latest ledger row."""
+    return row["size_bytes"] != found.size_bytes or row["modified_at"] != modified_timestamp(found.modified_ns)
 
 
 def _unchanged_since_ingestion(found: LandingFile, row: dict) -> bool:

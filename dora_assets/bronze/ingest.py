@@ -8,6 +8,8 @@ leaves either the whole batch or none of it, and the next run picks up where the
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -19,8 +21,11 @@ import pandas as pd
 
 from dora_assets.bronze.envelope import KNOWN_SOURCES, MAX_DELIVERY_ID_LENGTH, known_event_type_keys
 from dora_assets.bronze.landing import (
+    DEFAULT_SETTLE_SECONDS,
     MAX_RECORD_BYTES,
+    FolderStamp,
     LandingFile,
+    LandingScan,
     file_sha256,
     modified_timestamp,
     raw_preview,
@@ -69,6 +74,8 @@ class IngestReport:
     in_flight: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    folders_skipped: int = 0  # settled folders the walk did not list
+    folders_settled: int = 0  # folders that settled in this ingest
 
 
 @dataclass(frozen=True)
@@ -86,10 +93,15 @@ def ingest_landing(
     *,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     temporary_grace_seconds: float = 3600.0,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
 ) -> IngestReport:
-    """Ingest every landing file the ledger has not accounted for yet."""
-    scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds)
-    report = IngestReport(in_flight=scan.in_flight, unreadable=list(scan.unreadable))
+    """Ingest every landing file the ledger has not accounted for, then record the folders that
+    have settled. ``settle_seconds`` <= 0 turns settling off: every run lists every folder."""
+    settled = settled_folders(connection) if settle_seconds > 0 else None
+    scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds, settled=settled)
+    report = IngestReport(
+        in_flight=scan.in_flight, unreadable=list(scan.unreadable), folders_skipped=scan.settled_skipped
+    )
     pending = _pending_files(connection, scan.files, report.unreadable)
     for batch in _batches(pending, batch_bytes):
         for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch):
@@ -98,7 +110,51 @@ def ingest_landing(
             report.totals.add(totals)
             for code, count in reasons.items():
                 report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+    if settle_seconds > 0:
+        report.folders_settled = settle_folders(connection, scan, settle_seconds)
     return report
+
+
+def settled_folders(connection: duckdb.DuckDBPyConnection) -> dict[str, FolderStamp]:
+    """The stamp each settled folder had when it last settled (bronze.landing_folders)."""
+    return {
+        folder: FolderStamp(*stamp)
+        for folder, *stamp in connection.execute(sql_file("bronze", "settled_folders")).fetchall()
+    }
+
+
+def settle_folders(connection: duckdb.DuckDBPyConnection, scan: LandingScan, settle_seconds: float) -> int:
+    """Record in bronze.landing_folders the leaf folders of ``scan`` that have settled; returns
+    how many. A folder settles when nothing in it was in flight or unreadable, every file in it
+    is in the ledger at the size and modification time the scan saw, and, read again now, its
+    stamp is the one read before the scan listed it, older than ``settle_seconds``, and its
+    entries are the ones listed. A later change of its entries moves its stamp, so the folder is
+    listed again; a file changed in place (which CONTRACT section 2 forbids writers) is then
+    found by ``dora-assets audit``, which always walks everything."""
+    candidates = [leaf for leaf in scan.leaf_folders if leaf.complete and leaf.storable]
+    if not candidates:
+        return 0
+    ledger = _ledger_latest(connection, [found.landing_file for leaf in candidates for found in leaf.files])
+    settled = []
+    for leaf in candidates:
+        if not all(_unchanged(found, ledger.get(found.landing_file)) for found in leaf.files):
+            continue
+        checked_at = time.time()
+        try:
+            stamp = FolderStamp.of(os.stat(leaf.location, follow_symlinks=False))
+            names = frozenset(os.listdir(leaf.location))
+        except OSError:
+            continue
+        quiet_since_ns = int((checked_at - settle_seconds) * 1_000_000_000)
+        if stamp == leaf.stamp and names == leaf.names and max(stamp.modified_ns, stamp.changed_ns) < quiet_since_ns:
+            settled.append({"folder": leaf.relative, **stamp._asdict(), "files": len(leaf.names)})
+    if settled:
+        connection.register("settled_folders_frame", pd.DataFrame(settled))
+        try:
+            run_sql(connection, "bronze", "land_settled_folders", {"settled_at": datetime.now(UTC)})
+        finally:
+            connection.unregister("settled_folders_frame")
+    return len(settled)
 
 
 def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index") -> date | None:
@@ -113,15 +169,28 @@ def pending_landing_files(
 ) -> tuple[list[tuple[str, datetime]], list[str]]:
     """Landing files the ledger has not accounted for (new, or grown or shrunk since), with their
     modification times, and the entries the walk could not read (whose files cannot be known).
-    Cheap: compares sizes, never hashes (a file merely touched is not new)."""
-    ledger = {name: size for name, size, _, _ in connection.execute(sql_file("bronze", "ledger_latest")).fetchall()}
-    scan = scan_landing(landing_dir)
+    Cheap: settled folders are not listed, and sizes are compared, never hashes (a file merely
+    touched is not new)."""
+    scan = scan_landing(landing_dir, settled=settled_folders(connection))
+    ledger = _ledger_latest(connection, [found.landing_file for found in scan.files])
     pending = [
         (found.landing_file, modified_timestamp(found.modified_ns))
         for found in scan.files
-        if ledger.get(found.landing_file) != found.size_bytes
+        if found.landing_file not in ledger or ledger[found.landing_file][0] != found.size_bytes
     ]
     return pending, scan.unreadable
+
+
+def _ledger_latest(connection: duckdb.DuckDBPyConnection, landing_files: list[str]) -> dict[str, tuple]:
+    """Per landing file the ledger knows: (size, modification time in µs, content hashes)."""
+    rows = run_sql(connection, "bronze", "ledger_latest", {"landing_files": landing_files}).fetchall()
+    return {name: (size, modified, hashes) for name, size, modified, hashes in rows}
+
+
+def _unchanged(landing_file: LandingFile, known: tuple | None) -> bool:
+    """Whether the ledger's latest row for the file has its current size and modification time
+    (then its content is taken as accounted for, without re-hashing history)."""
+    return known is not None and known[0] == landing_file.size_bytes and known[1] == landing_file.modified_ns // 1000
 
 
 def _pending_files(
@@ -136,14 +205,11 @@ def _pending_files(
     The files are hashed, in order, by a background thread while the caller ingests the batches
     already yielded (hashlib and file reads release the GIL, and DuckDB works in its own threads).
     """
-    ledger = {
-        name: (size, modified, hashes)
-        for name, size, modified, hashes in connection.execute(sql_file("bronze", "ledger_latest")).fetchall()
-    }
+    ledger = _ledger_latest(connection, [landing_file.landing_file for landing_file in files])
     candidates = []
     for landing_file in files:
         known = ledger.get(landing_file.landing_file)
-        if known and known[0] == landing_file.size_bytes and known[1] == landing_file.modified_ns // 1000:
+        if _unchanged(landing_file, known):
             continue
         candidates.append((landing_file, known))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dora-landing-hash") as hashing:

@@ -13,10 +13,11 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 RECORD_EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial")
@@ -24,6 +25,10 @@ GLOB_PATTERN = re.compile(r"[*?\[\]{}]")
 MAX_JSON_FILE_BYTES = 64 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 RAW_PREVIEW_BYTES = 64 * 1024
+# How long a leaf folder's stamp must not have moved before the folder settles. Far above any
+# file system's timestamp granularity (2 s at worst), so a change that lands in the same tick as
+# the stamp that was read cannot go unnoticed.
+DEFAULT_SETTLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +57,52 @@ class LandingFile:
         return Path(self.location)
 
 
+class FolderStamp(NamedTuple):
+    """What changes whenever an entry is added to, removed from or renamed in a folder: its
+    modification and status-change times and its inode (a folder deleted and made again is a
+    new folder). A file changed in place leaves its folder's stamp as it was."""
+
+    modified_ns: int
+    changed_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FolderStamp:
+        return cls(info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
 @dataclass(frozen=True)
+class LeafFolder:
+    """A folder the scan listed that holds no sub-folder: ``relative`` is its POSIX path in the
+    landing folder ('' for the landing folder itself), ``stamp`` was taken before the listing,
+    ``names`` are the entries listed, ``files`` the ones classified, and ``complete`` is false
+    when an entry was in flight or could not be read."""
+
+    relative: str
+    location: str
+    stamp: FolderStamp
+    names: frozenset[str]
+    files: list[LandingFile]
+    complete: bool
+
+    @property
+    def storable(self) -> bool:
+        """Whether the folder's name is valid UTF-8, so that a table can hold it exactly."""
+        return _display_name(self.relative) == self.relative
+
+
+@dataclass
 class LandingScan:
-    """Every entry of the landing folder: ``files`` to account for, ``in_flight`` temporary names
-    still being written, and ``unreadable`` folders the walk could not list (left for a later
-    scan, reported, never taken as empty)."""
+    """Every entry of the landing folder outside settled folders: ``files`` to account for,
+    ``in_flight`` temporary names still being written, ``unreadable`` entries the walk could not
+    read (left for a later scan, reported, never taken as empty), the ``leaf_folders`` listed and
+    how many settled folders were not listed (``settled_skipped``)."""
 
     files: list[LandingFile]
     in_flight: list[str]
     unreadable: list[str] = field(default_factory=list)
+    leaf_folders: list[LeafFolder] = field(default_factory=list)
+    settled_skipped: int = 0
 
 
 def is_temporary_name(name: str) -> bool:
@@ -69,7 +111,11 @@ def is_temporary_name(name: str) -> bool:
 
 
 def scan_landing(
-    landing_dir: Path, *, temporary_grace_seconds: float = 3600.0, now: float | None = None
+    landing_dir: Path,
+    *,
+    temporary_grace_seconds: float = 3600.0,
+    now: float | None = None,
+    settled: Mapping[str, FolderStamp] | None = None,
 ) -> LandingScan:
     """Walk the landing folder (any depth) in a stable order and classify every entry.
 
@@ -78,18 +124,25 @@ def scan_landing(
     were abandoned by their writer and are quarantined, never ignored. Symlinks are never
     followed as folders: a symlink to a folder is quarantined like any other non-file.
 
-    A landing folder keeps every file ever dropped and this walk runs at every ingest, backlog
-    check and sensor tick, so it costs one ``scandir`` per folder and one ``lstat`` per entry,
-    with names joined as strings.
+    ``settled`` maps folders whose files the ledger has all accounted for (``bronze.landing_folders``)
+    to their stamps then: such a folder whose stamp is unchanged has no entry the ledger does not
+    know, so it is not listed at all. A landing folder keeps every file ever dropped; this keeps
+    a walk proportional to the folders written since, with one ``scandir`` per folder listed and
+    one ``lstat`` per entry, names joined as strings.
     """
     now = time.time() if now is None else now
     root = landing_dir.resolve()
     scan = LandingScan([], [])
     if not root.is_dir():
         return scan
-    pending_folders = [(str(root), "")]
+    settled = settled or {}
+    pending_folders = [(str(root), "", FolderStamp.of(root.stat()))]
     while pending_folders:
-        folder, prefix = pending_folders.pop()
+        folder, prefix, stamp = pending_folders.pop()
+        relative_folder = prefix[:-1]
+        if settled.get(relative_folder) == stamp:
+            scan.settled_skipped += 1
+            continue
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=_entry_name)
@@ -97,12 +150,13 @@ def scan_landing(
             scan.unreadable.append(f"{_display_name(prefix) or '.'}: {error.strerror or error}")
             continue
         subfolders = []
+        files_before, in_flight_before, unreadable_before = len(scan.files), len(scan.in_flight), len(scan.unreadable)
         for entry in entries:
             relative = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                subfolders.append((entry.path, relative + "/"))
-                continue
             try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append((entry.path, relative + "/", FolderStamp.of(entry.stat(follow_symlinks=False))))
+                    continue
                 info = entry.stat(follow_symlinks=False)
             except OSError as error:  # vanished since the listing: a later scan decides
                 scan.unreadable.append(f"{_display_name(relative)}: {error.strerror or error}")
@@ -112,6 +166,17 @@ def scan_landing(
                 scan.in_flight.append(_display_name(relative))
             else:
                 scan.files.append(found)
+        if not subfolders:
+            scan.leaf_folders.append(
+                LeafFolder(
+                    relative=relative_folder,
+                    location=folder,
+                    stamp=stamp,
+                    names=frozenset(entry.name for entry in entries),
+                    files=scan.files[files_before:],
+                    complete=(len(scan.in_flight), len(scan.unreadable)) == (in_flight_before, unreadable_before),
+                )
+            )
         pending_folders.extend(reversed(subfolders))
     return scan
 

@@ -59,6 +59,21 @@ CREATE TABLE IF NOT EXISTS bronze.landing_files (
     PRIMARY KEY (landing_file, content_sha256)
 );
 
+-- The walk's memory: one row each time a leaf folder of the landing folder (one holding no
+-- sub-folder) settles, that is when every file in it is in the ledger at its current size and
+-- modification time and its own stamp (mtime, ctime, inode) has not moved for the settling age.
+-- While a folder's stamp stays as recorded, nothing was added to, removed from or renamed in it,
+-- so ingestion and the backlog check do not list it again (bronze/landing.py). Append-only like
+-- the rest of bronze: a folder that changes and settles again gets a new row; the latest counts.
+CREATE TABLE IF NOT EXISTS bronze.landing_folders (
+    folder      VARCHAR     NOT NULL,
+    modified_ns BIGINT      NOT NULL,
+    changed_ns  BIGINT      NOT NULL,
+    inode       BIGINT      NOT NULL,
+    files       BIGINT      NOT NULL,
+    settled_at  TIMESTAMPTZ NOT NULL
+);
+
 -- A derived index of raw_events (one row per raw_events row, written in the same transaction),
 -- so that silver can find the deliveries a time window needs without parsing every payload of
 -- history: when its event times lie (earliest_at/latest_at: the earliest and latest of
