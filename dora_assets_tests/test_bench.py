@@ -40,6 +40,8 @@ SIZE_FIELDS = {
     "warehouse_bytes",
     "failed_checks_full",
     "failed_checks_incremental",
+    "incremental_samples_s",
+    "incremental_landed_per_sample",
 }
 BREAKDOWN_FIELDS = {"import_s", "instance_s", "ingest_run_s", "transform_run_s", "steps_s", "slowest_steps_s", "months"}
 
@@ -58,6 +60,8 @@ def test_the_bench_script_writes_every_field(tmp_path: Path) -> None:
             str(tmp_path / "data"),
             "--out",
             str(out),
+            "--incremental-repeats",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -72,6 +76,9 @@ def test_the_bench_script_writes_every_field(tmp_path: Path) -> None:
     assert set(size) >= SIZE_FIELDS, SIZE_FIELDS - set(size)
     assert size["deliveries"] >= 10_000 and size["deliveries_landed"] > 0
     assert size["incremental_deliveries"] == 1000
+    # Each repeat starts from the state the full refresh left: the same work, so the same outcome.
+    assert len(size["incremental_samples_s"]) == 2 and size["incremental_refresh_s"] in size["incremental_samples_s"]
+    assert size["incremental_landed_per_sample"] == [size["incremental_deliveries"]] * 2
     for stage in ("full_refresh_breakdown", "incremental_breakdown"):
         assert set(size[stage]) >= BREAKDOWN_FIELDS, stage
     assert all(size[name] > 0 for name in ("full_refresh_s", "incremental_refresh_s", "bare_duckdb_s", "bare_typed_s"))
