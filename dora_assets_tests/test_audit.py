@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -180,6 +181,8 @@ def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> Non
     assert refresh(data_home).returncode == 0
     target = data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson"
     size = target.stat().st_size
+    os.utime(target, (time.time() + 60, time.time() + 60))  # touched, not changed: nothing to report
+    assert audit_json(data_home)[0] == 0
     with target.open("a", encoding="utf-8") as handle:
         handle.write(envelope_line("appended"))
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import duckdb
 
-from dora_assets.bronze.landing import LandingFile, modified_timestamp, read_ndjson_records, scan_landing
+from dora_assets.bronze.landing import (
+    LandingFile,
+    file_sha256,
+    modified_timestamp,
+    read_ndjson_records,
+    scan_landing,
+)
 from dora_assets.sql import sql_file
 
 
@@ -188,8 +194,17 @@ def _check_tables(audit: FileAudit, row: dict) -> None:
 
 
 def _changed_since_ledger(found: LandingFile, row: dict) -> bool:
-    """Whether the file's size or modification time differs from its latest ledger row."""
-    return row["size_bytes"] != found.size_bytes or row["modified_at"] != modified_timestamp(found.modified_ns)
+    """Whether the file now holds content no ledger version accounted for, judged as ingestion
+    does: the latest version's size and modification time, else its SHA-256 (a file merely
+    touched is unchanged). Files quarantined whole are never opened."""
+    if found.kind == "rejected":
+        return False
+    if row["size_bytes"] == found.size_bytes and row["modified_at"] == modified_timestamp(found.modified_ns):
+        return False
+    try:
+        return file_sha256(found.path) not in row["content_hashes"]
+    except OSError:  # vanished or unreadable since the walk: the next audit or ingest sees it
+        return False
 
 
 def _unchanged_since_ingestion(found: LandingFile, row: dict) -> bool:
