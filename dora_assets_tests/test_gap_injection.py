@@ -326,6 +326,27 @@ def test_nothing_ingested_while_files_pile_up(home: Home, tmp_path: Path) -> Non
     assert home.check_details(result, "landing_backlog")["examples"] == ["github/waiting.ndjson"]
 
 
+def test_a_landing_folder_that_cannot_be_read_fails_the_backlog_check(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed, _ = home.run()
+    assert failed == set()
+    locked = home.landing / "gitlab"
+    locked.mkdir()
+    list_folder = os.scandir
+
+    def refusing(path):  # the file system refuses this one folder (as for a folder of mode 000)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return list_folder(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    failed, result = home.run(checks_only=True)
+
+    assert failed == {"bronze/landing_files:landing_backlog"}
+    assert home.check_details(result, "landing_backlog")["unreadable"] == ["gitlab/: Permission denied"]
+
+
 def query_one(home: Home, sql: str, params: dict | None = None):
     with duckdb.connect(str(home.warehouse), read_only=True) as connection:
         [(value,)] = connection.execute(sql, params).fetchall()
