@@ -14,7 +14,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from dora_assets.definitions import defs
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.builders import envelope, iso, sample, write_landing_file
+from dora_assets_tests.builders import deployment_status, envelope, iso, sample, write_landing_file
 from dora_assets_tests.builders import issue as github_issue
 from dora_assets_tests.builders import push as github_push
 from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
@@ -635,6 +635,64 @@ def test_an_outage_reported_on_both_sides_of_a_month_boundary_is_one_incident_in
         )
         assert result.success
         assert query(data_home, incidents) == one_outage, month
+
+
+def test_a_deployment_at_the_first_instant_of_a_month_ships_its_changes_in_either_months_refresh(
+    data_home: DoraPaths,
+) -> None:
+    """deployment_changes.sql reads only the pushes after the furthest one a deployment before
+    the window shipped. A deployment at exactly 00:00 of April belongs to April: refreshing April
+    alone, or March alone, must keep each change with its first shipper, as one run does, and a
+    rollback to an older commit ships nothing again."""
+    repo = "acme/payments"
+    land(
+        data_home,
+        (
+            "github",
+            "push",
+            github_push(repo, "main", "0" * 40, [("a" * 40, "2026-03-30T09:00:00Z")], "2026-03-30T09:00:00Z"),
+            "2026-03-30T09:00:01Z",
+        ),
+        (
+            "github",
+            "deployment_status",
+            deployment_status(repo, 1, "a" * 40, "2026-03-31T12:00:00Z"),
+            "2026-03-31T12:00:01Z",
+        ),
+        (
+            "github",
+            "push",
+            github_push(repo, "main", "a" * 40, [("b" * 40, "2026-03-31T20:00:00Z")], "2026-03-31T20:00:00Z"),
+            "2026-03-31T20:00:01Z",
+        ),
+        (
+            "github",
+            "deployment_status",
+            deployment_status(repo, 2, "b" * 40, "2026-04-01T00:00:00Z"),
+            "2026-04-01T00:00:01Z",
+        ),
+        (
+            "github",
+            "deployment_status",
+            deployment_status(repo, 3, "a" * 40, "2026-04-02T08:00:00Z"),
+            "2026-04-02T08:00:01Z",
+        ),
+    )
+    materialize_everything()
+    shipped = "SELECT deploy_id, change_id, time_deployed FROM silver.deployment_changes ORDER BY deploy_id"
+    expected = [("1", "a" * 40, utc("2026-03-31T12:00:00Z")), ("2", "b" * 40, utc("2026-04-01T00:00:00Z"))]
+    assert query(data_home, shipped) == expected
+
+    for month in ("2026-04-01", "2026-03-01"):
+        result = materialize(
+            [*defs.assets, *(defs.asset_checks or [])],
+            selection=AssetSelection.assets(AssetKey(["silver", "deployment_changes"])),
+            partition_key=month,
+            resources=defs.resources,
+            instance=DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        assert query(data_home, shipped) == expected, month
 
 
 def test_repo_aliases_join_a_gitlab_mirror_and_jenkins_onto_one_repo(data_home: DoraPaths, monkeypatch) -> None:
