@@ -142,3 +142,16 @@ def age(*paths: Path, seconds: float = SETTLE) -> None:
     """Wait until the paths' stamps (mtime and ctime, set by the kernel's clock) are ``seconds`` old."""
     newest = max(max(path.stat().st_mtime, path.stat().st_ctime) for path in paths)
     time.sleep(max(0.0, newest + seconds - time.time()))
+
+
+def refuse_listing(monkeypatch, folder: Path) -> None:
+    """Make the file system refuse to list ``folder`` (as for a folder of mode 000, which root,
+    who runs CI, would still read): ``os.scandir`` raises PermissionError for it alone."""
+    list_folder = os.scandir
+
+    def refusing(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return list_folder(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)

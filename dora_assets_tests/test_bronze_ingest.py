@@ -17,7 +17,7 @@ from dora_assets.bronze.envelope import Envelope
 from dora_assets.bronze.ingest import ingest_landing, pending_landing_files, settle_folders
 from dora_assets.bronze.landing import read_ndjson_records, scan_landing
 from dora_assets.resources import connect_warehouse
-from dora_assets_tests.builders import SETTLE, age, sample
+from dora_assets_tests.builders import SETTLE, age, refuse_listing, sample
 
 
 def env(name: str, **overrides: object) -> dict:
@@ -208,18 +208,11 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_read_once_it_can_be(
     locked = landing / "locked"
     locked.mkdir()
     (locked / "late.ndjson").write_text(line(env("late")), encoding="utf-8")
-    list_folder = os.scandir
-
-    def refusing(path):  # the file system refuses this one folder (as for a folder of mode 000)
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return list_folder(path)
-
-    monkeypatch.setattr(os, "scandir", refusing)
+    refuse_listing(monkeypatch, locked)
     report = ingest_landing(warehouse, landing)
     assert report.unreadable == ["locked/: Permission denied"]
     assert rows(warehouse, "SELECT count(*) FROM bronze.landing_files") == [(0,)]
-    monkeypatch.setattr(os, "scandir", list_folder)
+    monkeypatch.undo()
     ingest_landing(warehouse, landing)
     assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events") == [("late",)]
 

@@ -22,6 +22,7 @@ from dora_assets.definitions import defs
 from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets_tests.builders import refuse_listing
 from dora_assets_tests.conftest import refresh_runs
 
 THURSDAY_AFTERNOON = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
@@ -333,14 +334,7 @@ def test_a_landing_folder_that_cannot_be_read_fails_the_backlog_check(
     assert failed == set()
     locked = home.landing / "gitlab"
     locked.mkdir()
-    list_folder = os.scandir
-
-    def refusing(path):  # the file system refuses this one folder (as for a folder of mode 000)
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return list_folder(path)
-
-    monkeypatch.setattr(os, "scandir", refusing)
+    refuse_listing(monkeypatch, locked)
     failed, result = home.run(checks_only=True)
 
     assert failed == {"bronze/landing_files:landing_backlog"}
