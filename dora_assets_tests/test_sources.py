@@ -41,6 +41,18 @@ def utc(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def refresh_month(asset: AssetKey, month: str) -> None:
+    """One month's partition of one asset, alone, as a monthly refresh or a backfill runs it."""
+    result = materialize(
+        [*defs.assets, *(defs.asset_checks or [])],
+        selection=AssetSelection.assets(asset),
+        partition_key=month,
+        resources=defs.resources,
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+
+
 def check_metadata(result, asset: str, check: str) -> tuple[bool, dict]:
     [evaluation] = [
         e
@@ -626,14 +638,7 @@ def test_an_outage_reported_on_both_sides_of_a_month_boundary_is_one_incident_in
     assert query(data_home, incidents) == one_outage
 
     for month in ("2026-04-01", "2026-03-01"):
-        result = materialize(
-            [*defs.assets, *(defs.asset_checks or [])],
-            selection=AssetSelection.assets(AssetKey(["silver", "incidents"])),
-            partition_key=month,
-            resources=defs.resources,
-            instance=DagsterInstance.ephemeral(),
-        )
-        assert result.success
+        refresh_month(AssetKey(["silver", "incidents"]), month)
         assert query(data_home, incidents) == one_outage, month
 
 
@@ -645,38 +650,20 @@ def test_a_deployment_at_the_first_instant_of_a_month_ships_its_changes_in_eithe
     alone, or March alone, must keep each change with its first shipper, as one run does, and a
     rollback to an older commit ships nothing again."""
     repo = "acme/payments"
+
+    def pushed(before: str, sha: str, at: str) -> Delivery:
+        return ("github", "push", github_push(repo, "main", before, [(sha, at)], at), at)
+
+    def deployed(deploy_id: int, sha: str, at: str) -> Delivery:
+        return ("github", "deployment_status", deployment_status(repo, deploy_id, sha, at), at)
+
     land(
         data_home,
-        (
-            "github",
-            "push",
-            github_push(repo, "main", "0" * 40, [("a" * 40, "2026-03-30T09:00:00Z")], "2026-03-30T09:00:00Z"),
-            "2026-03-30T09:00:01Z",
-        ),
-        (
-            "github",
-            "deployment_status",
-            deployment_status(repo, 1, "a" * 40, "2026-03-31T12:00:00Z"),
-            "2026-03-31T12:00:01Z",
-        ),
-        (
-            "github",
-            "push",
-            github_push(repo, "main", "a" * 40, [("b" * 40, "2026-03-31T20:00:00Z")], "2026-03-31T20:00:00Z"),
-            "2026-03-31T20:00:01Z",
-        ),
-        (
-            "github",
-            "deployment_status",
-            deployment_status(repo, 2, "b" * 40, "2026-04-01T00:00:00Z"),
-            "2026-04-01T00:00:01Z",
-        ),
-        (
-            "github",
-            "deployment_status",
-            deployment_status(repo, 3, "a" * 40, "2026-04-02T08:00:00Z"),
-            "2026-04-02T08:00:01Z",
-        ),
+        pushed("0" * 40, "a" * 40, "2026-03-30T09:00:00Z"),
+        deployed(1, "a" * 40, "2026-03-31T12:00:00Z"),
+        pushed("a" * 40, "b" * 40, "2026-03-31T20:00:00Z"),
+        deployed(2, "b" * 40, "2026-04-01T00:00:00Z"),
+        deployed(3, "a" * 40, "2026-04-02T08:00:00Z"),  # a rollback to the first commit
     )
     materialize_everything()
     shipped = "SELECT deploy_id, change_id, time_deployed FROM silver.deployment_changes ORDER BY deploy_id"
@@ -684,14 +671,7 @@ def test_a_deployment_at_the_first_instant_of_a_month_ships_its_changes_in_eithe
     assert query(data_home, shipped) == expected
 
     for month in ("2026-04-01", "2026-03-01"):
-        result = materialize(
-            [*defs.assets, *(defs.asset_checks or [])],
-            selection=AssetSelection.assets(AssetKey(["silver", "deployment_changes"])),
-            partition_key=month,
-            resources=defs.resources,
-            instance=DagsterInstance.ephemeral(),
-        )
-        assert result.success
+        refresh_month(AssetKey(["silver", "deployment_changes"]), month)
         assert query(data_home, shipped) == expected, month
 
 
