@@ -43,12 +43,11 @@ def envelope_line(delivery_id: str, received_at: str = "2026-06-02T10:00:00Z") -
     )
 
 
-def evaluate_landing(landing: Path, cursor: str | None, database: Path | None = None):
+def evaluate_landing(landing: Path, cursor: str | None, database: Path | None = None, settle_seconds: float = 60.0):
     """One tick of the landing sensor (on a warehouse that does not exist unless ``database``)."""
     warehouse = DuckDBWarehouse(database=str(database or landing.parent / "no-warehouse.duckdb"))
-    with build_sensor_context(
-        cursor=cursor, resources={"landing": LandingFolder(path=str(landing)), "warehouse": warehouse}
-    ) as context:
+    folder = LandingFolder(path=str(landing), settle_seconds=settle_seconds)
+    with build_sensor_context(cursor=cursor, resources={"landing": folder, "warehouse": warehouse}) as context:
         return landing_drops(context), context.cursor
 
 
@@ -90,13 +89,16 @@ def test_landing_sensor_does_not_list_settled_folders_but_sees_new_files_in_them
     # Without a cursor every file outside a settled folder would be new: a.json is not even seen.
     settled_only, _ = evaluate_landing(landing, None, database)
     assert isinstance(settled_only, SkipReason)
+    # While a run holds the warehouse the tick does not wait for it: it lists every folder.
+    with connect_warehouse(str(database)):
+        held, _ = evaluate_landing(landing, None, database)
+    assert isinstance(held, RunRequest) and held.tags["dora/landing_files"] == "1"
+    # Settling turned off: the tick lists every folder too, whatever the warehouse remembers.
+    off, _ = evaluate_landing(landing, None, database, settle_seconds=0)
+    assert isinstance(off, RunRequest) and off.tags["dora/landing_files"] == "1"
     (day / "b.json").write_text(envelope_line("b"))
     late, _ = evaluate_landing(landing, None, database)
     assert isinstance(late, RunRequest) and late.tags["dora/landing_files"] == "2"  # the folder is listed again
-    # While a run holds the warehouse the tick does not wait: it lists every folder.
-    with connect_warehouse(str(database)):
-        held, _ = evaluate_landing(landing, None, database)
-    assert isinstance(held, RunRequest) and held.tags["dora/landing_files"] == "2"
 
 
 def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_home: DoraPaths) -> None:

@@ -85,7 +85,9 @@ def landing_backlog(
     thresholds = dora_config.load().checks
     now = clock.now()
     with warehouse.get_connection() as connection:
-        pending, unreadable = pending_landing_files(connection, landing.directory())
+        pending, unreadable = pending_landing_files(
+            connection, landing.directory(), use_settled=landing.settle_seconds > 0
+        )
     limit = timedelta(minutes=thresholds.landing_backlog_minutes)
     waiting = sorted(
         ((name, now - modified) for name, modified in pending if now - modified > limit),

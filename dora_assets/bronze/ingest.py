@@ -165,13 +165,13 @@ def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bron
 
 
 def pending_landing_files(
-    connection: duckdb.DuckDBPyConnection, landing_dir: Path
+    connection: duckdb.DuckDBPyConnection, landing_dir: Path, *, use_settled: bool = True
 ) -> tuple[list[tuple[str, datetime]], list[str]]:
     """Landing files the ledger has not accounted for (new, or grown or shrunk since), with their
     modification times, and the entries the walk could not read (whose files cannot be known).
-    Cheap: settled folders are not listed, and sizes are compared, never hashes (a file merely
-    touched is not new)."""
-    scan = scan_landing(landing_dir, settled=settled_folders(connection))
+    Cheap: settled folders are not listed (unless ``use_settled`` is off, as when settling is),
+    and sizes are compared, never hashes (a file merely touched is not new)."""
+    scan = scan_landing(landing_dir, settled=settled_folders(connection) if use_settled else None)
     ledger = _ledger_latest(connection, [found.landing_file for found in scan.files])
     pending = [
         (found.landing_file, modified_timestamp(found.modified_ns))

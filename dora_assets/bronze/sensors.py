@@ -84,7 +84,8 @@ def new_drops(
     description="New files in the landing folder launch bronze ingestion (one run per batch of drops).",
 )
 def landing_drops(context: SensorEvaluationContext, landing: LandingFolder, warehouse: DuckDBWarehouse):
-    drops, cursor = new_drops(landing, context.cursor, settled_folders_if_free(warehouse))
+    settled = settled_folders_if_free(warehouse) if landing.settle_seconds > 0 else None
+    drops, cursor = new_drops(landing, context.cursor, settled)
     if not drops:
         return SkipReason(f"no new landing files in {landing.directory()}")
     batch = hashlib.sha256(json.dumps(drops).encode()).hexdigest()[:24]
