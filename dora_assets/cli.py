@@ -379,8 +379,11 @@ def command_extract_github(args: argparse.Namespace) -> int:
         print(
             f"extract github: {extraction['repo']} {since}..{until}: landed "
             + ", ".join(f"{count} {resource.replace('_', ' ')}" for resource, count in extraction["landed"].items())
-            + f" ({extraction['already_in_bronze']} already in bronze) in {len(extraction['files'])} files"
+            + f" ({extraction['already_landed']} already landed) in {len(extraction['files'])} files"
+            + f"; {extraction['pending_deployments']} deployments still waiting for a final status"
         )
+        for warning in extraction["warnings"]:
+            print(f"extract github: warning: {warning}", file=sys.stderr)
     for error in outcome.step_errors:
         print(f"extract github: {error}", file=sys.stderr)
     if not outcome.success:

@@ -15,9 +15,17 @@ What it serves, with GitHub's REST semantics (the 2022-11-28 API):
 - ``GET /repos/{owner}/{repo}`` (with ``default_branch``);
 - ``GET /repos/{o}/{r}/deployments`` (``sha``, ``ref``, ``task``, ``environment``; newest first),
   ``/deployments/{id}/statuses`` (newest first);
+- ``GET /repos/{o}/{r}/deployments/{id}`` (one deployment);
 - ``GET /repos/{o}/{r}/commits`` (``sha`` = a branch or a commit, default the default branch;
   ``since``/``until`` on the committer date, both inclusive; newest first; 409 for an empty
   repository, 422 for an unknown sha);
+- ``GET /repos/{o}/{r}/branches/{branch}`` (``name``, ``commit`` = the head in the commits
+  listing's shape; 404 "Branch not found" for a branch without commits);
+- ``GET /repos/{o}/{r}/compare/{base}...{head}`` (branch names or shas; an object with
+  ``status`` ahead|behind|diverged|identical, ``ahead_by``, ``behind_by``, ``total_commits``,
+  ``base_commit``, ``merge_base_commit`` and ``commits``: those reachable from head and not from
+  base, oldest first, paginated by ``per_page``/``page`` with a ``Link`` header; 404 for an
+  unknown base or head);
 - ``GET /repos/{o}/{r}/pulls`` (``state`` open|closed|all, default open; ``sort``
   created|updated; ``direction``, default desc for created, asc otherwise; ``base``, ``head``),
   in the list shape (no ``merged``, ``mergeable``, ``commits``, ... which only the single-PR
@@ -60,7 +68,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import uvicorn
 from starlette.applications import Starlette
@@ -629,7 +637,9 @@ class FakeGitHub:
         if status != 200:
             return self._error(status, document)
         headers: dict[str, str] = {}
-        if pagination is not None:
+        if pagination is not None and isinstance(document, dict):  # compare: its commits are paged
+            document["commits"], headers["link"] = self._paginate(document["commits"], pagination, record.query)
+        elif pagination is not None:
             document, headers["link"] = self._paginate(document, pagination, record.query)
             if not headers["link"]:
                 del headers["link"]
@@ -659,6 +669,25 @@ class FakeGitHub:
                 if all(query.get(key) in (None, item[key]) for key in ("sha", "ref", "task", "environment"))
             ]
             return 200, _newest_first(items, "created_at"), listing
+        single = re.fullmatch(r"/deployments/(\d+)", rest)
+        if single is not None:
+            found = [item for item in data.deployments if item["id"] == int(single[1])]
+            return (200, found[0], None) if found else (404, "Not Found", None)
+        branch = re.fullmatch(r"/branches/(.+)", rest)
+        if branch is not None:
+            commits = data.branches.get(unquote(branch[1])) or []
+            return (
+                (200, self._branch_document(data, unquote(branch[1]), commits[-1]), None)
+                if commits
+                else (
+                    404,
+                    "Branch not found",
+                    None,
+                )
+            )
+        compare = re.fullmatch(r"/compare/(.+)\.\.\.(.+)", rest)
+        if compare is not None:
+            return self._compare(data, unquote(compare[1]), unquote(compare[2]), listing)
         statuses = re.fullmatch(r"/deployments/(\d+)/statuses", rest)
         if statuses is not None:
             if int(statuses[1]) not in data.statuses:
@@ -695,6 +724,71 @@ class FakeGitHub:
             and (until is None or _parse_time(commit["commit"]["committer"]["date"]) <= until)
         ]
         return 200, chosen[::-1], listing
+
+    def _branch_document(self, data: _Repo, name: str, head: dict) -> dict:
+        api = f"{self.api_url}/repos/{data.full_name}"
+        return {
+            "name": name,
+            "commit": head,
+            "_links": {"self": f"{api}/branches/{quote(name)}", "html": f"{self.url}/{data.full_name}/tree/{name}"},
+            "protected": False,
+            "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": []}},
+            "protection_url": f"{api}/branches/{quote(name)}/protection",
+        }
+
+    def _resolve(self, data: _Repo, ref: str) -> dict | None:
+        """A branch name's head, or the commit whose sha starts with ``ref`` (7 characters at least)."""
+        if data.branches.get(ref):
+            return data.branches[ref][-1]
+        if len(ref) < 7:
+            return None
+        return next(
+            (commit for commits in data.branches.values() for commit in commits if commit["sha"].startswith(ref)),
+            None,
+        )
+
+    def _ancestry(self, data: _Repo, head: dict) -> list[dict]:
+        """``head`` and every commit reachable from it by parents, oldest first."""
+        by_sha = {commit["sha"]: commit for commits in data.branches.values() for commit in commits}
+        order: list[dict] = []
+        seen: set[str] = set()
+        stack = [head["sha"]]
+        while stack:
+            sha = stack.pop()
+            if sha in seen or sha not in by_sha:
+                continue
+            seen.add(sha)
+            order.append(by_sha[sha])
+            stack.extend(parent["sha"] for parent in by_sha[sha]["parents"])
+        return order[::-1]
+
+    def _compare(
+        self, data: _Repo, base_ref: str, head_ref: str, listing: tuple[int, str]
+    ) -> tuple[int, Any, tuple[int, str] | None]:
+        base, head = self._resolve(data, base_ref), self._resolve(data, head_ref)
+        if base is None or head is None:
+            return 404, "Not Found", None
+        base_line, head_line = self._ancestry(data, base), self._ancestry(data, head)
+        base_shas, head_shas = {c["sha"] for c in base_line}, {c["sha"] for c in head_line}
+        ahead = [commit for commit in head_line if commit["sha"] not in base_shas]
+        behind = [commit for commit in base_line if commit["sha"] not in head_shas]
+        merge_base = next((commit for commit in reversed(head_line) if commit["sha"] in base_shas), None)
+        status = {(False, False): "identical", (True, False): "ahead", (False, True): "behind"}.get(
+            (bool(ahead), bool(behind)), "diverged"
+        )
+        document = {
+            "url": f"{self.api_url}/repos/{data.full_name}/compare/{base_ref}...{head_ref}",
+            "html_url": f"{self.url}/{data.full_name}/compare/{base_ref}...{head_ref}",
+            "base_commit": base,
+            "merge_base_commit": merge_base,
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": len(behind),
+            "total_commits": len(ahead),
+            "commits": ahead,
+            "files": [],
+        }
+        return 200, document, listing
 
     def _pulls(self, data: _Repo, query: dict[str, str]) -> list[dict]:
         state = query.get("state", "open")

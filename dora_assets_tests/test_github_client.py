@@ -524,3 +524,32 @@ def test_the_fake_serves_githubs_list_semantics(github: FakeGitHub, open_session
     }
     assert [request.status for request in github.requests] == [200] * len(github.requests)
     assert DEFAULT_TOKEN not in str(github.requests)
+
+
+def test_a_comparison_pages_the_commits_a_branch_gained_oldest_first(
+    github: FakeGitHub, open_session: Callable[..., GitHubSession]
+) -> None:
+    """``list(..., items_key="commits")`` pages the ``commits`` array of an object (GET /compare),
+    following GitHub's next links; the fake answers with what head has and base has not, whatever
+    the commits' dates (the third is dated a week before the others)."""
+    base = github.add_commit(REPO, message="base", at="2026-01-05T10:00:00Z")
+    dates = ["2026-01-05T11:00:00Z", "2026-01-05T12:00:00Z", "2025-12-29T09:00:00Z", "2026-01-05T13:00:00Z"]
+    gained = [github.add_commit(REPO, message=f"gained {n}", at=at)["sha"] for n, at in enumerate(dates)]
+    session = open_session(per_page=3)
+
+    assert session.get(f"/repos/{REPO}/branches/main")["commit"]["sha"] == gained[-1]
+    compare = f"/repos/{REPO}/compare/{base['sha']}...{gained[-1]}"
+    commits = [commit["sha"] for commit in session.list(compare, items_key="commits")]
+
+    assert commits == gained
+    assert [request.query.get("page") for request in github.requests[1:]] == [None, "2"]
+    assert session.get(compare)["status"] == "ahead"
+    assert list(session.list(f"/repos/{REPO}/compare/{gained[-1]}...main", items_key="commits")) == []
+    with pytest.raises(GitHubApiError, match="not an object with a 'commits' array"):
+        list(session.list(DEPLOYMENTS, items_key="commits"))
+    with pytest.raises(GitHubApiError) as unknown:
+        session.list(f"/repos/{REPO}/compare/{'f' * 40}...main", items_key="commits")
+    assert unknown.value.status == 404
+    with pytest.raises(GitHubApiError) as empty:
+        session.get(f"/repos/{REPO}/branches/nothing-here")
+    assert empty.value.status == 404

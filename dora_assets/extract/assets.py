@@ -94,6 +94,9 @@ def github_api(
                 context.log.error(f"github api {repo}: {error}")
                 failures[repo] = str(error)
         stats = session.stats
+    for extraction in extractions:
+        for warning in extraction.warnings:
+            context.log.warning(f"github api {extraction.repo}: {warning}")
     landed = sum(extraction.landed_total for extraction in extractions)
     metadata = {
         "repos": len(repos),
@@ -101,7 +104,9 @@ def github_api(
         "window_end": until.isoformat(),
         "envelopes_landed": landed,
         "landing_files": sum(len(extraction.files) for extraction in extractions),
-        "already_in_bronze": sum(extraction.already_in_bronze for extraction in extractions),
+        "already_landed": sum(extraction.already_landed for extraction in extractions),
+        "deployments_pending": sum(extraction.pending_deployments for extraction in extractions),
+        "deployments_given_up": sum(len(extraction.given_up_deployments) for extraction in extractions),
         "api_requests": stats.requests,
         "api_retries": stats.retries,
         "api_not_modified": stats.not_modified,

@@ -2,13 +2,25 @@
 
 What is extracted, per repo and window ``[since, until)``:
 
-- commits of the default branch (``GET /repos/{repo}/commits?sha=<branch>&since&until``), each
-  as an ``api:push`` envelope shaped like a one-commit push webhook (``before`` = its parent,
-  ``after`` = its sha, ``repository.pushed_at`` = its committer date), so silver's push, change
-  and deployment-change logic applies unchanged;
+- commits of the default branch, each as an ``api:push`` envelope shaped like a one-commit push
+  webhook (``before`` = its parent, ``after`` = its sha, ``repository.pushed_at`` = its committer
+  date), so silver's push, change and deployment-change logic applies unchanged. Which commits:
+  what the branch gained since the head recorded by the last run that reached the present
+  (``GET /repos/{repo}/compare/{old head}...{head}``, paginated), whatever the commits' own dates
+  (a merged long-lived branch or a rebase keeps old dates); plus, when the run does not continue
+  from the cursor (a first extraction, or an explicit older ``--since``), the commits dated in the
+  window (``GET /repos/{repo}/commits?sha=<head>&since&until``). A run whose window reaches the
+  present records the branch's head (``extract.branch_heads``) for the next one. When the old
+  head is gone (a force push, then garbage collection: compare answers 404) the run falls back
+  to the dated listing of its window and says so in a warning;
 - deployments created in the window (``GET /repos/{repo}/deployments``, newest first) and every
   status of each (``.../deployments/{id}/statuses``), each status an ``api:deployment_status``
-  envelope shaped like the webhook (``deployment``, ``deployment_status``, ``repository``);
+  envelope shaped like the webhook (``deployment``, ``deployment_status``, ``repository``). A
+  deployment without a final status (success, failure, error, inactive) is remembered in
+  ``extract.pending_deployments``; every run that reaches the present re-reads the statuses of
+  those (``GET .../deployments/{id}``) until one is final, so a success reported days after the
+  deployment was created still lands. After PENDING_HORIZON without a final status, or when the
+  deployment was deleted, it is given up (a warning, and a count in the run's metadata);
 - pull requests merged in the window (``GET /repos/{repo}/pulls?state=closed&sort=updated``), as
   ``api:pull_request`` envelopes shaped like the ``closed`` webhook with ``merged: true``;
 - issues carrying an incident label updated in the window (``GET /repos/{repo}/issues?labels=...``),
@@ -16,7 +28,9 @@ What is extracted, per repo and window ``[since, until)``:
 
 Delivery ids are derived from the object (``api:commit:<repo>:<sha>``, ``api:deployment_status:<id>``,
 ``api:pull_request:<repo>:<number>``, ``api:issue:<repo>:<number>:<updated_at>``), so extracting the
-same object again deduplicates; objects bronze already holds are not landed again at all.
+same object again deduplicates. An object landed before is not landed again at all: neither one
+an earlier extraction landed (``extract.landed_deliveries``, even before its file is ingested)
+nor one bronze already holds.
 
 How API objects and webhook deliveries of the same fact reconcile (no double counting): silver
 keys every fact by the object's own identity, not by the delivery: a deployment by
@@ -33,11 +47,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 
 from dora_assets.bronze.envelope import Envelope
-from dora_assets.extract.github_client import GitHubSession
+from dora_assets.extract.github_client import GitHubApiError, GitHubSession
 from dora_assets.receiver.store import write_landing_file
 from dora_assets.sql import fetch_dicts, run_sql
 
@@ -49,8 +64,14 @@ RESOURCES = ("commits", "deployments", "pull_requests", "incident_issues")
 BATCH_SIZE = 1000  # envelopes per landing file
 # An incremental run starts this long before the cursor, so that objects stamped just before the
 # previous run ended (clock skew, eventual consistency of listings) are not missed; what it
-# re-reads is already in bronze and is not landed again.
+# re-reads is already landed and is not landed again.
 CURSOR_OVERLAP = timedelta(days=1)
+# Deployment states after which GitHub reports nothing more (``inactive``: superseded by a newer
+# deployment to the environment).
+FINAL_STATES = frozenset({"success", "failure", "error", "inactive"})
+# A deployment still without a final status this long after it was created is no longer re-read
+# (a pipeline that never reports back should not cost API requests forever).
+PENDING_HORIZON = timedelta(days=30)
 
 
 @dataclass
@@ -63,9 +84,16 @@ class RepoExtraction:
     until: datetime
     seen: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESOURCES, 0))
     landed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESOURCES, 0))
-    already_in_bronze: int = 0
+    already_landed: int = 0
     unchanged: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # How the commits were selected: "compare" (what the branch gained since the recorded head),
+    # "dates" (the commits dated in the window), or both.
+    commit_selection: list[str] = field(default_factory=list)
+    head: str | None = None  # the branch head this run saw
+    pending_deployments: int = 0  # still without a final status after this run
+    given_up_deployments: list[int] = field(default_factory=list)  # past PENDING_HORIZON, or deleted
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def landed_total(self) -> int:
@@ -87,50 +115,76 @@ def extract_repo(
     incident_labels: Iterable[str],
     now: datetime,
 ) -> RepoExtraction:
-    """Extract ``repo``'s history in ``[since, until)`` into landing files, then move its cursors."""
+    """Extract ``repo``'s history in ``[since, until)`` into landing files, then move its cursors.
+    A window that reaches the present (``until >= now``) also brings what arrived late: commits
+    the branch gained since the recorded head, and statuses of deployments still pending."""
     result = RepoExtraction(repo, since, until)
-    cursors = {
-        row["resource"]: row
-        for row in fetch_dicts(connection, "extract", "load_cursors", {"source": SOURCE, "repo": repo})
-    }
+    keys = {"source": SOURCE, "repo": repo}
+    cursors = {row["resource"]: row for row in fetch_dicts(connection, "extract", "load_cursors", keys)}
     repository = session.get(f"/repos/{repo}")
     summary = _repository_summary(repository)
     branch = repository.get("default_branch") or "main"
+    result.head = _branch_head(session, repo, branch)
+    reaches_now = until >= now
     etags: dict[str, str | None] = {}
+
+    def continues(resource: str) -> bool:
+        """Whether this run continues from the resource's cursor. Windows are whole days: it
+        does when it starts no earlier than the day an incremental run would start from."""
+        cursor = cursors.get(resource)
+        return cursor is not None and since.date() >= (cursor["extracted_to"] - CURSOR_OVERLAP).date()
 
     def listing(resource: str, path: str, params: dict[str, Any], *, conditional: bool) -> Iterator[dict]:
         """A listing's items. Listings without a time filter are conditional (If-None-Match with
         the stored ETag), but only when this run continues from the resource's cursor: an
         unchanged listing then means nothing new. A backfill of an older window asks afresh."""
-        cursor = cursors.get(resource) or {}
-        # Windows are whole days: a run continues the cursor when it starts no earlier than the
-        # day an incremental run would start from.
-        continues = bool(cursor) and since.date() >= (cursor["extracted_to"] - CURSOR_OVERLAP).date()
-        pages = session.list(path, params, etag=cursor.get("etag") if conditional and continues else None)
+        etag = (cursors.get(resource) or {}).get("etag") if conditional and continues(resource) else None
+        pages = session.list(path, params, etag=etag)
         etags[resource] = pages.etag if conditional else None
         if pages.not_modified:
             result.unchanged.append(resource)
         yield from pages
 
-    envelopes = {
-        "commits": (
-            _commit_envelope(summary, branch, commit, now)
-            for commit in listing(
+    def commits() -> Iterator[dict]:
+        """The branch's commits to extract, each once (see the module docstring)."""
+        if result.head is None:
+            return  # an empty repository, or no default branch yet
+        recorded = _recorded_head(connection, repo, branch)
+        by_dates = not (recorded and reaches_now and continues("commits"))
+        if recorded and reaches_now and recorded != result.head:
+            result.commit_selection.append("compare")
+            try:
+                yield from session.list(f"/repos/{repo}/compare/{recorded}...{result.head}", {}, items_key="commits")
+            except GitHubApiError as error:
+                if error.status != 404:
+                    raise
+                warning = (
+                    f"the branch head extracted last ({recorded[:12]}) is gone from {repo} (force-pushed "
+                    f"away?): commits selected by date in [{_iso(since)}, {_iso(until)}) instead"
+                )
+                logger.warning("github api %s: %s", repo, warning)
+                result.warnings.append(warning)
+                by_dates = True
+        if by_dates:
+            result.commit_selection.append("dates")
+            yield from listing(
                 "commits",
                 f"/repos/{repo}/commits",
-                {"sha": branch, "since": _iso(since), "until": _iso(until)},
+                {"sha": result.head, "since": _iso(since), "until": _iso(until)},
                 conditional=False,
             )
-        ),
-        "deployments": _deployment_envelopes(
-            session,
+
+    pending = _PendingDeployments(session, connection, repo, now)
+    envelopes = {
+        "commits": (_commit_envelope(summary, branch, commit, now) for commit in _unique(commits(), "sha")),
+        "deployments": pending.envelopes(
             summary,
             # Not conditional: the listing is sorted by creation, so a late status on a deployment
             # past its first page would not change the ETag it is asked with.
             listing("deployments", f"/repos/{repo}/deployments", {}, conditional=False),
             since,
             until,
-            now,
+            recheck=reaches_now,
         ),
         "pull_requests": (
             _pull_request_envelope(summary, pull, now)
@@ -160,33 +214,39 @@ def extract_repo(
     for resource, stream in envelopes.items():
         for batch in _batches(stream, BATCH_SIZE):
             result.seen[resource] += len(batch)
-            new = _not_in_bronze(connection, batch)
-            result.already_in_bronze += len(batch) - len(new)
+            new = _not_landed_before(connection, batch)
+            result.already_landed += len(batch) - len(new)
             if new:
-                result.files.append(_land(landing_dir, new, now))
+                result.files.append(_land(connection, landing_dir, new, now))
                 result.landed[resource] += len(new)
+        # What a resource's state records is saved only once everything it covers has landed.
+        if resource == "commits" and reaches_now and result.head is not None:
+            run_sql(
+                connection,
+                "extract",
+                "save_branch_head",
+                {**keys, "branch": branch, "head_sha": result.head, "updated_at": now},
+            )
+        if resource == "deployments":
+            pending.save()
+            result.pending_deployments = pending.still_pending
+            result.given_up_deployments = pending.given_up
+            result.warnings += pending.warnings
         run_sql(
             connection,
             "extract",
             "save_cursor",
-            {
-                "source": SOURCE,
-                "repo": repo,
-                "resource": resource,
-                "extracted_to": until,
-                "etag": etags.get(resource),
-                "updated_at": now,
-            },
+            {**keys, "resource": resource, "extracted_to": until, "etag": etags.get(resource), "updated_at": now},
         )
     logger.info(
-        "github api %s [%s, %s): %s seen, %s landed in %s files, %s already in bronze, unchanged: %s",
+        "github api %s [%s, %s): %s seen, %s landed in %s files, %s already landed, unchanged: %s",
         repo,
         _iso(since),
         _iso(until),
         sum(result.seen.values()),
         result.landed_total,
         len(result.files),
-        result.already_in_bronze,
+        result.already_landed,
         ", ".join(result.unchanged) or "none",
     )
     return result
@@ -201,26 +261,117 @@ def cursor_start(connection: duckdb.DuckDBPyConnection, repo: str) -> datetime |
     return min(row["extracted_to"] for row in rows).astimezone(UTC) - CURSOR_OVERLAP
 
 
-def _deployment_envelopes(
-    session: GitHubSession, summary: dict, deployments: Iterator[dict], since: datetime, until: datetime, now: datetime
-) -> Iterator[Envelope]:
-    """Every status of the deployments created in the window. The listing is newest first, so
-    it stops at the first deployment created before the window."""
-    for deployment in deployments:
-        created = parse_time(deployment.get("created_at"))
-        if created is not None and created < since:
+class _PendingDeployments:
+    """The deployments of one repo's extraction and their statuses: those created in the window,
+    then (``recheck``) those remembered in ``extract.pending_deployments`` by earlier runs.
+    ``save()`` records, once their envelopes have landed, which are still waiting for a final
+    status and which are settled or given up."""
+
+    def __init__(self, session: GitHubSession, connection: duckdb.DuckDBPyConnection, repo: str, now: datetime) -> None:
+        self.session, self.connection, self.repo, self.now = session, connection, repo, now
+        self.waiting: dict[int, datetime] = {}  # deployment id -> created_at
+        self.settled: set[int] = set()
+        self.given_up: list[int] = []
+        self.warnings: list[str] = []
+        self.still_pending = 0
+
+    def envelopes(
+        self,
+        summary: dict,
+        deployments: Iterator[dict],
+        since: datetime,
+        until: datetime,
+        *,
+        recheck: bool,
+    ) -> Iterator[Envelope]:
+        """Every status of the deployments created in the window (the listing is newest first,
+        so it stops at the first one created before the window), then of the pending ones."""
+        for deployment in deployments:
+            created = parse_time(deployment.get("created_at"))
+            if created is not None and created < since:
+                break
+            if _within(created, since, until):
+                yield from self._statuses(summary, deployment)
+        if not recheck:
             return
-        if not _within(created, since, until):
-            continue
-        repo = summary["full_name"]
-        for status in session.list(f"/repos/{repo}/deployments/{deployment['id']}/statuses", {}):
+        keys = {"source": SOURCE, "repo": self.repo}
+        for row in fetch_dicts(self.connection, "extract", "load_pending_deployments", keys):
+            deployment_id = row["deployment_id"]
+            if deployment_id in self.waiting or deployment_id in self.settled:
+                continue
+            if row["created_at"] < self.now - PENDING_HORIZON:
+                self._give_up(deployment_id, f"no final status {PENDING_HORIZON.days} days after it was created")
+                continue
+            try:
+                deployment = self.session.get(f"/repos/{self.repo}/deployments/{deployment_id}")
+            except GitHubApiError as error:
+                if error.status != 404:
+                    raise
+                self._give_up(deployment_id, "deleted from GitHub (404)")
+                continue
+            yield from self._statuses(summary, deployment)
+
+    def _statuses(self, summary: dict, deployment: dict) -> Iterator[Envelope]:
+        deployment_id = deployment["id"]
+        final = False
+        for status in self.session.list(f"/repos/{self.repo}/deployments/{deployment_id}/statuses", {}):
+            final = final or status.get("state") in FINAL_STATES
             payload = {
                 "action": "created",
                 "deployment_status": status,
                 "deployment": deployment,
                 "repository": summary,
             }
-            yield _envelope("api:deployment_status", f"api:deployment_status:{status['id']}", payload, now)
+            yield _envelope("api:deployment_status", f"api:deployment_status:{status['id']}", payload, self.now)
+        created = parse_time(deployment.get("created_at")) or self.now
+        if final:
+            self.settled.add(deployment_id)
+        elif created >= self.now - PENDING_HORIZON:
+            self.waiting[deployment_id] = created
+        else:
+            self.settled.add(deployment_id)  # too old to wait for: not remembered
+
+    def _give_up(self, deployment_id: int, why: str) -> None:
+        warning = f"deployment {deployment_id} of {self.repo} given up: {why}; its statuses are no longer re-read"
+        logger.warning("github api %s", warning)
+        self.warnings.append(warning)
+        self.given_up.append(deployment_id)
+
+    def save(self) -> None:
+        keys = {"source": SOURCE, "repo": self.repo}
+        for deployment_id in [*self.settled, *self.given_up]:
+            run_sql(self.connection, "extract", "delete_pending_deployment", {**keys, "deployment_id": deployment_id})
+        for deployment_id, created in self.waiting.items():
+            run_sql(
+                self.connection,
+                "extract",
+                "save_pending_deployment",
+                {**keys, "deployment_id": deployment_id, "created_at": created, "first_seen_at": self.now},
+            )
+        self.still_pending = len(fetch_dicts(self.connection, "extract", "load_pending_deployments", keys))
+
+
+def _branch_head(session: GitHubSession, repo: str, branch: str) -> str | None:
+    """The sha at the tip of ``branch`` now (None when the branch has no commit yet: 404)."""
+    try:
+        return session.get(f"/repos/{repo}/branches/{quote(branch)}")["commit"]["sha"]
+    except GitHubApiError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def _recorded_head(connection: duckdb.DuckDBPyConnection, repo: str, branch: str) -> str | None:
+    rows = fetch_dicts(connection, "extract", "load_branch_head", {"source": SOURCE, "repo": repo, "branch": branch})
+    return rows[0]["head_sha"] if rows else None
+
+
+def _unique(items: Iterable[dict], key: str) -> Iterator[dict]:
+    seen: set[Any] = set()
+    for item in items:
+        if item[key] not in seen:
+            seen.add(item[key])
+            yield item
 
 
 def _commit_envelope(summary: dict, branch: str, commit: dict, now: datetime) -> Envelope:
@@ -307,7 +458,9 @@ def _batches(items: Iterable[Envelope], size: int) -> Iterator[list[Envelope]]:
         yield batch
 
 
-def _not_in_bronze(connection: duckdb.DuckDBPyConnection, batch: list[Envelope]) -> list[Envelope]:
+def _not_landed_before(connection: duckdb.DuckDBPyConnection, batch: list[Envelope]) -> list[Envelope]:
+    """The envelopes of ``batch`` never landed before (by an earlier extraction, or into bronze
+    by any route), each once."""
     ids = [envelope.delivery_id for envelope in batch]
     known = {
         row["delivery_id"] for row in fetch_dicts(connection, "extract", "known_delivery_ids", {"delivery_ids": ids})
@@ -319,9 +472,19 @@ def _not_in_bronze(connection: duckdb.DuckDBPyConnection, batch: list[Envelope])
     return list(unique.values())
 
 
-def _land(landing_dir: Path, envelopes: list[Envelope], now: datetime) -> str:
+def _land(connection: duckdb.DuckDBPyConnection, landing_dir: Path, envelopes: list[Envelope], now: datetime) -> str:
+    """Write one landing file of ``envelopes``, then record their delivery ids as landed (in
+    that order: a crash between the two can land an envelope twice, which bronze deduplicates,
+    but never record one that was not written)."""
     content = "".join(envelope.to_json() + "\n" for envelope in envelopes).encode("utf-8")
-    return write_landing_file(landing_dir, LANDING_FOLDER, now.astimezone(UTC), content, suffix=".ndjson")
+    landed = write_landing_file(landing_dir, LANDING_FOLDER, now.astimezone(UTC), content, suffix=".ndjson")
+    run_sql(
+        connection,
+        "extract",
+        "save_landed_deliveries",
+        {"delivery_ids": [envelope.delivery_id for envelope in envelopes], "landing_file": landed, "landed_at": now},
+    )
+    return landed
 
 
 def describe(extraction: RepoExtraction) -> dict[str, Any]:
@@ -332,7 +495,12 @@ def describe(extraction: RepoExtraction) -> dict[str, Any]:
         "until": _iso(extraction.until),
         "seen": extraction.seen,
         "landed": extraction.landed,
-        "already_in_bronze": extraction.already_in_bronze,
+        "already_landed": extraction.already_landed,
         "unchanged_listings": extraction.unchanged,
         "files": extraction.files,
+        "commit_selection": extraction.commit_selection,
+        "branch_head": extraction.head,
+        "pending_deployments": extraction.pending_deployments,
+        "given_up_deployments": extraction.given_up_deployments,
+        "warnings": extraction.warnings,
     }

@@ -183,9 +183,11 @@ class Listing:
         *,
         etag: str | None,
         not_modified: bool,
+        items_key: str | None = None,
     ) -> None:
         self.not_modified = not_modified
         self.etag = etag
+        self._items_key = items_key
         self._session = session
         self._items: list[dict] | None = items
         self._next_url = next_url
@@ -199,7 +201,7 @@ class Listing:
     def _pages(self, items: list[dict], next_url: str | None) -> Iterator[dict]:
         yield from items
         while next_url is not None:
-            items, next_url = self._session._page(next_url, None, None)
+            items, next_url = self._session._page(next_url, self._items_key)
             yield from items
 
     def __repr__(self) -> str:
@@ -250,19 +252,29 @@ class GitHubSession:
         response = self._send(self._url(path), params, None)
         return None if response.status_code == 204 else self._json(response)
 
-    def list(self, path: str, params: dict[str, str | int] | None = None, *, etag: str | None = None) -> Listing:
-        """Every item of a paginated listing (a JSON array per page), following ``Link: next``.
-        With ``etag``, a first page that GitHub answers ``304 Not Modified`` gives an empty
-        ``Listing`` with ``not_modified=True``."""
+    def list(
+        self,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        *,
+        etag: str | None = None,
+        items_key: str | None = None,
+    ) -> Listing:
+        """Every item of a paginated listing, following ``Link: next``. A page is a JSON array,
+        or with ``items_key`` an object whose ``items_key`` member is the page's array (as
+        ``commits`` in ``GET /compare/{base}...{head}``). With ``etag``, a first page that GitHub
+        answers ``304 Not Modified`` gives an empty ``Listing`` with ``not_modified=True``."""
         query: dict[str, Any] = {"per_page": self._per_page, **(params or {})}
         headers = {"If-None-Match": etag} if etag else None
         url = self._url(path)
         response = self._send(url, query, headers)
         if response.status_code == 304:
             self.stats.not_modified += 1
-            return Listing(self, [], None, etag=etag, not_modified=True)
-        items, next_url = self._items_and_next(response)
-        return Listing(self, items, next_url, etag=response.headers.get("ETag"), not_modified=False)
+            return Listing(self, [], None, etag=etag, not_modified=True, items_key=items_key)
+        items, next_url = self._items_and_next(response, items_key)
+        return Listing(
+            self, items, next_url, etag=response.headers.get("ETag"), not_modified=False, items_key=items_key
+        )
 
     def close(self) -> None:
         self._closed = True
@@ -279,12 +291,20 @@ class GitHubSession:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def _page(self, url: str, params: dict | None, headers: dict | None) -> tuple[list[dict], str | None]:
-        return self._items_and_next(self._send(url, params, headers))
+    def _page(self, url: str, items_key: str | None) -> tuple[list[dict], str | None]:
+        return self._items_and_next(self._send(url, None, None), items_key)
 
-    def _items_and_next(self, response: httpx.Response) -> tuple[list[dict], str | None]:
+    def _items_and_next(self, response: httpx.Response, items_key: str | None) -> tuple[list[dict], str | None]:
         document = self._json(response)
         method, path = response.request.method, response.request.url.path
+        if items_key is not None and isinstance(document, dict) and isinstance(document.get(items_key), list):
+            document = document[items_key]
+        elif items_key is not None:
+            raise GitHubApiError(
+                f"GitHub's answer to {method} {path} is not an object with a {items_key!r} array",
+                response.status_code,
+                path,
+            )
         if not isinstance(document, list):
             raise GitHubApiError(
                 f"GitHub's answer to {method} {path} is a JSON {type(document).__name__}, not the array of a "

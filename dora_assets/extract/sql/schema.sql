@@ -13,3 +13,35 @@ CREATE TABLE IF NOT EXISTS extract.cursors (
     updated_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (source, repo, resource)
 );
+
+-- One row per (source, repo, branch): the head of the branch when the last extraction that
+-- reached the present ended. The next incremental run extracts what the branch gained since
+-- (GET /compare/{head_sha}...{new head}), whatever the commits' own dates.
+CREATE TABLE IF NOT EXISTS extract.branch_heads (
+    source     VARCHAR     NOT NULL,
+    repo       VARCHAR     NOT NULL,
+    branch     VARCHAR     NOT NULL,
+    head_sha   VARCHAR     NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, repo, branch)
+);
+
+-- One row per deployment extracted without a final status (success, failure, error or
+-- inactive) yet: every run re-reads its statuses until one is final, or until it is older than
+-- the extractor's horizon (then it is dropped from here, with a warning and a count).
+CREATE TABLE IF NOT EXISTS extract.pending_deployments (
+    source        VARCHAR     NOT NULL,
+    repo          VARCHAR     NOT NULL,
+    deployment_id BIGINT      NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, repo, deployment_id)
+);
+
+-- One row per envelope the extractor has landed (written to a landing file), so that a later
+-- run lands nothing twice, even before the landing files are ingested into bronze.
+CREATE TABLE IF NOT EXISTS extract.landed_deliveries (
+    delivery_id  VARCHAR     NOT NULL PRIMARY KEY,
+    landing_file VARCHAR     NOT NULL,
+    landed_at    TIMESTAMPTZ NOT NULL
+);
