@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -135,3 +136,28 @@ def log_records() -> Iterator[list[logging.LogRecord]]:
     root.setLevel(previous[0])
     ours.setLevel(previous[1])
     ours.propagate = previous[2]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only shard K of N of the tests (by a hash of their id; CI's time-travel slice: see the Makefile)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = config.getoption("--shard")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    if not 0 <= index < count:
+        raise pytest.UsageError(f"--shard {shard}: K must be in 0..N-1")
+    kept, dropped = [], []
+    for item in items:
+        digest = hashlib.sha256(item.nodeid.encode()).digest()
+        (kept if int.from_bytes(digest[:4], "big") % count == index else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

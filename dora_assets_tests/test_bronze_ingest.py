@@ -139,6 +139,7 @@ def test_rerun_adds_nothing_and_later_redelivery_is_a_duplicate(warehouse, landi
     assert rows(warehouse, "SELECT * FROM bronze.raw_events ORDER BY delivery_id") == before
 
 
+@pytest.mark.real_clock
 def test_file_changed_after_ingestion_is_quarantined_not_half_read(warehouse, landing: Path) -> None:
     target = landing / "growing.ndjson"
     target.write_text(line(env("a")), encoding="utf-8")
@@ -159,6 +160,7 @@ def test_file_changed_after_ingestion_is_quarantined_not_half_read(warehouse, la
     assert ingest_landing(warehouse, landing).totals.files == 0
 
 
+@pytest.mark.real_clock
 def test_temporary_names_wait_until_renamed_or_abandoned(warehouse, landing: Path) -> None:
     in_flight = landing / ".delivery.json.tmp"
     in_flight.write_text(json.dumps(env("t1")), encoding="utf-8")
@@ -217,6 +219,7 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_read_once_it_can_be(
     assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events") == [("late",)]
 
 
+@pytest.mark.real_clock
 def test_settled_folders_are_not_listed_again_until_their_entries_change(warehouse, landing: Path) -> None:
     first, second = landing / "github" / "2026" / "11" / "01", landing / "github" / "2026" / "11" / "02"
     for day in (first, second):
@@ -250,6 +253,7 @@ def test_settled_folders_are_not_listed_again_until_their_entries_change(warehou
     ]
 
 
+@pytest.mark.real_clock
 def test_a_folder_settles_only_once_everything_in_it_is_accounted_for(warehouse, landing: Path) -> None:
     day = landing / "day"
     day.mkdir()

@@ -645,6 +645,7 @@ def _wait_until_up(running: Services) -> None:
         time.sleep(1)
 
 
+@pytest.mark.real_clock
 def test_services_turn_a_webhook_and_dropped_files_into_gold_through_sensor_ticks(services: Services) -> None:
     started = time.monotonic()
     # One delivery through the receiver, signed with the secret from the environment ...
@@ -709,6 +710,7 @@ def _wait_for_runs_to_finish(instance: DagsterInstance, deadline: float) -> None
         time.sleep(2)
 
 
+@pytest.mark.real_clock
 def test_writer_runs_submitted_through_the_webserver_queue_and_never_overlap(services: Services) -> None:
     instance = services.instance()
     _wait_for_runs_to_finish(instance, deadline=time.monotonic() + 300)
@@ -767,6 +769,7 @@ def test_writer_runs_submitted_through_the_webserver_queue_and_never_overlap(ser
         )
 
 
+@pytest.mark.real_clock
 def test_a_warehouse_backup_taken_while_the_services_run_restores_whole(services: Services, tmp_path: Path) -> None:
     target = tmp_path / "backup"
     result = subprocess.run(

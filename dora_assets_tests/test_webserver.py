@@ -104,6 +104,7 @@ def graphql(url: str, document: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
+@pytest.mark.real_clock
 def test_ui_shows_the_graph_and_materializes_it(webserver: str, data_home: DoraPaths) -> None:
     nodes = {"/".join(node["assetKey"]["path"]): node for node in graphql(webserver, ASSETS_QUERY)["assetNodes"]}
     assert {
