@@ -44,9 +44,9 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.conftest import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs
 
 ALL = "github,gitlab,pagerduty,jira,jenkins"
-END = date(2026, 3, 5)  # a Thursday
+END = date(2023, 3, 9)  # a Thursday, long past on any date the suite runs
 DAYS, REPOS, SEED = 70, 4, 21
-MORNING_AFTER = datetime(2026, 3, 6, 0, 30, tzinfo=UTC)  # the checks' "now"
+MORNING_AFTER = datetime(2023, 3, 10, 0, 30, tzinfo=UTC)  # the checks' "now"
 ROOT_CAUSE = re.compile(r"(?i)root cause:\s*([0-9a-f]{7,40})\b")
 
 
@@ -201,7 +201,7 @@ def test_each_month_rebuilt_alone_gives_the_rows_of_one_run_over_every_month(
     monkeypatch.setenv("DORA_HOME", str(home))
     monkeypatch.setenv("DORA_CONFIG", str(every_sender.paths.default_config))
     resources = {**defs.resources, "clock": Clock(frozen_at=MORNING_AFTER.isoformat())}
-    months = ["2026-03-01", "2026-02-01", "2026-01-01", "2025-12-01"]  # the history: 2025-12-26 to 2026-03-05
+    months = ["2023-03-01", "2023-02-01", "2023-01-01", "2022-12-01"]  # the history: 2022-12-30 to 2023-03-09
     stages = (
         ["silver/pushes", "silver/deployments", "silver/incidents", "silver/pull_requests"],
         ["silver/changes"],
@@ -460,8 +460,8 @@ def test_the_default_is_github_only_and_unchanged(tmp_path: Path) -> None:
 
 
 def test_the_until_cut_off_applies_to_every_sender(tmp_path: Path) -> None:
-    until = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
-    generate_demo(tmp_path, days=6, repos=4, seed=5, end=date(2026, 3, 4), until=until, sources=ALL)
+    until = datetime(2023, 3, 8, 12, 0, tzinfo=UTC)
+    generate_demo(tmp_path, days=6, repos=4, seed=5, end=date(2023, 3, 8), until=until, sources=ALL)
     received = [
         (path.parts[len(tmp_path.parts)], datetime.fromisoformat(json.loads(line)["received_at"]))
         for path in tmp_path.rglob("*.ndjson")

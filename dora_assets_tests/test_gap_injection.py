@@ -25,8 +25,9 @@ from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, La
 from dora_assets_tests.builders import refuse_listing
 from dora_assets_tests.conftest import refresh_runs
 
-THURSDAY_AFTERNOON = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
-MONDAY_EARLY = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)  # after a weekend and a night
+# The checks' frozen 'now': long past on any date the suite runs (see make test-time-travel).
+THURSDAY_AFTERNOON = datetime(2023, 3, 9, 15, 0, tzinfo=UTC)
+MONDAY_EARLY = datetime(2023, 3, 13, 6, 0, tzinfo=UTC)  # after a weekend and a night
 BUSY_REPO = "acme/payments"  # deploys several times a day
 HISTORY_DAYS = 70
 
@@ -316,7 +317,7 @@ def test_nothing_ingested_while_files_pile_up(home: Home, tmp_path: Path) -> Non
     late = tmp_path / "late"
     generate_demo(late, days=2, repos=4, seed=5, end=THURSDAY_AFTERNOON.date(), until=THURSDAY_AFTERNOON)
     waiting = home.landing / "github" / "waiting.ndjson"
-    shutil.copyfile(late / "github" / "2026" / "03" / "05" / "deliveries.ndjson", waiting)
+    shutil.copyfile(late / "github" / "2023" / "03" / "09" / "deliveries.ndjson", waiting)
     three_hours_ago = THURSDAY_AFTERNOON.timestamp() - 3 * 3600
     os.utime(waiting, (three_hours_ago, three_hours_ago))
 
