@@ -25,7 +25,7 @@ def envelope_line(delivery_id: str, padding: str = "") -> str:
                 "source": "github",
                 "event_type": "push",
                 "delivery_id": delivery_id,
-                "received_at": "2026-11-02T14:03:11Z",
+                "received_at": "2023-11-02T14:03:11Z",
                 "payload": {"ref": "refs/heads/main", "note": padding},
             }
         )
@@ -35,7 +35,7 @@ def envelope_line(delivery_id: str, padding: str = "") -> str:
 
 def land(paths: DoraPaths) -> None:
     """Three files: clean, with a bad line and a redelivery, and a file that is all wrong."""
-    day = paths.landing_dir / "github" / "2026" / "11" / "02"
+    day = paths.landing_dir / "github" / "2023" / "11" / "02"
     day.mkdir(parents=True)
     (day / "a.ndjson").write_text(envelope_line("d1") + envelope_line("d2") + envelope_line("d3"))
     (day / "b.ndjson").write_text(envelope_line("d4") + "{not json\n" + envelope_line("d1"))
@@ -72,11 +72,11 @@ def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
     assert report["totals"] == {"seen": 7, "landed": 4, "quarantined": 2, "duplicates": 1}
     by_file = {entry["landing_file"]: entry for entry in report["files"]}
     assert {name: (e["seen"], e["landed"], e["quarantined"], e["duplicates"]) for name, e in by_file.items()} == {
-        "github/2026/11/02/a.ndjson": (3, 3, 0, 0),
-        "github/2026/11/02/b.ndjson": (3, 1, 1, 1),
-        "github/2026/11/02/notes.txt": (1, 0, 1, 0),
+        "github/2023/11/02/a.ndjson": (3, 3, 0, 0),
+        "github/2023/11/02/b.ndjson": (3, 1, 1, 1),
+        "github/2023/11/02/notes.txt": (1, 0, 1, 0),
     }
-    assert by_file["github/2026/11/02/b.ndjson"]["records_on_disk"] == 3
+    assert by_file["github/2023/11/02/b.ndjson"]["records_on_disk"] == 3
     assert report["pending"] == ["later.ndjson"]
     # The totals are the tables' own counts.
     assert query(data_home, "SELECT count(*) FROM bronze.raw_events") == [(4,)]
@@ -84,7 +84,7 @@ def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
     text = run_cli(data_home, "audit")
     assert text.returncode == 0
     assert "7 records seen = 4 landed + 2 quarantined + 1 duplicates: balanced" in text.stdout
-    assert "github/2026/11/02/b.ndjson" in text.stdout
+    assert "github/2023/11/02/b.ndjson" in text.stdout
     assert "1 landing files not ingested yet" in text.stdout
 
 
@@ -97,7 +97,7 @@ def test_audit_fails_when_a_bronze_row_goes_missing(data_home: DoraPaths) -> Non
 
     assert code == 1 and not report["balanced"]
     [broken] = [entry for entry in report["files"] if not entry["balanced"]]
-    assert broken["landing_file"] == "github/2026/11/02/a.ndjson"
+    assert broken["landing_file"] == "github/2023/11/02/a.ndjson"
     assert "seen 3 != landed 2 + quarantined 0 + duplicates 0" in broken["problems"]
     assert "the ledger says 3 landed but bronze holds 2" in broken["problems"]
     text = run_cli(data_home, "audit", "--problems-only")
@@ -126,7 +126,7 @@ def test_audit_recounts_the_landing_file_itself(data_home: DoraPaths) -> None:
     # the recount of the file can.
     land(data_home)
     assert refresh(data_home).returncode == 0
-    target = data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson"
+    target = data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson"
     before = target.stat()
     original = target.read_text()
     first, second, third = original.splitlines(keepends=True)
@@ -151,12 +151,12 @@ def test_audit_before_any_refresh_is_a_one_line_error(data_home: DoraPaths) -> N
 def test_audit_reports_ingested_files_that_left_the_landing_folder(data_home: DoraPaths, tmp_path: Path) -> None:
     land(data_home)
     assert refresh(data_home).returncode == 0
-    (data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson").rename(tmp_path / "moved.ndjson")
+    (data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson").rename(tmp_path / "moved.ndjson")
 
     code, report = audit_json(data_home)
 
     assert code == 0  # bronze still holds every record: nothing is lost, the operator is told
-    assert report["missing_from_landing"] == ["github/2026/11/02/a.ndjson"]
+    assert report["missing_from_landing"] == ["github/2023/11/02/a.ndjson"]
 
 
 def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: DoraPaths) -> None:
@@ -171,7 +171,7 @@ def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: 
 
     assert result.returncode == 1
     assert "check ERROR bronze/landing_files accounting_balanced" in result.stderr
-    assert "github/2026/11/02/b.ndjson" in result.stderr
+    assert "github/2023/11/02/b.ndjson" in result.stderr
 
 
 def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> None:
@@ -179,7 +179,7 @@ def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> Non
     # listed, so the audit (which walks everything) is what must find it.
     land(data_home)
     assert refresh(data_home).returncode == 0
-    target = data_home.landing_dir / "github" / "2026" / "11" / "02" / "a.ndjson"
+    target = data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson"
     size = target.stat().st_size
     os.utime(target, (time.time() + 60, time.time() + 60))  # touched, not changed: nothing to report
     assert audit_json(data_home)[0] == 0
@@ -190,7 +190,7 @@ def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> Non
 
     assert code == 1
     [broken] = [entry for entry in report["files"] if not entry["balanced"]]
-    assert broken["landing_file"] == "github/2026/11/02/a.ndjson"
+    assert broken["landing_file"] == "github/2023/11/02/a.ndjson"
     assert broken["problems"][0].startswith(
         f"the file changed after it was ingested (now {target.stat().st_size} bytes"
     )
