@@ -133,6 +133,12 @@ SCHEMA_MIGRATIONS = (
         )
     ),
     SchemaMigration(
+        why="extract.cursors.head_sha: the branch head the next incremental extraction compares from",
+        needed=COLUMN_MISSING,
+        params=(("schema", "extract"), ("table", "cursors"), ("column", "head_sha")),
+        statement="ALTER TABLE extract.cursors ADD COLUMN head_sha VARCHAR",
+    ),
+    SchemaMigration(
         why="bronze.raw_events.payload stored with zstd: the rows are copied once, unchanged and in order, into a "
         "table declared so (9x smaller, and checkpoints no longer spend minutes compressing payloads)",
         needed="SELECT 1 FROM duckdb_tables() WHERE schema_name = 'bronze' AND table_name = 'raw_events' "

@@ -707,15 +707,10 @@ class FakeGitHub:
         if not any(data.branches.values()):
             return 409, "Git Repository is empty.", None
         wanted = query.get("sha") or data.document["default_branch"]
-        history = data.branches.get(wanted)
-        if history is None:
-            for commits in data.branches.values():
-                position = next((n for n, commit in enumerate(commits) if commit["sha"].startswith(wanted)), None)
-                if position is not None and len(wanted) >= 7:
-                    history = commits[: position + 1]
-                    break
-            else:
-                return 422, f"No commit found for SHA: {wanted}", None
+        head = self._resolve(data, wanted)
+        if head is None:
+            return 422, f"No commit found for SHA: {wanted}", None
+        history = self._ancestry(data, head)
         since, until = _parse_time(query.get("since")), _parse_time(query.get("until"))
         chosen = [
             commit

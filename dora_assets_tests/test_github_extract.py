@@ -12,21 +12,24 @@ label. Expected: lead times c1 4h, c2 3h (D1), c3 5h (D2); D2 failed; time to re
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from dora_assets.extract.github import PENDING_HORIZON, RepoExtraction, extract_repo
+from dora_assets.extract.github import CURSOR_OVERLAP, PENDING_HORIZON, RepoExtraction, extract_repo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import DuckDBWarehouse
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.builders import deployment_status, envelope, push, write_landing_file
+from dora_assets_tests.builders import FIXTURES, deployment_status, envelope, push, write_landing_file
 from dora_assets_tests.conftest import gold_monthly, query
 from dora_assets_tests.fake_github import DEFAULT_TOKEN, FakeGitHub
 from dora_assets_tests.test_cli import run_cli as run_dora_assets
@@ -309,7 +312,7 @@ def test_a_force_pushed_branch_falls_back_to_the_dated_listing_with_a_warning(
     assert "warning:" in second.stderr and "force-pushed" in second.stderr
     assert f"api:commit:{REPO}:{recent}" in landed_ids(data_home)
     # The new head is recorded: the next run compares from it.
-    assert query(data_home, "SELECT head_sha FROM extract.branch_heads") == [(recent,)]
+    assert query(data_home, "SELECT head_sha FROM extract.cursors WHERE resource = 'commits'") == [(recent,)]
 
 
 def test_a_dagster_backfill_of_days_pulls_only_those_days(
@@ -441,3 +444,61 @@ def test_a_deployment_that_never_reports_back_is_given_up_after_the_horizon(tmp_
     assert not [request for request in github.requests if f"/deployments/{stuck['id']}" in request.path]
     assert (past.pending_deployments, past.given_up_deployments) == (0, [stuck["id"]])
     assert f"no final status {PENDING_HORIZON.days} days after it was created" in past.warnings[0]
+
+
+def test_a_real_history_extracted_weekly_lands_every_commit_once_whatever_its_date(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """sqlalchemy's real first-parent history (fixtures/real-histories: 887 commits, bursty, 359
+    merges), served by the fake with each commit dated at its real author time, as commits merged
+    unrewritten keep their own dates: 51 of them reach main more than a day after that date.
+    Weekly incremental runs, each with a frozen "now" on the history's own timeline, as the CLI
+    runs them (from the last run's end minus the one-day overlap)."""
+    rows = list(csv.DictReader((FIXTURES / "real-histories" / "sqlalchemy.tsv").open(encoding="utf-8"), delimiter="\t"))
+    rows.reverse()  # oldest first, as they reached main
+    github.add_repo(REPO)
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "warehouse.duckdb"))
+    client = GitHubClient(token=github.token, base_url=github.url)
+    reached = iter(rows)
+    waiting = next(reached)
+    since = min(datetime.fromisoformat(row["author_time"]) for row in rows)  # the first extraction's --since
+    now = datetime.fromisoformat(rows[0]["commit_time"]) + timedelta(days=7)
+    missed_by_date = 0  # commits a date-only incremental run would have skipped, counted from the data alone
+    runs = 0
+    with client.session() as session, warehouse.get_connection() as connection:
+        while waiting is not None:
+            while waiting is not None and datetime.fromisoformat(waiting["commit_time"]) <= now:
+                github.add_commit(REPO, sha=waiting["sha"], message=waiting["subject"], at=waiting["author_time"])
+                missed_by_date += runs > 0 and datetime.fromisoformat(waiting["author_time"]) < since
+                waiting = next(reached, None)
+            extract_repo(session, connection, tmp_path / "landing", REPO, since, now, incident_labels=(), now=now)
+            runs += 1
+            since, now = now - CURSOR_OVERLAP, now + timedelta(days=7)
+
+    landed = Counter(
+        json.loads(line)["payload"]["after"]
+        for path in (tmp_path / "landing").rglob("*.ndjson")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    )
+    assert runs > 100 and missed_by_date > 0
+    assert landed == Counter(row["sha"] for row in rows)
+
+
+def test_cursors_of_an_older_warehouse_gain_the_branch_head_and_keep_their_rows(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as older:  # extract.cursors as it was declared before head_sha
+        older.execute(
+            "CREATE SCHEMA extract; CREATE TABLE extract.cursors (source VARCHAR NOT NULL, repo VARCHAR NOT NULL, "
+            "resource VARCHAR NOT NULL, extracted_to TIMESTAMPTZ NOT NULL, etag VARCHAR, "
+            "updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, repo, resource))"
+        )
+        older.execute(
+            "INSERT INTO extract.cursors VALUES ('github', $repo, 'commits', '2015-03-04 00:00:00+00', NULL, "
+            "'2015-03-04 00:00:00+00')",
+            {"repo": REPO},
+        )
+    with DuckDBWarehouse(database=str(path)).get_connection() as connection:
+        rows = connection.execute(
+            "SELECT repo, resource, extracted_to::VARCHAR, head_sha FROM extract.cursors"
+        ).fetchall()
+    assert rows == [(REPO, "commits", "2015-03-04 00:00:00+00", None)]

@@ -10,9 +10,9 @@ What is extracted, per repo and window ``[since, until)``:
   (a merged long-lived branch or a rebase keeps old dates); plus, when the run does not continue
   from the cursor (a first extraction, or an explicit older ``--since``), the commits dated in the
   window (``GET /repos/{repo}/commits?sha=<head>&since&until``). A run whose window reaches the
-  present records the branch's head (``extract.branch_heads``) for the next one. When the old
-  head is gone (a force push, then garbage collection: compare answers 404) the run falls back
-  to the dated listing of its window and says so in a warning;
+  present records the branch's head (``head_sha`` of the commits cursor) for the next one. When
+  the old head is gone (a force push, then garbage collection: compare answers 404) the run
+  falls back to the dated listing of its window and says so in a warning;
 - deployments created in the window (``GET /repos/{repo}/deployments``, newest first) and every
   status of each (``.../deployments/{id}/statuses``), each status an ``api:deployment_status``
   envelope shaped like the webhook (``deployment``, ``deployment_status``, ``repository``). A
@@ -149,7 +149,7 @@ def extract_repo(
         """The branch's commits to extract, each once (see the module docstring)."""
         if result.head is None:
             return  # an empty repository, or no default branch yet
-        recorded = _recorded_head(connection, repo, branch)
+        recorded = (cursors.get("commits") or {}).get("head_sha")
         by_dates = not (recorded and reaches_now and continues("commits"))
         if recorded and reaches_now and recorded != result.head:
             result.commit_selection.append("compare")
@@ -220,13 +220,6 @@ def extract_repo(
                 result.files.append(_land(connection, landing_dir, new, now))
                 result.landed[resource] += len(new)
         # What a resource's state records is saved only once everything it covers has landed.
-        if resource == "commits" and reaches_now and result.head is not None:
-            run_sql(
-                connection,
-                "extract",
-                "save_branch_head",
-                {**keys, "branch": branch, "head_sha": result.head, "updated_at": now},
-            )
         if resource == "deployments":
             pending.save()
             result.pending_deployments = pending.still_pending
@@ -236,7 +229,15 @@ def extract_repo(
             connection,
             "extract",
             "save_cursor",
-            {**keys, "resource": resource, "extracted_to": until, "etag": etags.get(resource), "updated_at": now},
+            {
+                **keys,
+                "resource": resource,
+                "extracted_to": until,
+                "etag": etags.get(resource),
+                "updated_at": now,
+                # Every commit reachable from the head has landed (or is older than the first window).
+                "head_sha": result.head if resource == "commits" and reaches_now else None,
+            },
         )
     logger.info(
         "github api %s [%s, %s): %s seen, %s landed in %s files, %s already landed, unchanged: %s",
@@ -338,17 +339,21 @@ class _PendingDeployments:
         self.given_up.append(deployment_id)
 
     def save(self) -> None:
-        keys = {"source": SOURCE, "repo": self.repo}
-        for deployment_id in [*self.settled, *self.given_up]:
-            run_sql(self.connection, "extract", "delete_pending_deployment", {**keys, "deployment_id": deployment_id})
-        for deployment_id, created in self.waiting.items():
-            run_sql(
-                self.connection,
-                "extract",
-                "save_pending_deployment",
-                {**keys, "deployment_id": deployment_id, "created_at": created, "first_seen_at": self.now},
-            )
-        self.still_pending = len(fetch_dicts(self.connection, "extract", "load_pending_deployments", keys))
+        waiting = list(self.waiting.items())
+        [row] = fetch_dicts(
+            self.connection,
+            "extract",
+            "save_pending_deployments",
+            {
+                "source": SOURCE,
+                "repo": self.repo,
+                "settled_ids": [*self.settled, *self.given_up],
+                "waiting_ids": [deployment_id for deployment_id, _ in waiting],
+                "waiting_created": [created for _, created in waiting],
+                "first_seen_at": self.now,
+            },
+        )
+        self.still_pending = row["pending"]
 
 
 def _branch_head(session: GitHubSession, repo: str, branch: str) -> str | None:
@@ -359,11 +364,6 @@ def _branch_head(session: GitHubSession, repo: str, branch: str) -> str | None:
         if error.status == 404:
             return None
         raise
-
-
-def _recorded_head(connection: duckdb.DuckDBPyConnection, repo: str, branch: str) -> str | None:
-    rows = fetch_dicts(connection, "extract", "load_branch_head", {"source": SOURCE, "repo": repo, "branch": branch})
-    return rows[0]["head_sha"] if rows else None
 
 
 def _unique(items: Iterable[dict], key: str) -> Iterator[dict]:

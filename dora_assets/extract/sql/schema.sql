@@ -4,6 +4,9 @@ CREATE SCHEMA IF NOT EXISTS extract;
 
 -- One row per (source, repo, resource): the end of the latest window extracted, and the ETag
 -- of the resource's listing (a 304 answer then means nothing changed, at no rate-limit cost).
+-- For commits, head_sha is the default branch's head when the last run that reached the present
+-- ended: the next one extracts what the branch gained since (GET /compare/{head_sha}...{head}),
+-- whatever the commits' own dates.
 CREATE TABLE IF NOT EXISTS extract.cursors (
     source       VARCHAR     NOT NULL,
     repo         VARCHAR     NOT NULL,
@@ -11,19 +14,8 @@ CREATE TABLE IF NOT EXISTS extract.cursors (
     extracted_to TIMESTAMPTZ NOT NULL,
     etag         VARCHAR,
     updated_at   TIMESTAMPTZ NOT NULL,
+    head_sha     VARCHAR,
     PRIMARY KEY (source, repo, resource)
-);
-
--- One row per (source, repo, branch): the head of the branch when the last extraction that
--- reached the present ended. The next incremental run extracts what the branch gained since
--- (GET /compare/{head_sha}...{new head}), whatever the commits' own dates.
-CREATE TABLE IF NOT EXISTS extract.branch_heads (
-    source     VARCHAR     NOT NULL,
-    repo       VARCHAR     NOT NULL,
-    branch     VARCHAR     NOT NULL,
-    head_sha   VARCHAR     NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (source, repo, branch)
 );
 
 -- One row per deployment extracted without a final status (success, failure, error or
