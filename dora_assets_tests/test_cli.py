@@ -84,7 +84,7 @@ def test_metrics_prints_the_last_months(data_home: DoraPaths) -> None:
     assert run_cli(data_home, "refresh", "--quiet").returncode == 0
     result = run_cli(data_home, "metrics", "--months", "1")
     assert result.returncode == 0, result.stderr
-    assert "2015-05" in result.stdout and "2015-03" not in result.stdout
+    assert "2023-05" in result.stdout and "2023-03" not in result.stdout
 
 
 def test_metrics_before_any_refresh_fails_in_one_line(data_home: DoraPaths) -> None:

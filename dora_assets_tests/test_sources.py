@@ -25,19 +25,19 @@ Delivery = tuple[str, str, dict[str, Any], str]  # source, event type, payload, 
 
 
 def sample(relative: str, source: str = "github") -> dict[str, Any]:
-    """A real payload with its 2026 moments moved to the same days of 2015 (the same calendar:
-    weekdays are kept), as this module's whole story is: long past on any date the suite runs,
-    so no figure depends on the day the tests run (see `make test-time-travel`)."""
-    return _moved_to_2015(real_sample(relative, source))
+    """A real payload with its 2026 moments moved to the same days of 2023, as this module's whole
+    story is: long past on any date the suite runs, so no figure depends on the day the tests run
+    (see `make test-time-travel`), and recent enough that a refresh to today spans few months."""
+    return _moved_to_2023(real_sample(relative, source))
 
 
-def _moved_to_2015(value: Any) -> Any:
+def _moved_to_2023(value: Any) -> Any:
     if isinstance(value, str):
-        return "2015-" + value[5:] if re.match(r"2026-[01][0-9]-[0-3][0-9]", value) else value
+        return "2023-" + value[5:] if re.match(r"2026-[01][0-9]-[0-3][0-9]", value) else value
     if isinstance(value, dict):
-        return {key: _moved_to_2015(item) for key, item in value.items()}
+        return {key: _moved_to_2023(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_moved_to_2015(item) for item in value]
+        return [_moved_to_2023(item) for item in value]
     return value
 
 
@@ -89,13 +89,13 @@ def test_gitlab_pushes_deployments_and_timestamp_formats(data_home: DoraPaths, m
     push = sample("push/push.json", "gitlab")
     # The sample's commits are from 2011, before the first monthly partition: move them, keeping
     # GitLab's own offset format.
-    push["commits"][0]["timestamp"] = "2015-03-02T09:00:00+02:00"
-    push["commits"][1]["timestamp"] = "2015-03-02T10:30:00+02:00"
+    push["commits"][0]["timestamp"] = "2023-03-02T09:00:00+02:00"
+    push["commits"][1]["timestamp"] = "2023-03-02T10:30:00+02:00"
     staging = sample("deployment/deployment.json", "gitlab")  # "2021-04-28 21:50:00 +0200"
     land(
         data_home,
-        ("gitlab", "push", push, "2015-03-02T09:00:05Z"),
-        ("gitlab", "tag_push", sample("tag_push/tag_push.json", "gitlab"), "2015-03-02T09:10:00Z"),
+        ("gitlab", "push", push, "2023-03-02T09:00:05Z"),
+        ("gitlab", "tag_push", sample("tag_push/tag_push.json", "gitlab"), "2023-03-02T09:10:00Z"),
         (
             "gitlab",
             "deployment",
@@ -117,7 +117,7 @@ def test_gitlab_pushes_deployments_and_timestamp_formats(data_home: DoraPaths, m
             "refs/heads/master",
             "master",
             "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
-            utc("2015-03-02T09:00:05Z"),
+            utc("2023-03-02T09:00:05Z"),
             2,
         ),
         (
@@ -126,15 +126,15 @@ def test_gitlab_pushes_deployments_and_timestamp_formats(data_home: DoraPaths, m
             "refs/tags/v1.0.0",
             None,
             "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
-            utc("2015-03-02T09:10:00Z"),
+            utc("2023-03-02T09:10:00Z"),
             1,
         ),
     ]
     assert query(
         data_home, "SELECT change_id, time_created FROM silver.changes WHERE repo = 'mike/diaspora' ORDER BY 1"
     ) == [
-        ("b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327", utc("2015-03-02T07:00:00Z")),
-        ("da1560886d4f094c3e6c9ef40349f7d38b5d27d7", utc("2015-03-02T08:30:00Z")),
+        ("b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327", utc("2023-03-02T07:00:00Z")),
+        ("da1560886d4f094c3e6c9ef40349f7d38b5d27d7", utc("2023-03-02T08:30:00Z")),
     ]
     # The failed deployment is not one; production and (configured) staging are, with the full
     # sha from commit_url and both of GitLab's time formats.
@@ -168,17 +168,17 @@ def test_gitlab_incidents_by_type_or_label_and_merged_requests(data_home: DoraPa
     configure(data_home, monkeypatch, {"incident_labels": ["incident", "api"]})
     merged = sample("merge_request/merge_request.json", "gitlab")
     merged["object_attributes"].update(
-        {"state": "merged", "action": "merge", "updated_at": "2015-02-03 10:00:00 UTC", "merge_commit_sha": "A" * 40}
+        {"state": "merged", "action": "merge", "updated_at": "2023-02-03 10:00:00 UTC", "merge_commit_sha": "A" * 40}
     )
     labelled = sample("issue/issue.json", "gitlab")
     # Created in 2013, before the first monthly partition (2015): moved, in the sample's format.
-    labelled["object_attributes"].update({"created_at": "2015-01-01T17:15:43Z", "updated_at": "2015-01-01T17:15:43Z"})
+    labelled["object_attributes"].update({"created_at": "2023-01-01T17:15:43Z", "updated_at": "2023-01-01T17:15:43Z"})
     land(
         data_home,
-        ("gitlab", "issue", sample("issue/issue_hook__incident_closed.json", "gitlab"), "2015-05-28T06:11:47Z"),
-        ("gitlab", "issue", labelled, "2015-01-01T17:15:44Z"),
-        ("gitlab", "merge_request", sample("merge_request/merge_request.json", "gitlab"), "2015-02-01T00:00:00Z"),
-        ("gitlab", "merge_request", merged, "2015-02-03T10:00:01Z"),
+        ("gitlab", "issue", sample("issue/issue_hook__incident_closed.json", "gitlab"), "2023-05-28T06:11:47Z"),
+        ("gitlab", "issue", labelled, "2023-01-01T17:15:44Z"),
+        ("gitlab", "merge_request", sample("merge_request/merge_request.json", "gitlab"), "2023-02-01T00:00:00Z"),
+        ("gitlab", "merge_request", merged, "2023-02-03T10:00:01Z"),
     )
     materialize_everything()
 
@@ -187,21 +187,21 @@ def test_gitlab_incidents_by_type_or_label_and_merged_requests(data_home: DoraPa
         "SELECT source, repo, incident_id, time_created, time_resolved FROM silver.incidents ORDER BY time_created",
     ) == [
         # Labelled "API" (configured as an incident label), still open.
-        ("gitlab", "gitlabhq/gitlab-test", "23", utc("2015-01-01T17:15:43Z"), None),
+        ("gitlab", "gitlabhq/gitlab-test", "23", utc("2023-01-01T17:15:43Z"), None),
         # A GitLab incident (type Incident), closed.
         (
             "gitlab",
             "sathwikshetty33-group/mVc",
             "6",
-            utc("2015-05-28T06:09:06.964Z"),
-            utc("2015-05-28T06:11:46.057Z"),
+            utc("2023-05-28T06:09:06.964Z"),
+            utc("2023-05-28T06:11:46.057Z"),
         ),
     ]
     # The opened MR is not merged; the merge (GitLab's "... UTC" time format) is.
     assert query(
         data_home,
         "SELECT source, repo, pull_request_id, target_branch, time_merged, merge_commit_sha FROM silver.pull_requests",
-    ) == [("gitlab", "gitlabhq/gitlab-test", "1", "master", utc("2015-02-03T10:00:00Z"), "a" * 40)]
+    ) == [("gitlab", "gitlabhq/gitlab-test", "1", "master", utc("2023-02-03T10:00:00Z"), "a" * 40)]
 
 
 # -- PagerDuty --------------------------------------------------------------------------------
@@ -216,11 +216,11 @@ def pagerduty_event(relative: str, incident_id: str, occurred_at: str) -> dict:
 
 def test_pagerduty_timeline_out_of_order_reopen_and_service_map(data_home: DoraPaths, monkeypatch) -> None:
     configure(data_home, monkeypatch, {"pagerduty": {"services": {"PA2P440": "acme/payments"}}})
-    triggered = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2015-03-10T10:00:00Z")
-    acknowledged = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2015-03-10T10:05:00Z")
-    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2015-03-10T11:30:00Z")
+    triggered = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2023-03-10T10:00:00Z")
+    acknowledged = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2023-03-10T10:05:00Z")
+    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2023-03-10T11:30:00Z")
     # A note on the incident: its data is the note (PagerDuty's incident.annotated), not an incident.
-    annotated = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2015-03-10T10:20:00Z")
+    annotated = pagerduty_event("incident.acknowledged/acknowledged_v3.json", "P1", "2023-03-10T10:20:00Z")
     annotated["event"].update({"event_type": "incident.annotated"})
     annotated["event"]["data"] = {
         "id": "PNOTE1",
@@ -231,15 +231,15 @@ def test_pagerduty_timeline_out_of_order_reopen_and_service_map(data_home: DoraP
     # PagerDuty delivered the resolution before the trigger: order is by occurred_at.
     land(
         data_home,
-        ("pagerduty", "incident.resolved", resolved, "2015-03-10T11:30:01Z"),
-        ("pagerduty", "incident.triggered", triggered, "2015-03-10T11:30:02Z"),
-        ("pagerduty", "incident.acknowledged", acknowledged, "2015-03-10T11:30:03Z"),
-        ("pagerduty", "incident.annotated", annotated, "2015-03-10T11:30:04Z"),
+        ("pagerduty", "incident.resolved", resolved, "2023-03-10T11:30:01Z"),
+        ("pagerduty", "incident.triggered", triggered, "2023-03-10T11:30:02Z"),
+        ("pagerduty", "incident.acknowledged", acknowledged, "2023-03-10T11:30:03Z"),
+        ("pagerduty", "incident.annotated", annotated, "2023-03-10T11:30:04Z"),
         (
             "pagerduty",
             "incident.reopened",
             sample("incident.reopened/reopened_v3.json", "pagerduty"),
-            "2015-04-01T02:15:03Z",
+            "2023-04-01T02:15:03Z",
         ),
     )
     materialize_everything()
@@ -249,15 +249,15 @@ def test_pagerduty_timeline_out_of_order_reopen_and_service_map(data_home: DoraP
         "SELECT source, repo, incident_id, title, time_created, time_resolved FROM silver.incidents "
         "ORDER BY incident_id",
     ) == [
-        ("pagerduty", "acme/payments", "P1", "Test Incident", utc("2015-03-10T10:00:00Z"), utc("2015-03-10T11:30:00Z")),
+        ("pagerduty", "acme/payments", "P1", "Test Incident", utc("2023-03-10T10:00:00Z"), utc("2023-03-10T11:30:00Z")),
         # Another service (unmapped: its own name), reopened: open, created at data.created_at.
-        ("pagerduty", "Default Service", "Q05XJA8GDXGOB3", "Test Incident 2", utc("2015-03-30T13:37:07Z"), None),
+        ("pagerduty", "Default Service", "Q05XJA8GDXGOB3", "Test Incident 2", utc("2023-03-30T13:37:07Z"), None),
     ]
 
     # It is reopened later: open again.
-    reopened = pagerduty_event("incident.reopened/reopened_v3.json", "P1", "2015-03-10T12:00:00Z")
+    reopened = pagerduty_event("incident.reopened/reopened_v3.json", "P1", "2023-03-10T12:00:00Z")
     reopened["event"]["data"]["service"] = triggered["event"]["data"]["service"]
-    land(data_home, ("pagerduty", "incident.reopened", reopened, "2015-03-10T12:00:01Z"), name="reopen")
+    land(data_home, ("pagerduty", "incident.reopened", reopened, "2023-03-10T12:00:01Z"), name="reopen")
     materialize_everything()
     assert query(data_home, "SELECT time_resolved FROM silver.incidents WHERE incident_id = 'P1'") == [(None,)]
 
@@ -296,7 +296,7 @@ def test_jira_incidents_resolution_reopen_and_root_cause_field(data_home: DoraPa
             "jira",
             "jira:issue_created",
             sample("jira_issue_created/jiratrigger-server-task-created.json", "jira"),
-            "2015-12-20T18:25:10Z",
+            "2023-12-20T18:25:10Z",
         ),
     )
     materialize_everything()
@@ -379,13 +379,13 @@ def test_jenkins_deploy_builds(data_home: DoraPaths, monkeypatch, jenkins: dict,
             "jenkins",
             "build.completed",
             jenkins_build("COMPLETED", {"DEPLOY_ENV": "Production"}),
-            "2015-03-03T12:00:00Z",
+            "2023-03-03T12:00:00Z",
         ),
         (
             "jenkins",
             "build.finalized",
             jenkins_build("FINALIZED", {"DEPLOY_ENV": "Production"}),
-            "2015-03-03T12:00:02Z",
+            "2023-03-03T12:00:02Z",
         ),
     )
     materialize_everything()
@@ -398,7 +398,7 @@ def test_jenkins_deploy_builds(data_home: DoraPaths, monkeypatch, jenkins: dict,
             "Production" if "environment_parameter" in jenkins else "production",
             "c6d86dc654b12425e706bcf951adfe5a8627a517",
             "master",
-            utc("2015-03-03T12:00:00Z"),
+            utc("2023-03-03T12:00:00Z"),
         )
     ]
     assert query(
@@ -414,17 +414,17 @@ def test_jenkins_staging_build_and_job_repo_map(data_home: DoraPaths, monkeypatc
     )
     staging = jenkins_build("COMPLETED", {"DEPLOY_ENV": "staging"})
     production = jenkins_build("COMPLETED", {"DEPLOY_ENV": "prod"})
-    production["build"].update({"number": 19, "timestamp": 1425384000000, "duration": 90000})  # 2015-03-03T12:00Z
+    production["build"].update({"number": 19, "timestamp": 1677844800000, "duration": 90000})  # 2023-03-03T12:00Z
     land(
         data_home,
-        ("jenkins", "build.completed", staging, "2015-03-03T11:00:00Z"),
-        ("jenkins", "build.completed", production, "2015-03-03T12:01:40Z"),
+        ("jenkins", "build.completed", staging, "2023-03-03T11:00:00Z"),
+        ("jenkins", "build.completed", production, "2023-03-03T12:01:40Z"),
     )
     materialize_everything()
 
     # Finished at timestamp + duration, not when the notification arrived.
     assert query(data_home, "SELECT repo, deploy_id, environment, time_deployed FROM silver.deployments") == [
-        ("acme/asgard", "jenkins:asgard#19", "prod", utc("2015-03-03T12:01:30Z"))
+        ("acme/asgard", "jenkins:asgard#19", "prod", utc("2023-03-03T12:01:30Z"))
     ]
 
 
@@ -435,8 +435,8 @@ def test_jenkins_multibranch_jobs_are_named_by_their_full_path(data_home: DoraPa
     search.update({"name": "main", "url": "job/search/job/main/"})  # same name, same build number
     land(
         data_home,
-        ("jenkins", "build.completed", payments, "2015-03-03T12:00:00Z"),
-        ("jenkins", "build.completed", search, "2015-03-03T12:05:00Z"),
+        ("jenkins", "build.completed", payments, "2023-03-03T12:00:00Z"),
+        ("jenkins", "build.completed", search, "2023-03-03T12:05:00Z"),
     )
     materialize_everything()
 
@@ -546,17 +546,17 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
             "incident_correlation": {"window_minutes": window_minutes},
         },
     )
-    page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2015-03-10T10:00:00Z")
-    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2015-03-10T10:40:00Z")
+    page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2023-03-10T10:00:00Z")
+    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2023-03-10T10:40:00Z")
     # The issue is filed 12 minutes later, names the root cause, and is closed after the postmortem.
     issue = github_issue(
         "acme/payments",
         41,
         "closed",
         labels=["incident"],
-        created_at="2015-03-10T10:12:00Z",
-        updated_at="2015-03-12T09:00:00Z",
-        closed_at="2015-03-12T09:00:00Z",
+        created_at="2023-03-10T10:12:00Z",
+        updated_at="2023-03-12T09:00:00Z",
+        closed_at="2023-03-12T09:00:00Z",
         body="root cause: 6113728f27ae82c7b1a177c8d03f9e96e0adf246",
     )
     # Another repo's issue at the same time is another incident.
@@ -565,15 +565,15 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
         7,
         "opened",
         labels=["incident"],
-        created_at="2015-03-10T10:05:00Z",
-        updated_at="2015-03-10T10:05:00Z",
+        created_at="2023-03-10T10:05:00Z",
+        updated_at="2023-03-10T10:05:00Z",
     )
     land(
         data_home,
-        ("pagerduty", "incident.triggered", page, "2015-03-10T10:00:01Z"),
-        ("pagerduty", "incident.resolved", resolved, "2015-03-10T10:40:01Z"),
-        ("github", "issues", issue, "2015-03-12T09:00:01Z"),
-        ("github", "issues", elsewhere, "2015-03-10T10:05:01Z"),
+        ("pagerduty", "incident.triggered", page, "2023-03-10T10:00:01Z"),
+        ("pagerduty", "incident.resolved", resolved, "2023-03-10T10:40:01Z"),
+        ("github", "issues", issue, "2023-03-12T09:00:01Z"),
+        ("github", "issues", elsewhere, "2023-03-10T10:05:01Z"),
     )
     materialize_everything()
 
@@ -586,12 +586,12 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
         "github",
         "acme/payments",
         "41",
-        utc("2015-03-10T10:12:00Z"),
-        utc("2015-03-12T09:00:00Z"),
+        utc("2023-03-10T10:12:00Z"),
+        utc("2023-03-12T09:00:00Z"),
         "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
         ["github:41"],
     )
-    other_repo = ("github", "acme/search", "7", utc("2015-03-10T10:05:00Z"), None, None, ["github:7"])
+    other_repo = ("github", "acme/search", "7", utc("2023-03-10T10:05:00Z"), None, None, ["github:7"])
     if merged:
         # PagerDuty is preferred: its id and its resolution (service restored), the issue's root cause.
         assert rows == [
@@ -599,8 +599,8 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
                 "pagerduty",
                 "acme/payments",
                 "P7",
-                utc("2015-03-10T10:00:00Z"),
-                utc("2015-03-10T10:40:00Z"),
+                utc("2023-03-10T10:00:00Z"),
+                utc("2023-03-10T10:40:00Z"),
                 "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
                 ["pagerduty:P7", "github:41"],
             ),
@@ -613,8 +613,8 @@ def test_one_outage_reported_by_pagerduty_and_a_github_issue_is_one_incident(
                 "pagerduty",
                 "acme/payments",
                 "P7",
-                utc("2015-03-10T10:00:00Z"),
-                utc("2015-03-10T10:40:00Z"),
+                utc("2023-03-10T10:00:00Z"),
+                utc("2023-03-10T10:40:00Z"),
                 None,
                 ["pagerduty:P7"],
             ),
@@ -630,33 +630,33 @@ def test_an_outage_reported_on_both_sides_of_a_month_boundary_is_one_incident_in
     alone, or April alone, must find the report filed after midnight and merge it, as one run
     over both months does, never leaving the outage in March and its second report in April."""
     configure(data_home, monkeypatch, {"pagerduty": {"services": {"pig208": "acme/payments"}}})
-    page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2015-03-31T23:50:00Z")
-    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2015-03-31T23:55:00Z")
+    page = pagerduty_event("incident.triggered/triggered_v3.json", "P7", "2023-03-31T23:50:00Z")
+    resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P7", "2023-03-31T23:55:00Z")
     for event in (page, resolved):
-        event["event"]["data"]["created_at"] = "2015-03-31T23:50:00Z"
+        event["event"]["data"]["created_at"] = "2023-03-31T23:50:00Z"
     issue = github_issue(
         "acme/payments",
         41,
         "closed",
         labels=["incident"],
-        created_at="2015-04-01T00:10:00Z",
-        updated_at="2015-04-03T09:00:00Z",
-        closed_at="2015-04-03T09:00:00Z",
+        created_at="2023-04-01T00:10:00Z",
+        updated_at="2023-04-03T09:00:00Z",
+        closed_at="2023-04-03T09:00:00Z",
     )
     land(
         data_home,
-        ("pagerduty", "incident.triggered", page, "2015-03-31T23:50:01Z"),
-        ("pagerduty", "incident.resolved", resolved, "2015-03-31T23:55:01Z"),
-        ("github", "issues", issue, "2015-04-03T09:00:01Z"),
+        ("pagerduty", "incident.triggered", page, "2023-03-31T23:50:01Z"),
+        ("pagerduty", "incident.resolved", resolved, "2023-03-31T23:55:01Z"),
+        ("github", "issues", issue, "2023-04-03T09:00:01Z"),
     )
     materialize_everything()
     one_outage = [
-        ("pagerduty", "P7", utc("2015-03-31T23:50:00Z"), utc("2015-03-31T23:55:00Z"), ["pagerduty:P7", "github:41"])
+        ("pagerduty", "P7", utc("2023-03-31T23:50:00Z"), utc("2023-03-31T23:55:00Z"), ["pagerduty:P7", "github:41"])
     ]
     incidents = "SELECT source, incident_id, time_created, time_resolved, reports FROM silver.incidents"
     assert query(data_home, incidents) == one_outage
 
-    for month in ("2015-04-01", "2015-03-01"):
+    for month in ("2023-04-01", "2023-03-01"):
         refresh_month(AssetKey(["silver", "incidents"]), month)
         assert query(data_home, incidents) == one_outage, month
 
@@ -678,18 +678,18 @@ def test_a_deployment_at_the_first_instant_of_a_month_ships_its_changes_in_eithe
 
     land(
         data_home,
-        pushed("0" * 40, "a" * 40, "2015-03-30T09:00:00Z"),
-        deployed(1, "a" * 40, "2015-03-31T12:00:00Z"),
-        pushed("a" * 40, "b" * 40, "2015-03-31T20:00:00Z"),
-        deployed(2, "b" * 40, "2015-04-01T00:00:00Z"),
-        deployed(3, "a" * 40, "2015-04-02T08:00:00Z"),  # a rollback to the first commit
+        pushed("0" * 40, "a" * 40, "2023-03-30T09:00:00Z"),
+        deployed(1, "a" * 40, "2023-03-31T12:00:00Z"),
+        pushed("a" * 40, "b" * 40, "2023-03-31T20:00:00Z"),
+        deployed(2, "b" * 40, "2023-04-01T00:00:00Z"),
+        deployed(3, "a" * 40, "2023-04-02T08:00:00Z"),  # a rollback to the first commit
     )
     materialize_everything()
     shipped = "SELECT deploy_id, change_id, time_deployed FROM silver.deployment_changes ORDER BY deploy_id"
-    expected = [("1", "a" * 40, utc("2015-03-31T12:00:00Z")), ("2", "b" * 40, utc("2015-04-01T00:00:00Z"))]
+    expected = [("1", "a" * 40, utc("2023-03-31T12:00:00Z")), ("2", "b" * 40, utc("2023-04-01T00:00:00Z"))]
     assert query(data_home, shipped) == expected
 
-    for month in ("2015-04-01", "2015-03-01"):
+    for month in ("2023-04-01", "2023-03-01"):
         refresh_month(AssetKey(["silver", "deployment_changes"]), month)
         assert query(data_home, shipped) == expected, month
 
@@ -705,13 +705,13 @@ def test_repo_aliases_join_a_gitlab_mirror_and_jenkins_onto_one_repo(data_home: 
     )
     push = sample("push/push.json", "gitlab")
     push["commits"] = push["commits"][:1]
-    push["commits"][0]["timestamp"] = "2015-03-02T09:00:00+02:00"
+    push["commits"][0]["timestamp"] = "2023-03-02T09:00:00+02:00"
     push["after"] = "c6d86dc654b12425e706bcf951adfe5a8627a517"
     build = jenkins_build("COMPLETED")
     land(
         data_home,
-        ("gitlab", "push", push, "2015-03-02T08:00:00Z"),
-        ("jenkins", "build.completed", build, "2015-03-02T10:00:00Z"),
+        ("gitlab", "push", push, "2023-03-02T08:00:00Z"),
+        ("jenkins", "build.completed", build, "2023-03-02T10:00:00Z"),
     )
     materialize_everything()
 
@@ -789,33 +789,33 @@ def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraP
         )
         return body
 
-    page = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2015-03-03T13:00:00Z")
-    page_resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2015-03-03T15:00:00Z")
+    page = pagerduty_event("incident.triggered/triggered_v3.json", "P1", "2023-03-03T13:00:00Z")
+    page_resolved = pagerduty_event("incident.resolved/resolved_v3.json", "P1", "2023-03-03T15:00:00Z")
     for event in (page, page_resolved):
         event["event"]["data"]["service"]["summary"] = "payments-api"
     gitlab_push = sample("push/push.json", "gitlab")
     gitlab_push["project"]["path_with_namespace"] = "search-team/search"
     gitlab_push.update({"ref": "refs/heads/main", "after": g1})
-    gitlab_push["commits"] = [{**gitlab_push["commits"][0], "id": g1, "timestamp": "2015-03-04T08:00:00+01:00"}]
+    gitlab_push["commits"] = [{**gitlab_push["commits"][0], "id": g1, "timestamp": "2023-03-04T08:00:00+01:00"}]
     gitlab_deploy = sample("deployment/deployment_hook__succeeded.json", "gitlab")
     gitlab_deploy["project"]["path_with_namespace"] = "search-team/search"
     gitlab_deploy.update(
         {
             "deployment_id": 77,
             "ref": "main",
-            "status_changed_at": "2015-03-04 11:00:00 +0000",
+            "status_changed_at": "2023-03-04 11:00:00 +0000",
             "commit_url": f"https://gitlab.com/search-team/search/-/commit/{g1}",
         }
     )
     jira_incident = sample("jira_issue_updated/mattermost-cloud-status-inprogress-to-done-resolutiondate.json", "jira")
-    jira_incident["timestamp"] = 1425479400000  # 2015-03-04T14:30Z
+    jira_incident["timestamp"] = 1677940200000  # 2023-03-04T14:30Z
     jira_incident["issue"]["key"] = "SRCH-1"
     jira_incident["issue"]["fields"].update(
         {
             "issuetype": {**jira_incident["issue"]["fields"]["issuetype"], "name": "Incident"},
             "project": {**jira_incident["issue"]["fields"]["project"], "key": "SRCH"},
-            "created": "2015-03-04T12:00:00.000+0000",
-            "resolutiondate": "2015-03-04T13:30:00.000+0000",
+            "created": "2023-03-04T12:00:00.000+0000",
+            "resolutiondate": "2023-03-04T13:30:00.000+0000",
             "description": f"Search down. Root cause: {g1}",
         }
     )
@@ -826,8 +826,8 @@ def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraP
             "iid": 9,
             "state": "opened",
             "closed_at": None,
-            "created_at": "2015-03-20T10:00:00Z",
-            "updated_at": "2015-03-20T10:00:00Z",
+            "created_at": "2023-03-20T10:00:00Z",
+            "updated_at": "2023-03-20T10:00:00Z",
         }
     )
     land(
@@ -839,21 +839,21 @@ def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraP
                 "acme/payments",
                 "main",
                 sha("0"),
-                [(c1, "2015-03-02T06:00:00Z"), (c2, "2015-03-02T07:00:00Z")],
-                "2015-03-02T08:00:00Z",
+                [(c1, "2023-03-02T06:00:00Z"), (c2, "2023-03-02T07:00:00Z")],
+                "2023-03-02T08:00:00Z",
             ),
-            "2015-03-02T08:00:01Z",
+            "2023-03-02T08:00:01Z",
         ),
-        ("jenkins", "build.completed", jenkins(1, c2, 1425290400000), "2015-03-02T10:00:05Z"),  # 2015-03-02T10:00Z
+        ("jenkins", "build.completed", jenkins(1, c2, 1677751200000), "2023-03-02T10:00:05Z"),  # 2023-03-02T10:00Z
         (
             "github",
             "push",
-            github_push("acme/payments", "main", c2, [(c3, "2015-03-03T07:00:00Z")], "2015-03-03T08:00:00Z"),
-            "2015-03-03T08:00:01Z",
+            github_push("acme/payments", "main", c2, [(c3, "2023-03-03T07:00:00Z")], "2023-03-03T08:00:00Z"),
+            "2023-03-03T08:00:01Z",
         ),
-        ("jenkins", "build.completed", jenkins(2, c3, 1425384000000), "2015-03-03T12:00:05Z"),  # 2015-03-03T12:00Z
-        ("pagerduty", "incident.triggered", page, "2015-03-03T13:00:01Z"),
-        ("pagerduty", "incident.resolved", page_resolved, "2015-03-03T15:00:01Z"),
+        ("jenkins", "build.completed", jenkins(2, c3, 1677844800000), "2023-03-03T12:00:05Z"),  # 2023-03-03T12:00Z
+        ("pagerduty", "incident.triggered", page, "2023-03-03T13:00:01Z"),
+        ("pagerduty", "incident.resolved", page_resolved, "2023-03-03T15:00:01Z"),
         (
             "github",
             "issues",
@@ -862,17 +862,17 @@ def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraP
                 5,
                 "closed",
                 labels=["incident"],
-                created_at="2015-03-03T13:10:00Z",
-                updated_at="2015-03-05T00:00:00Z",
-                closed_at="2015-03-05T00:00:00Z",
+                created_at="2023-03-03T13:10:00Z",
+                updated_at="2023-03-05T00:00:00Z",
+                closed_at="2023-03-05T00:00:00Z",
                 body=f"root cause: {c3}",
             ),
-            "2015-03-05T00:00:01Z",
+            "2023-03-05T00:00:01Z",
         ),
-        ("gitlab", "push", gitlab_push, "2015-03-04T09:00:00Z"),
-        ("gitlab", "deployment", gitlab_deploy, "2015-03-04T11:00:01Z"),
-        ("jira", "jira:issue_updated", jira_incident, "2015-03-04T14:30:01Z"),
-        ("gitlab", "issue", open_gitlab_incident, "2015-03-20T10:00:01Z"),
+        ("gitlab", "push", gitlab_push, "2023-03-04T09:00:00Z"),
+        ("gitlab", "deployment", gitlab_deploy, "2023-03-04T11:00:01Z"),
+        ("jira", "jira:issue_updated", jira_incident, "2023-03-04T14:30:01Z"),
+        ("gitlab", "issue", open_gitlab_incident, "2023-03-20T10:00:01Z"),
     )
     materialize_everything()
 
@@ -890,7 +890,7 @@ def test_a_mixed_toolchain_gives_the_hand_computed_dora_metrics(data_home: DoraP
         "incidents_resolved",
         "time_to_restore_median_hours",
     )
-    march = datetime(2015, 3, 1).date()
+    march = datetime(2023, 3, 1).date()
     assert gold_monthly(data_home, columns) == {
         (march, "acme/payments"): dict(zip(columns, (2, 2, 4.0, 1, 0.5, 1, 2.0), strict=True)),
         (march, "acme/search"): dict(zip(columns, (1, 1, 4.0, 1, 1.0, 1, 1.5), strict=True)),
