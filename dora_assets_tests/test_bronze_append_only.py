@@ -33,7 +33,7 @@ def snapshot(paths: DoraPaths) -> dict[str, list[tuple]]:
 
 
 def test_rematerializing_after_new_drops_only_appends(data_home: DoraPaths) -> None:
-    generate_demo(data_home.landing_dir, days=20, repos=2, seed=6, end=date(2026, 5, 31))
+    generate_demo(data_home.landing_dir, days=20, repos=2, seed=6, end=date(2023, 5, 31))
     materialize_everything()
     before = snapshot(data_home)
     first_line = next(data_home.landing_dir.rglob("deliveries.ndjson")).read_text().splitlines()[0]
@@ -92,7 +92,7 @@ def derived_rows(paths: DoraPaths) -> dict[str, list[tuple]]:
 def test_an_older_warehouse_is_upgraded_without_changing_a_row(
     data_home: DoraPaths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate_demo(data_home.landing_dir, days=20, repos=2, seed=6, end=date(2026, 5, 31))
+    generate_demo(data_home.landing_dir, days=20, repos=2, seed=6, end=date(2023, 5, 31))
     materialize_everything()
     bronze, derived = snapshot(data_home), derived_rows(data_home)
 

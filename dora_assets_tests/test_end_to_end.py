@@ -21,7 +21,7 @@ def approx(figures: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("days", "repos", "seed", "end"), [(75, 4, 11, date(2026, 10, 15)), (40, 6, 3, date(2026, 2, 10))]
+    ("days", "repos", "seed", "end"), [(75, 4, 11, date(2023, 10, 15)), (40, 6, 3, date(2023, 2, 10))]
 )
 def test_gold_equals_the_independent_oracle(data_home: DoraPaths, days: int, repos: int, seed: int, end: date) -> None:
     summary = generate_demo(data_home.landing_dir, days=days, repos=repos, seed=seed, end=end)

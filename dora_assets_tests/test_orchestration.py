@@ -31,7 +31,7 @@ RANGE_END = "dagster/asset_partition_range_end"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def envelope_line(delivery_id: str, received_at: str = "2026-06-02T10:00:00Z") -> str:
+def envelope_line(delivery_id: str, received_at: str = "2023-06-02T10:00:00Z") -> str:
     return json.dumps(
         {
             "source": "github",
@@ -79,7 +79,7 @@ def test_landing_sensor_requests_each_drop_once(tmp_path: Path) -> None:
 
 def test_landing_sensor_does_not_list_settled_folders_but_sees_new_files_in_them(tmp_path: Path) -> None:
     landing, database = tmp_path / "landing", tmp_path / "warehouse.duckdb"
-    day = landing / "github" / "2026" / "06" / "02"
+    day = landing / "github" / "2023" / "06" / "02"
     day.mkdir(parents=True)
     (day / "a.json").write_text(envelope_line("a"))
     age(day)
@@ -103,7 +103,7 @@ def test_landing_sensor_does_not_list_settled_folders_but_sees_new_files_in_them
 
 def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_home: DoraPaths) -> None:
     instance = DagsterInstance.ephemeral()
-    generate_demo(data_home.landing_dir, days=40, repos=2, seed=5, end=date(2026, 6, 20))
+    generate_demo(data_home.landing_dir, days=40, repos=2, seed=5, end=date(2023, 6, 20))
 
     def ingest():
         result = materialize(
@@ -122,14 +122,14 @@ def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_hom
     request, cursor = evaluate(None)
     this_month = datetime.now(UTC).date().replace(day=1).isoformat()
     assert isinstance(request, RunRequest)
-    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-05-01", this_month)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2023-05-01", this_month)
     assert isinstance(evaluate(cursor)[0], SkipReason)
 
     # A late delivery about March reaches back to March; nothing earlier is recomputed.
-    (data_home.landing_dir / "late.ndjson").write_text(envelope_line("late", "2026-03-15T09:00:00Z") + "\n")
+    (data_home.landing_dir / "late.ndjson").write_text(envelope_line("late", "2023-03-15T09:00:00Z") + "\n")
     ingest()
     late, _ = evaluate(cursor)
-    assert (late.tags[RANGE_START], late.tags[RANGE_END]) == ("2026-03-01", this_month)
+    assert (late.tags[RANGE_START], late.tags[RANGE_END]) == ("2023-03-01", this_month)
     assert late.run_key != request.run_key
 
 
@@ -151,7 +151,7 @@ def derived_tables(paths: DoraPaths) -> dict[str, list[tuple]]:
 
 
 def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPaths) -> None:
-    generate_demo(data_home.landing_dir, days=75, repos=3, seed=8, end=date(2026, 6, 30))
+    generate_demo(data_home.landing_dir, days=75, repos=3, seed=8, end=date(2023, 6, 30))
     assert run_cli(data_home, "refresh", "--quiet").returncode == 0
     full = derived_tables(data_home)
     assert all(full[table] for table in SILVER_AND_GOLD)
@@ -162,15 +162,15 @@ def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPat
     with duckdb.connect(str(data_home.duckdb_path)) as connection:
         connection.execute(
             "DELETE FROM silver.incidents WHERE time_created >= $start AND time_created < $end",
-            {"start": "2026-04-01 00:00:00+00", "end": "2026-06-01 00:00:00+00"},
+            {"start": "2023-04-01 00:00:00+00", "end": "2023-06-01 00:00:00+00"},
         )
-    backfill = run_cli(data_home, "backfill", "--start", "2026-05-10", "--end", "2026-05-20", "--quiet")
+    backfill = run_cli(data_home, "backfill", "--start", "2023-05-10", "--end", "2023-05-20", "--quiet")
     assert backfill.returncode == 0, backfill.stderr
-    assert "days 2026-05-01 to 2026-06-01" in backfill.stdout
+    assert "days 2023-05-01 to 2023-06-01" in backfill.stdout
     restored = derived_tables(data_home)["silver.incidents"]
-    assert restored == [row for row in full["silver.incidents"] if not row[4].isoformat().startswith("2026-04")]
-    assert any(row[4].isoformat().startswith("2026-05") for row in restored)
-    assert any(row[4].isoformat().startswith("2026-04") for row in full["silver.incidents"])
+    assert restored == [row for row in full["silver.incidents"] if not row[4].isoformat().startswith("2023-04")]
+    assert any(row[4].isoformat().startswith("2023-05") for row in restored)
+    assert any(row[4].isoformat().startswith("2023-04") for row in full["silver.incidents"])
 
     # The same with the dagster CLI, as the README shows it, over April to June.
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
@@ -187,7 +187,7 @@ def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPat
             "--select",
             "group:silver,group:gold",
             "--partition-range",
-            "2026-04-01...2026-06-01",
+            "2023-04-01...2023-06-01",
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -201,6 +201,6 @@ def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPat
 
 
 def test_backfill_refuses_a_reversed_range(data_home: DoraPaths) -> None:
-    result = run_cli(data_home, "backfill", "--start", "2026-05-20", "--end", "2026-05-10")
+    result = run_cli(data_home, "backfill", "--start", "2023-05-20", "--end", "2023-05-10")
     assert result.returncode == 2
     assert "before --start" in result.stderr and "Traceback" not in result.stderr

@@ -32,7 +32,7 @@ def assert_gold_matches(paths: DoraPaths, expected: dict) -> dict:
 
 
 def test_replay_recomputes_history_under_a_new_definition(data_home: DoraPaths) -> None:
-    generate_demo(data_home.landing_dir, days=45, repos=3, seed=17, end=date(2026, 6, 30))
+    generate_demo(data_home.landing_dir, days=45, repos=3, seed=17, end=date(2023, 6, 30))
     envelopes = oracle.read_envelopes(data_home.landing_dir)
     assert run_cli(data_home, "refresh", "--quiet").returncode == 0
     before = assert_gold_matches(data_home, oracle.expected_monthly(envelopes))
@@ -43,7 +43,7 @@ def test_replay_recomputes_history_under_a_new_definition(data_home: DoraPaths) 
     replay = run_cli(data_home, "replay", "--quiet", extra_env={"DORA_CONFIG": str(config)})
 
     assert replay.returncode == 0, replay.stderr
-    assert "replay: rebuilt silver days 2026-05-01 to " in replay.stdout
+    assert "replay: rebuilt silver days 2023-05-01 to " in replay.stdout
     assert "'staging'" in replay.stdout and "'bug'" in replay.stdout
     after = assert_gold_matches(
         data_home,
