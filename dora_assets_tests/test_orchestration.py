@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import AssetSelection, DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
 from dora_assets.bronze.ingest import ingest_landing
@@ -77,6 +78,7 @@ def test_landing_sensor_requests_each_drop_once(tmp_path: Path) -> None:
     assert not (tmp_path / "no-warehouse.duckdb").exists()
 
 
+@pytest.mark.real_clock
 def test_landing_sensor_does_not_list_settled_folders_but_sees_new_files_in_them(tmp_path: Path) -> None:
     landing, database = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     day = landing / "github" / "2023" / "06" / "02"
