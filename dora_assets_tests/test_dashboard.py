@@ -104,9 +104,10 @@ def test_a_failing_error_check_is_shown_above_the_figures(data_home: DoraPaths, 
 
 
 def test_rework_rate_and_p90s_by_hand(data_home: DoraPaths) -> None:
-    """acme/app in March 2026. D1 ships c1 (lead 1 h) at 10:00 on the 2nd and causes an incident
-    (11:00-13:00); D2 ships the fix c2 (0.5 h) at 12:00, during the incident: rework. D3 ships c3
-    (2 h) on the 5th. A second incident opens on the 20th at 10:00 and is never resolved: D4 that
+    """acme/app in March 2023 (long past on any date). D1 ships c1 (lead 1 h) at 10:00 on the 6th
+    and causes an incident (11:00-13:00); D2 ships the fix c2 (0.5 h) at 12:00, during the
+    incident: rework. D3 ships c3 (2 h) on the 9th. A second incident opens on the 24th at 10:00
+    and is never resolved: D4 that
     afternoon is rework (an open incident counts for its first day), D5 two days later is not.
     c4 (1 h before D4) and c5 (3 h before D5) complete the lead times."""
     repo = "acme/app"
@@ -118,18 +119,18 @@ def test_rework_rate_and_p90s_by_hand(data_home: DoraPaths) -> None:
 
     previous = "0" * 40
     for sha, committed, pushed, deploy_id, deployed in (
-        (c1, "2026-03-02T09:00:00Z", "2026-03-02T09:10:00Z", 1, "2026-03-02T10:00:00Z"),
-        (c2, "2026-03-02T11:30:00Z", "2026-03-02T11:35:00Z", 2, "2026-03-02T12:00:00Z"),
-        (c3, "2026-03-05T08:00:00Z", "2026-03-05T08:10:00Z", 3, "2026-03-05T10:00:00Z"),
-        (c4, "2026-03-20T14:00:00Z", "2026-03-20T14:10:00Z", 4, "2026-03-20T15:00:00Z"),
-        (c5, "2026-03-22T09:00:00Z", "2026-03-22T09:10:00Z", 5, "2026-03-22T12:00:00Z"),
+        (c1, "2023-03-06T09:00:00Z", "2023-03-06T09:10:00Z", 1, "2023-03-06T10:00:00Z"),
+        (c2, "2023-03-06T11:30:00Z", "2023-03-06T11:35:00Z", 2, "2023-03-06T12:00:00Z"),
+        (c3, "2023-03-09T08:00:00Z", "2023-03-09T08:10:00Z", 3, "2023-03-09T10:00:00Z"),
+        (c4, "2023-03-24T14:00:00Z", "2023-03-24T14:10:00Z", 4, "2023-03-24T15:00:00Z"),
+        (c5, "2023-03-26T09:00:00Z", "2023-03-26T09:10:00Z", 5, "2023-03-26T12:00:00Z"),
     ):
         deliver("push", push(repo, "main", previous, [(sha, committed)], pushed), pushed)
         deliver("deployment_status", deployment_status(repo, deploy_id, sha, deployed), deployed)
         previous = sha
     for number, created, closed, body in (
-        (7, "2026-03-02T11:00:00Z", "2026-03-02T13:00:00Z", f"root cause: {c1}"),
-        (8, "2026-03-20T10:00:00Z", None, ""),
+        (7, "2023-03-06T11:00:00Z", "2023-03-06T13:00:00Z", f"root cause: {c1}"),
+        (8, "2023-03-24T10:00:00Z", None, ""),
     ):
         action = "closed" if closed else "opened"
         payload = issue(
@@ -166,5 +167,5 @@ def test_rework_rate_and_p90s_by_hand(data_home: DoraPaths) -> None:
         row["week"].isoformat(): (row["deployments"], row["rework_deployments"])
         for row in query_dicts(data_home, "SELECT * FROM gold.dora_weekly WHERE repo = '*' AND deployments > 0")
     }
-    # ISO weeks start on Monday: the 2nd to the 8th, and the 16th to the 22nd.
-    assert weekly == {"2026-03-02": (3, 1), "2026-03-16": (2, 1)}
+    # ISO weeks start on Monday: the 6th to the 12th, and the 20th to the 26th.
+    assert weekly == {"2023-03-06": (3, 1), "2023-03-20": (2, 1)}

@@ -44,16 +44,16 @@ def deployment(head: dict, at: str) -> tuple[str, dict]:
     )
 
 
-C1 = [commit("c1a", "2026-03-02 10:00:00.000000"), commit("c1b", "2026-03-02 10:30:00.000000")]
-C2 = [commit("c2a", "2026-03-03 09:00:00.000000"), commit("c2b", "2026-03-03 09:30:00.000000")]
-C3 = [commit("c3a", "2026-03-04 08:00:00.000000"), commit("c3b", "2026-03-04 08:30:00.000000")]
+C1 = [commit("c1a", "2023-03-02 10:00:00.000000"), commit("c1b", "2023-03-02 10:30:00.000000")]
+C2 = [commit("c2a", "2023-03-03 09:00:00.000000"), commit("c2b", "2023-03-03 09:30:00.000000")]
+C3 = [commit("c3a", "2023-03-04 08:00:00.000000"), commit("c3b", "2023-03-04 08:30:00.000000")]
 INCIDENT = (
     "issues",
     {
         "issue": {
-            "created_at": "2026-03-05 09:00:00.000000",
-            "updated_at": "2026-03-05 12:00:00.000000",
-            "closed_at": "2026-03-05 12:00:00.000000",
+            "created_at": "2023-03-05 09:00:00.000000",
+            "updated_at": "2023-03-05 12:00:00.000000",
+            "closed_at": "2023-03-05 12:00:00.000000",
             "number": 42,
             "labels": [{"name": "Incident"}],
             "body": f"root cause: {sha('c3b')}",
@@ -63,17 +63,17 @@ INCIDENT = (
 )
 HISTORY = [
     *changeset(ZERO_SHA, C1),
-    deployment(C1[-1], "2026-03-02 12:30:00.000000"),  # ships c1a (2.5 h) and c1b (2 h)
+    deployment(C1[-1], "2023-03-02 12:30:00.000000"),  # ships c1a (2.5 h) and c1b (2 h)
     *changeset(C1[-1]["id"], C2),  # not deployed on its own
     *changeset(C2[-1]["id"], C3),
-    deployment(C3[-1], "2026-03-04 10:30:00.000000"),  # ships c2a 25.5 h, c2b 25 h, c3a 2.5 h, c3b 2 h
+    deployment(C3[-1], "2023-03-04 10:30:00.000000"),  # ships c2a 25.5 h, c2b 25 h, c3a 2.5 h, c3b 2 h
     INCIDENT,  # blames c3b: the second deployment failed; restored after 3 h
 ]
 
 
 def land_as_the_receiver_does(paths: DoraPaths, history: list[tuple[str, dict]]) -> None:
     """One .json envelope per post; no sender delivery id, so one derived from the body."""
-    folder = paths.landing_dir / "github" / "2026" / "03" / "05"
+    folder = paths.landing_dir / "github" / "2023" / "03" / "05"
     folder.mkdir(parents=True, exist_ok=True)
     for index, (event_type, payload) in enumerate(history):
         body = json.dumps(payload)
@@ -81,7 +81,7 @@ def land_as_the_receiver_does(paths: DoraPaths, history: list[tuple[str, dict]])
             source="github",
             event_type=event_type,
             delivery_id="sha256:" + hashlib.sha256(f"github\n{event_type}\n{body}".encode()).hexdigest(),
-            received_at="2026-03-05T13:00:00Z",
+            received_at="2023-03-05T13:00:00Z",
             payload=payload,
             delivery_id_derived=True,
         )
@@ -99,7 +99,7 @@ def test_fourkeys_history_maps_to_the_documented_metrics(data_home: DoraPaths) -
     assert query(data_home, "SELECT DISTINCT repo, environment FROM silver.deployments") == [("unknown", "unspecified")]
     figures = ("deployments", "changes_deployed", "lead_time_median_hours", "failed_deployments")
     figures += ("change_failure_rate", "incidents", "incidents_resolved", "time_to_restore_median_hours")
-    march = date(2026, 3, 1)
+    march = date(2023, 3, 1)
     assert gold_monthly(data_home, figures) == {
         (march, "unknown"): {
             "deployments": 2,
@@ -135,7 +135,7 @@ def test_fourkeys_history_maps_to_the_documented_metrics(data_home: DoraPaths) -
 
 
 def test_a_status_naming_a_non_production_environment_is_still_filtered(data_home: DoraPaths) -> None:
-    event_type, payload = deployment(C1[-1], "2026-03-02 12:30:00.000000")
+    event_type, payload = deployment(C1[-1], "2023-03-02 12:30:00.000000")
     payload["deployment"]["environment"] = "staging"
     land_as_the_receiver_does(data_home, [*changeset(ZERO_SHA, C1), (event_type, payload)])
 
