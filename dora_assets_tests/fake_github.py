@@ -80,7 +80,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "github"
 DEFAULT_TOKEN = "ghp_fAkE0token0that0must0never0be0logged0x"
 DOCS = "https://docs.github.com/rest"
 API_VERSION = "2022-11-28"
-FIRST_TIME = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+FIRST_TIME = datetime(2023, 1, 5, 9, 0, tzinfo=UTC)
 RATE_LIMIT_WINDOW_SECONDS = 3600
 PRIMARY_MESSAGE = "API rate limit exceeded for user ID 21031067."
 SECONDARY_MESSAGE = (

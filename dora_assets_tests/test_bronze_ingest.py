@@ -26,7 +26,7 @@ def env(name: str, **overrides: object) -> dict:
         "source": "github",
         "event_type": "push",
         "delivery_id": name,
-        "received_at": "2026-11-02T14:03:11Z",
+        "received_at": "2023-11-02T14:03:11Z",
         "payload": sample("push/with-new-branch.payload.json"),
     }
     body.update(overrides)
@@ -62,7 +62,7 @@ def test_every_record_lands_or_is_quarantined_with_its_line(warehouse, landing: 
         + '{"source": "github", "event_type": "push", "delivery_id": "d3", "recei\n'  # truncated JSON
         + "\n"  # blank lines are not records
         + line(env("d4", source="bitbucket"))
-        + line(env("d5", received_at="2026-11-02 14:03:11"))  # no zone
+        + line(env("d5", received_at="2023-11-02 14:03:11"))  # no zone
         + line(env("d6", delivery_id=6))
         + line({k: v for k, v in env("d7").items() if k != "payload"})
         + line(env("d8", payload=[1, 2]))
@@ -221,7 +221,7 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_read_once_it_can_be(
 
 @pytest.mark.real_clock
 def test_settled_folders_are_not_listed_again_until_their_entries_change(warehouse, landing: Path) -> None:
-    first, second = landing / "github" / "2026" / "11" / "01", landing / "github" / "2026" / "11" / "02"
+    first, second = landing / "github" / "2023" / "11" / "01", landing / "github" / "2023" / "11" / "02"
     for day in (first, second):
         day.mkdir(parents=True)
         (day / "a.ndjson").write_text(line(env(f"{day.name}-a")) + line(env(f"{day.name}-b")), encoding="utf-8")
@@ -232,15 +232,15 @@ def test_settled_folders_are_not_listed_again_until_their_entries_change(warehou
     settling = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
     assert (settling.totals.files, settling.folders_skipped, settling.folders_settled) == (0, 0, 2)
     assert rows(warehouse, "SELECT folder, files FROM bronze.landing_folders ORDER BY 1") == [
-        ("github/2026/11/01", 1),
-        ("github/2026/11/02", 1),
+        ("github/2023/11/01", 1),
+        ("github/2023/11/02", 1),
     ]
     settled = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
     assert (settled.totals.files, settled.folders_skipped, settled.folders_settled) == (0, 2, 0)
 
     # A late file in a settled folder moves the folder's stamp: the folder is listed again.
     (first / "late.json").write_text(json.dumps(env("late")), encoding="utf-8")
-    assert [name for name, _ in pending_landing_files(warehouse, landing)[0]] == ["github/2026/11/01/late.json"]
+    assert [name for name, _ in pending_landing_files(warehouse, landing)[0]] == ["github/2023/11/01/late.json"]
     late = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
     assert (late.totals.landed, late.folders_skipped, late.folders_settled) == (1, 1, 0)
     assert rows(warehouse, "SELECT count(*) FROM bronze.raw_events") == [(5,)]
@@ -249,7 +249,7 @@ def test_settled_folders_are_not_listed_again_until_their_entries_change(warehou
     assert pending_landing_files(warehouse, landing)[0] == []
     # The latest row per folder counts; earlier rows stay (bronze is append-only).
     assert rows(warehouse, "SELECT folder, files FROM bronze.landing_folders ORDER BY settled_at DESC LIMIT 1") == [
-        ("github/2026/11/01", 2)
+        ("github/2023/11/01", 2)
     ]
 
 
@@ -306,10 +306,10 @@ def test_small_batches_give_the_same_result(tmp_path: Path, landing: Path) -> No
 
 ENVELOPE_CASES = [
     env("ok-1"),
-    env("ok-2", received_at="2026-11-02T14:03:11.123456+02:00"),
-    env("ok-3", received_at="2026-11-02T14:03:11-0700"),
+    env("ok-2", received_at="2023-11-02T14:03:11.123456+02:00"),
+    env("ok-3", received_at="2023-11-02T14:03:11-0700"),
     env("ok-4", extra_field="kept out of bronze"),
-    env("bad-1", received_at="2026-11-02T14:03:11"),
+    env("bad-1", received_at="2023-11-02T14:03:11"),
     env("bad-2", received_at="yesterday"),
     env("bad-3", received_at=1762092191),
     env("bad-4", source=None),
@@ -319,7 +319,7 @@ ENVELOPE_CASES = [
     env("bad-8", delivery_id="bad-" + "x" * 252),
     env("bad-9", payload="{}"),
     env("bad-10", event_type=["push"]),
-    env("bad-11", received_at="2026-13-02T14:03:11Z"),
+    env("bad-11", received_at="2023-13-02T14:03:11Z"),
 ]
 
 

@@ -27,7 +27,7 @@ from dora_assets_tests.fake_github import DEFAULT_TOKEN, FakeGitHub
 
 REPO = "acme/app"
 DEPLOYMENTS = f"/repos/{REPO}/deployments"
-START = 1_767_606_000.0  # 2026-01-05T09:40:00Z
+START = 1_672_911_600.0  # 2023-01-05T09:40:00Z
 
 
 class FakeClock:
@@ -76,7 +76,7 @@ def open_session(github: FakeGitHub, clock: FakeClock) -> Iterator[Callable[...,
 def add_deployments(github: FakeGitHub, count: int, environment: str = "production") -> list[int]:
     """``count`` deployments an hour apart; their ids newest first (the API's order)."""
     ids = [
-        github.add_deployment(REPO, environment=environment, at=f"2026-01-05T{10 + n:02d}:00:00Z")["id"]
+        github.add_deployment(REPO, environment=environment, at=f"2023-01-05T{10 + n:02d}:00:00Z")["id"]
         for n in range(count)
     ]
     return ids[::-1]
@@ -139,7 +139,7 @@ def test_an_etag_gives_304_on_the_first_page_only_and_a_change_gives_items(
     assert session.stats.not_modified == 1
     assert session.stats.remaining == remaining, "a 304 does not count against the rate limit"
 
-    newest = github.add_deployment(REPO, at="2026-01-06T09:00:00Z")["id"]
+    newest = github.add_deployment(REPO, at="2023-01-06T09:00:00Z")["id"]
     changed = session.list(DEPLOYMENTS, etag=first.etag)
     assert not changed.not_modified and changed.etag not in (None, first.etag)
     assert [item["id"] for item in changed] == [newest, *ids]
@@ -488,34 +488,34 @@ def test_the_fake_serves_githubs_list_semantics(github: FakeGitHub, open_session
     """What the extractor relies on: commits of a branch in a window, newest first; statuses
     newest first; closed pulls by update; issues by label, pull requests among them."""
     for hour in range(4):
-        github.add_commit(REPO, message=f"change {hour}", at=f"2026-01-05T{10 + hour:02d}:00:00Z")
-    github.add_commit(REPO, branch="feature", message="elsewhere", at="2026-01-05T11:30:00Z")
-    deployment = github.add_deployment(REPO, at="2026-01-05T15:00:00Z", statuses=["in_progress", "failure", "success"])
-    merged = github.add_pull(REPO, at="2026-01-04T09:00:00Z", merged_at="2026-01-05T12:00:00Z", labels=["bug"])
-    closed = github.add_pull(REPO, at="2026-01-04T10:00:00Z", closed_at="2026-01-05T13:00:00Z")
-    github.add_pull(REPO, at="2026-01-04T11:00:00Z")
-    incident = github.add_issue(REPO, labels=["Incident", "sev1"], at="2026-01-05T16:00:00Z")
-    github.add_issue(REPO, labels=["bug"], at="2026-01-05T16:30:00Z")
+        github.add_commit(REPO, message=f"change {hour}", at=f"2023-01-05T{10 + hour:02d}:00:00Z")
+    github.add_commit(REPO, branch="feature", message="elsewhere", at="2023-01-05T11:30:00Z")
+    deployment = github.add_deployment(REPO, at="2023-01-05T15:00:00Z", statuses=["in_progress", "failure", "success"])
+    merged = github.add_pull(REPO, at="2023-01-04T09:00:00Z", merged_at="2023-01-05T12:00:00Z", labels=["bug"])
+    closed = github.add_pull(REPO, at="2023-01-04T10:00:00Z", closed_at="2023-01-05T13:00:00Z")
+    github.add_pull(REPO, at="2023-01-04T11:00:00Z")
+    incident = github.add_issue(REPO, labels=["Incident", "sev1"], at="2023-01-05T16:00:00Z")
+    github.add_issue(REPO, labels=["bug"], at="2023-01-05T16:30:00Z")
     session = open_session()
 
-    window = {"sha": "main", "since": "2026-01-05T11:00:00Z", "until": "2026-01-05T12:00:00Z"}
+    window = {"sha": "main", "since": "2023-01-05T11:00:00Z", "until": "2023-01-05T12:00:00Z"}
     commits = list(session.list(f"/repos/{REPO}/commits", window))
     assert [commit["commit"]["message"] for commit in commits] == ["change 2", "change 1"]
     assert commits[0]["parents"][0]["sha"] == commits[1]["sha"]
-    assert commits[0]["commit"]["committer"]["date"] == "2026-01-05T12:00:00Z"
+    assert commits[0]["commit"]["committer"]["date"] == "2023-01-05T12:00:00Z"
 
     states = [status["state"] for status in session.list(f"/repos/{REPO}/deployments/{deployment['id']}/statuses")]
     assert states == ["success", "failure", "in_progress"]
 
     pulls = list(session.list(f"/repos/{REPO}/pulls", {"state": "closed", "sort": "updated", "direction": "desc"}))
     assert [pull["number"] for pull in pulls] == [closed["number"], merged["number"]]
-    assert pulls[1]["merged_at"] == "2026-01-05T12:00:00Z" and pulls[0]["merged_at"] is None
+    assert pulls[1]["merged_at"] == "2023-01-05T12:00:00Z" and pulls[0]["merged_at"] is None
     assert "merged" not in pulls[0], "the list endpoint has no `merged`: use merged_at"
     assert pulls[1]["head"]["sha"] and pulls[1]["base"]["ref"] == "main"
 
     issues = list(session.list(f"/repos/{REPO}/issues", {"labels": "incident", "state": "all"}))
     assert [issue["number"] for issue in issues] == [incident["number"]]
-    everything = list(session.list(f"/repos/{REPO}/issues", {"state": "all", "since": "2026-01-05T00:00:00Z"}))
+    everything = list(session.list(f"/repos/{REPO}/issues", {"state": "all", "since": "2023-01-05T00:00:00Z"}))
     assert {issue["number"]: "pull_request" in issue for issue in everything} == {
         1: True,
         2: True,
@@ -532,8 +532,8 @@ def test_a_comparison_pages_the_commits_a_branch_gained_oldest_first(
     """``list(..., items_key="commits")`` pages the ``commits`` array of an object (GET /compare),
     following GitHub's next links; the fake answers with what head has and base has not, whatever
     the commits' dates (the third is dated a week before the others)."""
-    base = github.add_commit(REPO, message="base", at="2026-01-05T10:00:00Z")
-    dates = ["2026-01-05T11:00:00Z", "2026-01-05T12:00:00Z", "2025-12-29T09:00:00Z", "2026-01-05T13:00:00Z"]
+    base = github.add_commit(REPO, message="base", at="2023-01-05T10:00:00Z")
+    dates = ["2023-01-05T11:00:00Z", "2023-01-05T12:00:00Z", "2022-12-29T09:00:00Z", "2023-01-05T13:00:00Z"]
     gained = [github.add_commit(REPO, message=f"gained {n}", at=at)["sha"] for n, at in enumerate(dates)]
     session = open_session(per_page=3)
 

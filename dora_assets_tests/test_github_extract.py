@@ -407,7 +407,7 @@ def test_a_bad_token_or_repo_fails_in_one_line_and_other_repos_still_land(
 def test_a_deployment_that_never_reports_back_is_given_up_after_the_horizon(tmp_path: Path, github: FakeGitHub) -> None:
     # extract_repo with an injected "now" (a frozen clock, no calendar date matters), on a real
     # DuckDB file and the fake API.
-    start = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    start = datetime(2023, 6, 15, 12, 0, tzinfo=UTC)
     github.add_repo(REPO)
     github.add_commit(REPO, sha=C1, at=start - timedelta(hours=2))
     stuck = github.add_deployment(REPO, sha=C1, at=start - timedelta(hours=1), statuses=["queued"])

@@ -12,7 +12,7 @@ from dora_assets_tests import oracle
 SHA = {name: (name * 20)[:40] for name in ("a1", "b2", "c3", "d4", "e5", "f6")}
 
 
-def envelope(delivery_id: str, event_type: str, payload: dict, received_at: str = "2026-03-01T00:00:00Z") -> dict:
+def envelope(delivery_id: str, event_type: str, payload: dict, received_at: str = "2023-03-01T00:00:00Z") -> dict:
     return {
         "delivery_id": delivery_id,
         "source": "github",
@@ -63,33 +63,33 @@ def issue(delivery_id: str, repo: str, number: int, action: str, updated_at: str
 
 
 HISTORY = [
-    push("p1", "acme/api", "main", "2026-03-01T10:00:00Z", SHA["a1"], [(SHA["a1"], "2026-03-01T08:00:00Z")]),
-    push("p2", "acme/api", "main", "2026-03-02T10:00:00Z", SHA["b2"], [(SHA["b2"], "2026-03-02T09:00:00Z")]),
+    push("p1", "acme/api", "main", "2023-03-01T10:00:00Z", SHA["a1"], [(SHA["a1"], "2023-03-01T08:00:00Z")]),
+    push("p2", "acme/api", "main", "2023-03-02T10:00:00Z", SHA["b2"], [(SHA["b2"], "2023-03-02T09:00:00Z")]),
     # Ships a1 (28 h) and b2 (3 h); the later success and the staging deployment change nothing.
-    deployment_status("s1", "acme/api", 1, SHA["b2"], "2026-03-02T12:00:00Z"),
-    deployment_status("s2", "acme/api", 1, SHA["b2"], "2026-03-03T12:00:00Z"),
-    deployment_status("s3", "acme/api", 2, SHA["b2"], "2026-03-02T13:00:00Z", environment="staging"),
-    deployment_status("s4", "acme/api", 3, SHA["b2"], "2026-03-02T14:00:00Z", state="failure"),
+    deployment_status("s1", "acme/api", 1, SHA["b2"], "2023-03-02T12:00:00Z"),
+    deployment_status("s2", "acme/api", 1, SHA["b2"], "2023-03-03T12:00:00Z"),
+    deployment_status("s3", "acme/api", 2, SHA["b2"], "2023-03-02T13:00:00Z", environment="staging"),
+    deployment_status("s4", "acme/api", 3, SHA["b2"], "2023-03-02T14:00:00Z", state="failure"),
     # A feature branch: a change (activity) that no deployment ships.
-    push("p3", "acme/api", "feature", "2026-03-05T10:00:00Z", SHA["c3"], [(SHA["c3"], "2026-03-05T09:00:00Z")]),
+    push("p3", "acme/api", "feature", "2023-03-05T10:00:00Z", SHA["c3"], [(SHA["c3"], "2023-03-05T09:00:00Z")]),
     # April: d4 is new (2 h), a1 rides again but was already shipped in March.
     push(
         "p4",
         "acme/api",
         "main",
-        "2026-04-01T10:00:00Z",
+        "2023-04-01T10:00:00Z",
         SHA["d4"],
-        [(SHA["a1"], "2026-03-01T08:00:00Z"), (SHA["d4"], "2026-04-01T09:00:00Z")],
+        [(SHA["a1"], "2023-03-01T08:00:00Z"), (SHA["d4"], "2023-04-01T09:00:00Z")],
     ),
-    deployment_status("s5", "acme/api", 4, SHA["d4"], "2026-04-01T11:00:00Z"),
+    deployment_status("s5", "acme/api", 4, SHA["d4"], "2023-04-01T11:00:00Z"),
     # An incident blaming d4 by an abbreviated upper-case sha, resolved after 6 h.
     issue(
         "i1",
         "acme/api",
         7,
         "opened",
-        "2026-04-02T00:00:00Z",
-        created_at="2026-04-02T00:00:00Z",
+        "2023-04-02T00:00:00Z",
+        created_at="2023-04-02T00:00:00Z",
         state="open",
         body=f"Root cause: {SHA['d4'][:8].upper()}",
     ),
@@ -98,17 +98,17 @@ HISTORY = [
         "acme/api",
         7,
         "closed",
-        "2026-04-02T06:00:00Z",
-        created_at="2026-04-02T00:00:00Z",
+        "2023-04-02T06:00:00Z",
+        created_at="2023-04-02T00:00:00Z",
         state="closed",
-        closed_at="2026-04-02T06:00:00Z",
+        closed_at="2023-04-02T06:00:00Z",
         body=f"Root cause: {SHA['d4'][:8].upper()}",
     ),
     # Another repo, active only in May, with an incident still open.
-    issue("i3", "acme/web", 1, "opened", "2026-05-10T00:00:00Z", created_at="2026-05-10T00:00:00Z", state="open"),
+    issue("i3", "acme/web", 1, "opened", "2023-05-10T00:00:00Z", created_at="2023-05-10T00:00:00Z", state="open"),
     # A deleted incident never counts.
-    issue("i4", "acme/web", 2, "opened", "2026-05-11T00:00:00Z", created_at="2026-05-11T00:00:00Z", state="open"),
-    issue("i5", "acme/web", 2, "deleted", "2026-05-12T00:00:00Z", created_at="2026-05-11T00:00:00Z", state="open"),
+    issue("i4", "acme/web", 2, "opened", "2023-05-11T00:00:00Z", created_at="2023-05-11T00:00:00Z", state="open"),
+    issue("i5", "acme/web", 2, "deleted", "2023-05-12T00:00:00Z", created_at="2023-05-11T00:00:00Z", state="open"),
 ]
 
 QUIET = {
@@ -146,7 +146,7 @@ MAY_WEB = {**QUIET, "incidents": 1}
 
 
 def test_oracle_on_a_hand_computed_history() -> None:
-    march, april, may = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
+    march, april, may = date(2023, 3, 1), date(2023, 4, 1), date(2023, 5, 1)
 
     assert oracle.expected_monthly(HISTORY) == {
         (march, "acme/api"): MARCH,
@@ -162,13 +162,13 @@ def test_oracle_on_a_hand_computed_history() -> None:
 def test_oracle_redefinition_of_production_moves_deployments() -> None:
     with_staging = oracle.expected_monthly(HISTORY, production_environments=("production", "staging"))
 
-    assert with_staging[(date(2026, 3, 1), "acme/api")]["deployments"] == 2
+    assert with_staging[(date(2023, 3, 1), "acme/api")]["deployments"] == 2
     # Staging deployment 2 came after deployment 1 and ships nothing new.
-    assert with_staging[(date(2026, 3, 1), "acme/api")]["changes_deployed"] == 2
+    assert with_staging[(date(2023, 3, 1), "acme/api")]["changes_deployed"] == 2
 
 
 def test_oracle_reads_each_delivery_once(tmp_path: Path) -> None:
-    day = tmp_path / "github" / "2026" / "03" / "01"
+    day = tmp_path / "github" / "2023" / "03" / "01"
     day.mkdir(parents=True)
     (day / "deliveries.ndjson").write_text("\n".join(json.dumps(e) for e in HISTORY[:3]) + "\n\n")
     (tmp_path / "redelivery.json").write_text(json.dumps(HISTORY[1]))

@@ -651,7 +651,7 @@ def test_services_turn_a_webhook_and_dropped_files_into_gold_through_sensor_tick
     # One delivery through the receiver, signed with the secret from the environment ...
     delivery = str(uuid.uuid4())
     body = json.dumps(
-        {"action": "created", "starred_at": "2026-05-02T10:00:00Z", "repository": {"full_name": "acme/api"}}
+        {"action": "created", "starred_at": "2023-05-02T10:00:00Z", "repository": {"full_name": "acme/api"}}
     )
     signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
     headers = {"X-GitHub-Event": "star", "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}

@@ -18,7 +18,7 @@ REPO = "Codertocat/Hello-World"
 def land(paths: DoraPaths, *events: tuple[str, str]) -> None:
     """Land each sample payload (event type, fixture path) as one delivery."""
     envelopes = [
-        envelope(event_type, sample(relative), f"sample-{index}", "2026-01-01T00:00:00Z")
+        envelope(event_type, sample(relative), f"sample-{index}", "2023-01-01T00:00:00Z")
         for index, (event_type, relative) in enumerate(events)
     ]
     write_landing_file(paths.landing_dir / "samples.ndjson", envelopes)
@@ -114,7 +114,7 @@ def test_reopened_and_deleted_issue_samples(data_home: DoraPaths, tmp_path: Path
     # A later delivery deletes the issue: it is no longer an incident.
     write_landing_file(
         data_home.landing_dir / "deleted.json",
-        envelope("issues", sample("issues/deleted.payload.json"), "sample-deleted", "2026-01-02T00:00:00Z"),
+        envelope("issues", sample("issues/deleted.payload.json"), "sample-deleted", "2023-01-02T00:00:00Z"),
     )
     materialize_everything()
     assert query(data_home, "SELECT count(*) FROM silver.incidents") == [(0,)]
