@@ -275,6 +275,7 @@ def test_a_folder_settles_only_once_everything_in_it_is_accounted_for(warehouse,
     assert (off.folders_skipped, off.folders_settled) == (0, 0)
 
 
+@pytest.mark.real_clock
 def test_a_folder_written_to_between_the_scan_and_settling_does_not_settle(warehouse, landing: Path) -> None:
     day = landing / "day"
     day.mkdir()
