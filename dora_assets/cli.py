@@ -226,12 +226,19 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_refresh(args: argparse.Namespace) -> int:
     """Ingest new landing files, then rebuild silver for the days they can change, and gold."""
     from dora_assets.definitions import INGEST_JOB_NAME
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_affected_from, transform_range
     from dora_assets.windows import partition_range_tags
 
     ingest = _run_and_report("refresh", INGEST_JOB_NAME)
-    affected = ingest.materialized.get("bronze/raw_events", {}).get("affected_from") or None
-    first, last = transform_range([date.fromisoformat(affected) if affected else None], datetime.now(UTC).date())
+    # The ingest step reads the transform ledger in its own connection: its affected_from covers
+    # the new batches and every window an earlier, killed or failed, transform left pending.
+    landed = ingest.materialized.get("bronze/raw_events", {})
+    if landed.get("pending_earlier"):
+        print(
+            f"refresh: {landed['pending_earlier']} pending window(s) from an earlier run, from "
+            f"{landed.get('pending_from')}: transformed now"
+        )
+    first, last = transform_range([ingest_affected_from(landed)], datetime.now(UTC).date())
     transform = _run_and_report("refresh", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
     if "gold/dora_dashboard" in transform.materialized:
         print(f"refresh: dashboard {DoraPaths.from_env().reports_dir / 'dora.html'}")
@@ -408,7 +415,7 @@ def command_status(args: argparse.Namespace) -> int:
     from dora_assets.runs import dagster_instance, platform_status
 
     status = platform_status(dagster_instance(DoraPaths.from_env()))
-    failing = [check for check in status.checks if not check.passed]
+    failing = [check for check in status.checks if check.failing]
     failed_errors = [check for check in failing if check.severity == "ERROR"]
     if args.json:
         print(json.dumps(asdict(status), indent=2, default=str))
@@ -434,6 +441,11 @@ def command_status(args: argparse.Namespace) -> int:
     print(
         f"checks:          {len(status.checks) - len(failing)} of {len(status.checks)} passing, "
         f"{len(failed_errors)} ERROR and {len(failing) - len(failed_errors)} WARN failing"
+        + (
+            f", {in_progress} being re-evaluated"
+            if (in_progress := sum(c.status == "in_progress" for c in status.checks))
+            else ""
+        )
     )
     for check in failing:
         print(f"  {check.severity:<5} {check.asset} {check.check}: {check.description}")
@@ -454,15 +466,33 @@ def command_checks(args: argparse.Namespace) -> int:
         for error in outcome.step_errors:
             print(f"checks: step failed: {error}", file=sys.stderr)
     results = latest_check_results(instance)
-    failed_errors = [result for result in results if not result.passed and result.severity == "ERROR"]
+    failed_errors = [result for result in results if result.failing_error]
+    in_progress = [result for result in results if result.status == "in_progress"]
     if args.json:
-        print(json.dumps([asdict(result) for result in results], indent=2, default=str))
+        print(json.dumps([{**asdict(result), "failing": result.failing} for result in results], indent=2, default=str))
     else:
         for result in results:
-            verdict = "ok  " if result.passed else ("FAIL" if result.severity == "ERROR" else "warn")
-            print(f"{verdict} {result.severity:<5} {result.asset:<28} {result.check:<32} {result.description or ''}")
-        print(f"\nchecks: {len(results)} checks, {len(failed_errors)} ERROR check(s) failing")
+            print(
+                f"{_verdict(result)} {result.severity:<5} {result.asset:<28} {result.check:<32} "
+                f"{result.description or ''}{_in_progress_note(result)}"
+            )
+        running = f", {len(in_progress)} being re-evaluated by a run in progress" if in_progress else ""
+        print(f"\nchecks: {len(results)} checks, {len(failed_errors)} ERROR check(s) failing{running}")
     return 1 if failed_errors else 0
+
+
+def _verdict(result) -> str:
+    if result.status == "in_progress" and result.evaluated_at is None:
+        return "... "
+    if result.passed:
+        return "ok  "
+    return "FAIL" if result.severity == "ERROR" else "warn"
+
+
+def _in_progress_note(result) -> str:
+    if result.status != "in_progress":
+        return ""
+    return f" [re-evaluating in run {result.run_id[:8]}; result from {(result.evaluated_at or 'never')[:16]}]"
 
 
 def command_audit(args: argparse.Namespace) -> int:

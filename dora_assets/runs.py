@@ -240,8 +240,15 @@ def _uses_postgres(text: str) -> bool:
 
 @dataclass
 class CheckOutcome:
-    """One check's result. ``status`` is ``evaluated``, or ``not_evaluated`` for a check that
-    has never run or whose latest run skipped it (reported as failed: an unchecked asset is a gap)."""
+    """One check's result, as the commands and the dashboard show it. ``status`` is:
+
+    - ``evaluated``: the latest run that planned the check evaluated it;
+    - ``in_progress``: a queued or running run will evaluate it again; ``passed``, ``severity``,
+      ``description`` and ``evaluated_at`` are those of its last completed evaluation (if any),
+      and ``run_id`` is the run in progress;
+    - ``not_evaluated``: it never ran, or the latest run that planned it failed or skipped it
+      (an unchecked asset is a gap, so this counts as failing at ERROR).
+    """
 
     asset: str
     check: str
@@ -252,6 +259,16 @@ class CheckOutcome:
     status: str = "evaluated"
     evaluated_at: str | None = None
     run_id: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        """Failed at its last completed evaluation, or left unevaluated. A check being evaluated
+        for the first time has no result yet and is not failing."""
+        return not self.passed and not (self.status == "in_progress" and self.evaluated_at is None)
+
+    @property
+    def failing_error(self) -> bool:
+        return self.failing and self.severity == "ERROR"
 
 
 @dataclass
@@ -308,38 +325,68 @@ def root_cause(error: SerializableErrorInfo) -> str:
 
 
 def latest_check_results(instance: DagsterInstance) -> list[CheckOutcome]:
-    """The latest result of every check in the definitions, as recorded on ``instance``."""
+    """The latest result of every check in the definitions, as recorded on ``instance``.
+
+    A check that a queued or running run has planned is shown with its last completed result,
+    marked ``in_progress``: a normal run must not make every check it will re-evaluate look
+    failed. Only a check whose planning run has finished without evaluating it (the run failed,
+    or an upstream step failed and the check was skipped), or that never ran, is ``not_evaluated``.
+    """
     from dora_assets.definitions import defs
 
     keys = sorted(
         defs.resolve_asset_graph().asset_check_keys, key=lambda key: (key.asset_key.to_user_string(), key.name)
     )
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
-    outcomes = []
-    for key in keys:
-        record = records.get(key)
-        evaluation = record.evaluation if record and record.status in EVALUATED else None
-        if evaluation is None:
-            outcomes.append(
-                CheckOutcome(
-                    asset=key.asset_key.to_user_string(),
-                    check=key.name,
-                    passed=False,
-                    severity="ERROR",
-                    description="never evaluated"
-                    if record is None
-                    else f"not evaluated by the latest run that planned it ({record.status.value}: an upstream "
-                    "step failed or the run is still going)",
-                    metadata={},
-                    status="not_evaluated",
-                    run_id=record.run_id if record else None,
-                )
-            )
+    return [_latest_outcome(instance, key, records.get(key)) for key in keys]
+
+
+def _latest_outcome(instance: DagsterInstance, key, record) -> CheckOutcome:
+    if record is not None and record.status in EVALUATED:
+        return _recorded_outcome(record)
+    asset, name = key.asset_key.to_user_string(), key.name
+    run = instance.get_run_by_id(record.run_id) if record is not None else None
+    if run is not None and not run.is_finished:
+        completed = instance.event_log_storage.get_asset_check_execution_history(key, limit=1, status=set(EVALUATED))
+        if completed:
+            outcome = _recorded_outcome(completed[0])
         else:
-            outcome = _check_outcome(evaluation, run_id=record.run_id)
-            outcome.evaluated_at = datetime.fromtimestamp(record.create_timestamp, UTC).isoformat()
-            outcomes.append(outcome)
-    return outcomes
+            outcome = CheckOutcome(
+                asset=asset,
+                check=name,
+                passed=False,
+                severity="ERROR",
+                description="being evaluated for the first time",
+                metadata={},
+            )
+        outcome.status = "in_progress"
+        outcome.run_id = run.run_id
+        return outcome
+    if record is None:
+        description = "never evaluated"
+    elif run is None:
+        description = "not evaluated: the run that planned it was deleted"
+    else:
+        description = (
+            f"not evaluated by the latest run that planned it (run {run.status.value.lower()}: "
+            "an upstream step failed, or the check was skipped)"
+        )
+    return CheckOutcome(
+        asset=asset,
+        check=name,
+        passed=False,
+        severity="ERROR",
+        description=description,
+        metadata={},
+        status="not_evaluated",
+        run_id=record.run_id if record else None,
+    )
+
+
+def _recorded_outcome(record) -> CheckOutcome:
+    outcome = _check_outcome(record.evaluation, run_id=record.run_id)
+    outcome.evaluated_at = datetime.fromtimestamp(record.create_timestamp, UTC).isoformat()
+    return outcome
 
 
 def _check_outcome(evaluation: AssetCheckEvaluation, *, run_id: str | None) -> CheckOutcome:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRunStatus
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.conftest import query
@@ -163,3 +163,39 @@ def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) 
     assert broken["last_failed_run"]["job"] == "dora_ingest"
     assert broken["last_run"]["status"] == "FAILURE"
     assert broken["last_ingest"]["records_landed"] == 23
+
+
+def test_a_run_in_progress_shows_last_results_and_only_a_failed_run_counts_as_failing(data_home: DoraPaths) -> None:
+    from dora_assets.definitions import CHECKS_JOB_NAME, defs
+    from dora_assets.runs import dagster_instance
+
+    land_history(data_home)
+    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    instance = dagster_instance(data_home)
+    # A run created but not yet started, as a sensor's run waits in the queue: Dagster records
+    # every check it plans at creation.
+    queued = instance.create_run_for_job(defs.resolve_job_def(CHECKS_JOB_NAME), tags={"dora/trigger": "test"})
+    assert queued.status == DagsterRunStatus.NOT_STARTED
+
+    while_queued = run_cli(data_home, "checks", "--json")
+
+    assert while_queued.returncode == 0, while_queued.stdout
+    results = json.loads(while_queued.stdout)
+    assert {entry["status"] for entry in results} == {"in_progress"}
+    assert {entry["run_id"] for entry in results} == {queued.run_id}
+    accounting = next(entry for entry in results if entry["check"] == "accounting_balanced")
+    # The last completed result is shown: the refresh's recount of the 24 records.
+    assert accounting["passed"] is True and accounting["metadata"]["records_seen"] == 24
+    assert accounting["evaluated_at"] and accounting["failing"] is False
+    listing = run_cli(data_home, "checks")
+    assert "0 ERROR check(s) failing" in listing.stdout and "being re-evaluated by a run in progress" in listing.stdout
+    assert "FAIL" not in listing.stdout
+    assert "0 ERROR and 0 WARN failing" in run_cli(data_home, "status").stdout
+
+    instance.report_run_failed(queued)  # the run died before evaluating anything
+
+    after_failure = run_cli(data_home, "checks", "--json")
+    assert after_failure.returncode == 1
+    failed = json.loads(after_failure.stdout)
+    assert {entry["status"] for entry in failed} == {"not_evaluated"}
+    assert all(entry["failing"] and "run failure" in entry["description"] for entry in failed)

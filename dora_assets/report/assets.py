@@ -37,7 +37,7 @@ def dora_dashboard(context: AssetExecutionContext, warehouse: DuckDBWarehouse, c
     temporary = target.with_name(f".{DASHBOARD_FILE}.tmp")
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(target)  # readers never see a half-written page
-    failing = [check for check in checks if not check.passed and check.severity == "ERROR"]
+    failing = [check for check in checks if check.failing_error]
     context.log.info(f"dashboard written to {target} ({len(page)} bytes, {len(failing)} failing ERROR checks)")
     return MaterializeResult(
         metadata={

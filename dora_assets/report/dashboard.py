@@ -50,8 +50,7 @@ def render_dashboard(
     org = {row["window_days"]: row for row in fetch_dicts(connection, "gold", "dashboard_org")}
     teams = fetch_dicts(connection, "gold", "dashboard_teams")
     weeks = fetch_dicts(connection, "gold", "dashboard_weeks", {"weeks": TREND_WEEKS})
-    failing = [check for check in checks if not check.passed]
-    failing_errors = [check for check in failing if check.severity == "ERROR"]
+    failing_errors = [check for check in checks if check.failing_error]
     main = org.get(30)
     benchmark = (main or {}).get("benchmark", "")
     body = [
@@ -125,12 +124,20 @@ def _health_banner(checks: Sequence[CheckOutcome], failing_errors: list[CheckOut
     return f'<p class="health good" data-health="passing">All {len(checks)} checks pass at ERROR severity.</p>'
 
 
+def _verdict(check: CheckOutcome) -> str:
+    if check.status == "in_progress" and check.evaluated_at is None:
+        return "running"
+    return "FAIL" if check.failing else "pass"
+
+
 def _health_table(checks: Sequence[CheckOutcome]) -> str:
-    ordered = sorted(checks, key=lambda check: (check.passed, check.severity != "ERROR", check.asset, check.check))
+    ordered = sorted(checks, key=lambda check: (not check.failing, check.severity != "ERROR", check.asset, check.check))
     rows = "".join(
-        f'<tr class="{"ok" if check.passed else "failed"}"><td>{"pass" if check.passed else "FAIL"}</td>'
+        f'<tr class="{"failed" if check.failing else "ok"}" data-status="{escape(check.status)}">'
+        f"<td>{_verdict(check)}</td>"
         f"<td>{escape(check.severity)}</td><td>{escape(check.asset)}</td><td>{escape(check.check)}</td>"
-        f"<td>{escape(check.description or '')}</td><td>{escape((check.evaluated_at or 'never')[:16])}</td></tr>"
+        f"<td>{escape(check.description or '')}</td><td>{escape((check.evaluated_at or 'never')[:16])}"
+        f"{' (re-evaluating)' if check.status == 'in_progress' else ''}</td></tr>"
         for check in ordered
     )
     return (
