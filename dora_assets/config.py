@@ -80,6 +80,12 @@ class CheckThresholds(BaseModel):
     landing_backlog_minutes: float = Field(
         default=60.0, gt=0, description="Landing files waiting longer than this mean ingestion stopped."
     )
+    transform_lag_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="Ingested deliveries whose days have waited longer than this for silver and gold (a killed or "
+        "failed transform: bronze.pending_transforms) fail silver/pushes: transform_lag at ERROR.",
+    )
     future_tolerance_minutes: float = Field(default=10.0, ge=0, description="Clock skew tolerated.")
     max_lead_time_days: float = Field(default=365.0, gt=0, description="Longer lead times are absurd.")
     max_quarantine_share: float = Field(default=0.01, ge=0, le=1, description="Of recent records.")

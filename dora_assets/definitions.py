@@ -49,6 +49,7 @@ from dora_assets.extract.assets import EXTRACT_JOB_NAME, github_api
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
+from dora_assets.gold.transform_runs import transform_runs
 from dora_assets.report.assets import dora_dashboard
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.silver.assets import silver_assets
@@ -122,7 +123,7 @@ dora_checks_job = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets, dora_dashboard],
+    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard],
     asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
     jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_report_job, dora_checks_job],
     schedules=[

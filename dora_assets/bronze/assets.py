@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import DuckDBWarehouse, LandingFolder
+from dora_assets.transform_ledger import INGESTED_THROUGH
 
 RAW_EVENTS = AssetKey(["bronze", "raw_events"])
 QUARANTINE = AssetKey(["bronze", "quarantine"])
@@ -155,6 +156,13 @@ def bronze_ingestion(
         f"{totals.quarantined} quarantined, {totals.duplicates} duplicates; {len(report.in_flight)} in flight; "
         f"{report.folders_skipped} settled folders not listed, {report.folders_settled} newly settled"
     )
+    known = [day for day in (totals.affected_from, report.pending_from) if day is not None]
+    affected_from = min(known) if known else None
+    if report.pending_earlier:
+        context.log.warning(
+            f"{len(report.pending_earlier)} ingested window(s) from earlier runs still wait for a transform "
+            f"(from {report.pending_from}): the transform after this ingest covers them"
+        )
     for problem in report.unreadable:
         context.log.warning(f"landing file not readable now, left for the next run: {problem}")
     batch = {
@@ -164,7 +172,15 @@ def bronze_ingestion(
         "records_quarantined": totals.quarantined,
         "records_duplicate": totals.duplicates,
         "accounting_balanced": totals.balanced,
-        "affected_from": totals.affected_from.isoformat() if totals.affected_from else "",
+        # The earliest day the new batches *or any window still pending in the transform ledger*
+        # can change: whoever reads it (the transform sensor, `dora-assets refresh`) also covers
+        # what a killed or failed transform left behind (dora_assets/transform_ledger.py).
+        "affected_from": affected_from.isoformat() if affected_from else "",
+        "new_affected_from": totals.affected_from.isoformat() if totals.affected_from else "",
+        "pending_windows": len(report.pending),
+        "pending_earlier": len(report.pending_earlier),
+        "pending_from": report.pending_from.isoformat() if report.pending_from else "",
+        INGESTED_THROUGH: report.ingested_through,
         "files_in_flight": len(report.in_flight),
         "files_unreadable": MetadataValue.json(report.unreadable),
         "ingest_batches": report.batches,

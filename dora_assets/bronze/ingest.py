@@ -4,6 +4,9 @@ Python only lists and hashes files; DuckDB reads and validates every record. Fil
 in batches of bounded size, and each batch commits its rows (raw events, quarantine,
 duplicates) together with its ledger rows in one transaction: a process killed at any point
 leaves either the whole batch or none of it, and the next run picks up where the ledger says.
+The same transaction writes the batch's row of the transform ledger (bronze.pending_transforms:
+the days its deliveries can change, pending until a transform covers them; see
+dora_assets/transform_ledger.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from dora_assets.bronze.landing import (
     scan_landing,
 )
 from dora_assets.sql import run_sql, sql_file
+from dora_assets.transform_ledger import PendingWindow, pending_windows
+from dora_assets.transform_ledger import ingested_through as ledger_high_water
 
 LINE_DELIMITER = "\x1e\x1f\x1e\x1f"
 RAW_LIMIT_CHARACTERS = 64 * 1024
@@ -76,6 +81,18 @@ class IngestReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     folders_skipped: int = 0  # settled folders the walk did not list
     folders_settled: int = 0  # folders that settled in this ingest
+    pending: list[PendingWindow] = field(default_factory=list)  # the transform ledger after this ingest
+    ingested_through: int = 0  # its newest batch (the high-water mark a later transform reads through)
+
+    @property
+    def pending_from(self) -> date | None:
+        """The earliest day a pending window (this ingest's or an earlier one's) can change."""
+        return min((window.first_day for window in self.pending), default=None)
+
+    @property
+    def pending_earlier(self) -> list[PendingWindow]:
+        """Windows that earlier ingests left pending (a transform killed or failed since)."""
+        return [window for window in self.pending if window.ingest_id not in self.ingest_ids]
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,8 @@ def ingest_landing(
                 report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
     if settle_seconds > 0:
         report.folders_settled = settle_folders(connection, scan, settle_seconds)
+    report.pending = pending_windows(connection)
+    report.ingested_through = ledger_high_water(connection)
     return report
 
 
@@ -324,6 +343,7 @@ def _ingest_batch(
             "land_quarantine",
             "land_duplicates",
             "land_ledger",
+            "land_pending_transform",
         ):
             run_sql(connection, "bronze", statement, landing)
         [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()

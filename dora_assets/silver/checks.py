@@ -3,7 +3,7 @@ ERROR checks: when one fails, gold is not rebuilt from the bad rows, and the UI 
 
 from datetime import timedelta
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
 from dora_assets.bronze.checks import future_times_result
 from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES
@@ -11,6 +11,7 @@ from dora_assets.check_results import check_result
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
 from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
 from dora_assets.sql import fetch_dicts
+from dora_assets.transform_ledger import run_coverage, transform_lag_result
 
 UNIQUE_KEY_AND_REQUIRED_COLUMNS = "unique_key_and_required_columns"
 NO_FUTURE_TIMESTAMPS = "no_future_timestamps"
@@ -245,6 +246,30 @@ def _rejects_check(key: AssetKey):
 
     return no_rejected_events
 
+# --- Silver is behind bronze (the transform ledger, dora_assets/transform_ledger.py) -----------
+SILVER_BEHIND_BRONZE = "transform_lag"
+SILVER_LEDGER_KEYS = [PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS]
+
+
+@asset_check(
+    asset=PUSHES,
+    additional_deps=[CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS],
+    name=SILVER_BEHIND_BRONZE,
+    description=(
+        "Silver is not behind bronze: no ingested window (bronze.pending_transforms) has waited longer than "
+        "checks.transform_lag_minutes for a transform that rebuilt silver and gold over it (a killed or failed "
+        "transform). One check for all of silver, on silver/pushes, evaluated after every silver table."
+    ),
+)
+def transform_lag(
+    context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+) -> AssetCheckResult:
+    """Judged hourly by dora_checks, with nobody refreshing. In a transform run it runs after every
+    silver table (additional_deps): windows this run has just rebuilt are not behind."""
+    coverage = run_coverage(context.instance, context.run.run_id, SILVER_LEDGER_KEYS)
+    with warehouse.get_connection() as connection:
+        return transform_lag_result(connection, clock.now(), dora_config.load().checks.transform_lag_minutes, coverage)
+
 
 silver_checks = [
     *(_keys_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS)),
@@ -253,4 +278,5 @@ silver_checks = [
     plausible_lead_times,
     deployments_have_pushes,
     root_causes_were_deployed,
+    transform_lag,
 ]

@@ -1,11 +1,19 @@
 """Silver and gold follow bronze without anyone clicking: every ingest (from the landing
 sensor, the daily schedule, the CLI or the UI) launches one `dora_transform` run over the days
 its new deliveries can change, from the earliest ``affected_from`` among the ingests since the
-last request to today. A run_key per ingest makes a re-firing sensor harmless."""
+last request to today. A run_key per ingest makes a re-firing sensor harmless.
+
+What a killed or failed transform leaves behind is not lost with its run: it stays pending in the
+transform ledger (dora_assets/transform_ledger.py), and every ingest reports the pending days in
+its ``affected_from`` (and ``pending_from``), so the transform after the next ingest (a drop, the
+daily schedule, the CLI) covers them. The sensor reads only the Dagster instance, never DuckDB:
+the warehouse has one writer, the runs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 from dagster import (
     AssetRecordsFilter,
@@ -29,6 +37,19 @@ def transform_range(affected: list[date | None], today: date) -> tuple[date, dat
     return max(start, PARTITIONS_START), max(today, start)
 
 
+def ingest_affected_from(metadata: Mapping[str, Any]) -> date | None:
+    """The earliest day an ingest's materialization (bronze/raw_events metadata, as values or
+    MetadataValues) asks a transform to cover: its ``affected_from`` and its ``pending_from`` (the
+    windows it found still pending), whichever is earlier."""
+    days = []
+    for name in ("affected_from", "pending_from"):
+        value = metadata.get(name)
+        value = getattr(value, "value", value)
+        if value:
+            days.append(date.fromisoformat(str(value)))
+    return min(days, default=None)
+
+
 @sensor(
     name="transform_after_ingest",
     job_name=TRANSFORM_JOB_NAME,
@@ -43,10 +64,7 @@ def transform_after_ingest(context: SensorEvaluationContext):
     ).records
     if not records:
         return SkipReason("no bronze ingest since the last transform request")
-    affected = []
-    for record in records:
-        value = record.asset_materialization.metadata.get("affected_from")
-        affected.append(date.fromisoformat(value.value) if value and value.value else None)
+    affected = [ingest_affected_from(record.asset_materialization.metadata) for record in records]
     first, last = transform_range(affected, datetime.now(UTC).date())
     newest = records[-1].storage_id
     context.update_cursor(str(newest))

@@ -188,3 +188,19 @@ SELECT
         WHEN source = 'gitlab' AND f[36] = 'merge_request' THEN 'pull_request:gitlab:' || f[32]
     END AS object_key
 FROM times;
+
+-- The transform ledger: one row per ingest batch that landed deliveries, written in that batch's
+-- own transaction, naming the days of silver (and so of gold) its deliveries can change: from
+-- first_day (the batch's affected_from, see earliest_event_day.sql) to last_day (the day it was
+-- landed, or first_day when later: a transform rebuilds from the affected day to its own day).
+-- A row is pending until a dora_transform run that rebuilt every silver table over those days,
+-- and then gold, having read bronze through that batch, records itself in gold.transform_runs
+-- (dora_assets/transform_ledger.py). Append-only like the rest of bronze: clearing appends
+-- there, never deletes here. A killed or failed transform leaves its rows pending, so the next
+-- ingest reports them in its affected_from and every refresh, sensor tick and schedule covers them.
+CREATE TABLE IF NOT EXISTS bronze.pending_transforms (
+    ingest_id   BIGINT      NOT NULL PRIMARY KEY,
+    first_day   DATE        NOT NULL,
+    last_day    DATE        NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+);

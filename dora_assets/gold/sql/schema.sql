@@ -110,3 +110,18 @@ CREATE TABLE IF NOT EXISTS gold.dora_summary (
     time_to_restore_tier         VARCHAR,
     benchmark                    VARCHAR     NOT NULL
 );
+
+-- The other half of the transform ledger (bronze.pending_transforms): one row per dora_transform
+-- run that rebuilt every silver table over the days first_day..last_day and then all of gold,
+-- having read bronze through ingest batch through_ingest_id (the newest batch an ingest had
+-- reported before the run began). It clears every pending row of an earlier or equal batch whose
+-- days lie inside its window (windows_cleared of them were still pending). Written by the
+-- run's last step, gold/transform_runs, after gold succeeded.
+CREATE TABLE IF NOT EXISTS gold.transform_runs (
+    run_id            VARCHAR     NOT NULL PRIMARY KEY,
+    through_ingest_id BIGINT,
+    first_day         DATE        NOT NULL,
+    last_day          DATE        NOT NULL,
+    windows_cleared   BIGINT      NOT NULL,
+    finished_at       TIMESTAMPTZ NOT NULL
+);
