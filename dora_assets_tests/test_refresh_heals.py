@@ -1,0 +1,224 @@
+"""A refresh killed at any stage boundary is healed by the next plain refresh, and is loud until then.
+
+`dora-assets refresh` runs in a child process (kill_refresh_child.py) that SIGKILLs itself right
+after a chosen event of its runs is stored on the Dagster instance: every stage boundary of the
+ingest run and of the transform run, enumerated from the uninterrupted baseline's own event list
+(``test_the_boundaries_are_every_stage_boundary_of_an_uninterrupted_refresh``). After each kill,
+the transform_lag check ("silver is behind bronze") must pass at once (a window pending for
+seconds is within the lag) and fail at ERROR one lag later whenever deliveries were landed but not
+transformed; then ONE plain `dora-assets refresh` (a real CLI subprocess) must leave
+gold.dora_monthly and gold.dora_weekly row for row equal to the uninterrupted refresh's on the
+same landing files, with nothing pending and the check passing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetCheckKey,
+    AssetsDefinition,
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    materialize,
+)
+
+from dora_assets.config import CheckThresholds
+from dora_assets.definitions import INGEST_JOB_NAME, defs
+from dora_assets.demo.generator import generate_demo
+from dora_assets.extract.github_client import GitHubClient
+from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.silver.assets import PUSHES
+from dora_assets.silver.checks import SILVER_BEHIND_BRONZE
+from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOLD = ("gold.dora_monthly", "gold.dora_weekly")
+LAG = timedelta(minutes=CheckThresholds().transform_lag_minutes)
+
+
+def _transform_asset_steps() -> list[str]:
+    """The steps of dora_transform that write a table or file: one per silver and gold asset."""
+    return sorted(
+        definition.op.name
+        for definition in defs.assets
+        if isinstance(definition, AssetsDefinition) and set(definition.group_names_by_key.values()) & {"silver", "gold"}
+    )
+
+
+CLEARING_STEP = "gold__transform_runs"
+RUN_START = DagsterEventType.RUN_START.value  # recorded under its old name, PIPELINE_START
+RUN_SUCCESS = DagsterEventType.RUN_SUCCESS.value
+MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION.value
+STEP_SUCCESS = DagsterEventType.STEP_SUCCESS.value
+# (job, event type, step) right after which the child dies. The ingest run: before its step, after
+# its batches committed (the raw_events materialization, the step still running), after its step,
+# after the run (between the two runs). The transform run: before any step, then after each
+# step that writes (each silver table, each gold table, the dashboard, the ledger's clearing).
+# Check steps between them write nothing, so the state after one equals the state after the
+# writing step before it.
+BOUNDARIES = [
+    (INGEST_JOB_NAME, RUN_START, "-"),
+    (INGEST_JOB_NAME, MATERIALIZATION, "bronze_ingestion"),
+    (INGEST_JOB_NAME, STEP_SUCCESS, "bronze_ingestion"),
+    (INGEST_JOB_NAME, RUN_SUCCESS, "-"),
+    (TRANSFORM_JOB_NAME, RUN_START, "-"),
+    *[(TRANSFORM_JOB_NAME, STEP_SUCCESS, step) for step in _transform_asset_steps()],
+]
+
+
+def pending_expected(boundary: tuple[str, str, str]) -> bool:
+    """By hand: deliveries are landed but not yet transformed from the moment the ingest's batches
+    commit (its materialization is written after them) until the clearing step succeeds."""
+    return boundary not in {(INGEST_JOB_NAME, RUN_START, "-"), (TRANSFORM_JOB_NAME, STEP_SUCCESS, CLEARING_STEP)}
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    return env | {"DORA_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
+
+
+def refresh_child(home: Path, boundary: tuple[str, str, str] | None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dora_assets_tests.kill_refresh_child",
+            str(home / "events.jsonl"),
+            *([":".join(boundary)] if boundary else []),
+        ],
+        cwd=REPO_ROOT,
+        env=environment(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def plain_refresh(home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dora_assets.cli", "refresh", "--quiet"],
+        cwd=REPO_ROOT,
+        env=environment(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def rows(home: Path, table: str) -> list[tuple]:
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection.execute("SELECT * FROM query_table($table) ORDER BY ALL", {"table": table}).fetchall()
+
+
+def lag_check(home: Path, now: datetime):
+    """The transform_lag check judged at ``now``, as the hourly dora_checks job would (in a run of
+    its own, on a warehouse nobody else holds)."""
+    key = AssetCheckKey(PUSHES, SILVER_BEHIND_BRONZE)
+    result = materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=AssetSelection.checks(key),
+        resources={
+            "warehouse": DuckDBWarehouse(database=str(home / "warehouse.duckdb")),
+            "landing": LandingFolder(path=str(home / "landing")),
+            "dora_config": DoraConfigResource(),
+            "clock": Clock(frozen_at=now.isoformat()),
+            "github": GitHubClient(token="unused: no extraction here"),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("heal-landing") / "landing"
+    generate_demo(folder, days=30, repos=2, seed=11, end=date(2025, 11, 20))
+    return folder
+
+
+def new_home(root: Path, landing: Path) -> Path:
+    home = root / "home"
+    shutil.copytree(landing, home / "landing")
+    return home
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, landing: Path) -> dict:
+    """One uninterrupted refresh of the landing files: its gold and its runs' events."""
+    home = new_home(tmp_path_factory.mktemp("heal-baseline"), landing)
+    child = refresh_child(home, None)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert "finished without being killed (exit 0)" in child.stdout
+    events = [tuple(json.loads(line)) for line in (home / "events.jsonl").read_text().splitlines()]
+    gold = {table: rows(home, table) for table in GOLD}
+    assert all(gold.values())
+    return {"gold": gold, "events": events}
+
+
+def test_the_boundaries_are_every_stage_boundary_of_an_uninterrupted_refresh(baseline: dict) -> None:
+    events = baseline["events"]
+    for boundary in BOUNDARIES:
+        assert boundary in events, f"{boundary} never happens in a refresh"
+    # Every step that wrote something (it reported a materialization), in either run, is a boundary.
+    writing = {(job, step) for job, kind, step in events if kind == MATERIALIZATION}
+    succeeded = {(job, STEP_SUCCESS, step) for job, kind, step in events if kind == STEP_SUCCESS}
+    assert {(job, STEP_SUCCESS, step) for job, step in writing} <= succeeded
+    assert {(job, STEP_SUCCESS, step) for job, step in writing} <= set(BOUNDARIES)
+    # Both runs start and end where the boundaries say.
+    runs = [(job, kind) for job, kind, _ in events if kind in {RUN_START, RUN_SUCCESS}]
+    assert runs == [
+        (INGEST_JOB_NAME, RUN_START),
+        (INGEST_JOB_NAME, RUN_SUCCESS),
+        (TRANSFORM_JOB_NAME, RUN_START),
+        (TRANSFORM_JOB_NAME, RUN_SUCCESS),
+    ]
+    assert CLEARING_STEP in {step for _, _, step in BOUNDARIES}
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=["/".join(boundary) for boundary in BOUNDARIES])
+def test_a_refresh_killed_at_a_stage_boundary_is_healed_by_the_next_refresh(
+    tmp_path: Path, landing: Path, baseline: dict, boundary: tuple[str, str, str]
+) -> None:
+    home = new_home(tmp_path, landing)
+
+    killed = refresh_child(home, boundary)
+    assert killed.returncode == -9, f"not killed at {boundary}: {killed.stdout[-2000:]} {killed.stderr[-2000:]}"
+    recorded = [tuple(json.loads(line)) for line in (home / "events.jsonl").read_text().splitlines()]
+    assert recorded[-1] == boundary  # it died right after that event, not at some other moment
+
+    # Between the kill and the healing refresh: quiet within the lag, loud after it.
+    now = datetime.now(UTC)
+    soon = lag_check(home, now)
+    assert soon.passed, soon.description
+    later = lag_check(home, now + LAG + timedelta(minutes=5))
+    if pending_expected(boundary):
+        assert not later.passed, later.description
+        assert later.severity.value == "ERROR"
+        assert later.metadata["pending_windows"].value >= 1
+        assert "2025-11" in later.metadata["months"].value
+    else:
+        assert later.passed, later.description
+
+    healed = plain_refresh(home)
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    if pending_expected(boundary):  # the ingest finds no new file: the ledger alone widens the transform
+        assert "pending window(s) from an earlier run" in healed.stdout, healed.stdout
+    for table in GOLD:
+        assert rows(home, table) == baseline["gold"][table], f"{table} differs after healing the kill at {boundary}"
+    assert lag_check(home, now + LAG + timedelta(minutes=5)).passed
