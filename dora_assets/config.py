@@ -87,7 +87,28 @@ class CheckThresholds(BaseModel):
         "failed transform: bronze.pending_transforms) fail silver/pushes: transform_lag at ERROR.",
     )
     future_tolerance_minutes: float = Field(default=10.0, ge=0, description="Clock skew tolerated.")
-    max_lead_time_days: float = Field(default=365.0, gt=0, description="Longer lead times are absurd.")
+    max_lead_time_days: float = Field(
+        default=365.0,
+        gt=0,
+        description="Longer lead times are outliers (a long-lived branch): reported at WARN by "
+        "plausible_lead_times, kept in the figures unless exclude_lead_time_outliers.",
+    )
+    exclude_lead_time_outliers: bool = Field(
+        default=False,
+        description="Leave lead times over max_lead_time_days out of the lead time figures "
+        "(gold shows how many beside them: lead_times_held_back).",
+    )
+    max_restore_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Longer times to restore are outliers (an incident left open): reported at WARN "
+        "by plausible_restore_times, kept in the figures unless exclude_restore_time_outliers.",
+    )
+    exclude_restore_time_outliers: bool = Field(
+        default=False,
+        description="Leave times to restore over max_restore_days out of the figures "
+        "(gold shows how many: restore_times_held_back).",
+    )
     max_quarantine_share: float = Field(default=0.01, ge=0, le=1, description="Of recent records.")
     max_file_quarantine_share: float = Field(default=0.10, ge=0, le=1, description="Of any one recent file.")
     max_unknown_event_type_share: float = Field(default=0.05, ge=0, le=1, description="Of recent deliveries.")

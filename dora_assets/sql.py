@@ -162,6 +162,17 @@ SCHEMA_MIGRATIONS = (
         "pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created "
         "FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)",
     ),
+    # Counts shown beside the figures they leave rows out of (gold.published_* in gold/sql/schema.sql).
+    *(
+        SchemaMigration(
+            why=f"gold.{table}.{column}: rows held back from the figures, counted beside them",
+            needed=COLUMN_MISSING,
+            params=(("schema", "gold"), ("table", table), ("column", column)),
+            statement=f"ALTER TABLE gold.{table} ADD COLUMN {column} BIGINT",
+        )
+        for table in ("dora_monthly", "dora_weekly")
+        for column in ("lead_times_held_back", "restore_times_held_back")
+    ),
 )
 
 

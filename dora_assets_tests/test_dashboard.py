@@ -91,8 +91,8 @@ def test_a_failing_error_check_is_shown_above_the_figures(data_home: DoraPaths, 
             )
         ],
     )
-    # The blocking silver checks stop gold (and the dashboard after it) in the refresh, as they
-    # should; the report job (`dora-assets report`) then renders the page with the failures.
+    # The refresh's own dashboard is built before the hourly checks run; the report job
+    # (`dora-assets report`) renders the page again with the latest results, failures included.
     instance = DagsterInstance.ephemeral()
     refresh_runs(instance, defs.resources)
     assert run_job(REPORT_JOB_NAME, instance).success

@@ -304,10 +304,11 @@ def test_clock_skew_produces_future_timestamps_and_blocks_gold(home: Home) -> No
     failed, result = home.run()
 
     assert failed == {"bronze/raw_events:no_future_deliveries", "silver/pushes:no_future_timestamps"}
-    # The blocking silver check kept gold from being rebuilt on the skewed pushes.
+    # Both fail at ERROR, yet gold is rebuilt for every repo: it publishes no row dated after
+    # now, so the skewed pushes wait outside the figures (README: "Checks").
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert "silver/pushes" in materialized and "gold/dora_monthly" not in materialized
-    assert not result.success
+    assert {"silver/pushes", "gold/dora_monthly", "gold/dora_summary"} <= materialized
+    assert result.success
 
 
 def test_nothing_ingested_while_files_pile_up(home: Home, tmp_path: Path) -> None:

@@ -39,9 +39,9 @@ NO_FUTURE_DELIVERIES = "no_future_deliveries"
     description=(
         "Every landing file's records seen (ledger) equal landed + quarantined + duplicates as "
         "recounted from the bronze tables now, and the ledger's own counts match the tables. "
-        "The same audit as `dora-assets audit --no-recount`."
+        "The same audit as `dora-assets audit --no-recount`. Not blocking: bronze is what it is, "
+        "and silver and gold rebuilt from it are right for what it holds; the failure says which files to fix."
     ),
-    blocking=True,
 )
 def bronze_accounting_balanced(
     warehouse: DuckDBWarehouse, landing: LandingFolder, dora_config: DoraConfigResource

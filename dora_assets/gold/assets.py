@@ -1,5 +1,7 @@
 """Gold assets: the DORA metrics, computed by SQL over silver (recomputed whole: small tables)."""
 
+from datetime import datetime, timedelta
+
 from dagster import AssetKey, MaterializeResult, MetadataValue, asset
 
 from dora_assets.config import DoraConfig
@@ -48,6 +50,22 @@ def dora_monthly_params(config: DoraConfig) -> dict[str, object]:
     return params
 
 
+def published_params(config: DoraConfig, as_of: datetime) -> dict[str, object]:
+    """What gold publishes as of ``as_of`` (the gold.published_* macros): rows up to now plus
+    the clock-skew tolerance, lead times and times to restore held back when negative beyond
+    it, and outliers held back only where the config excludes them."""
+    checks = config.checks
+    return {
+        "as_of": as_of,
+        "latest_allowed": as_of + timedelta(minutes=checks.future_tolerance_minutes),
+        "skew_hours": checks.future_tolerance_minutes / 60,
+        "exclude_lead_time_outliers": checks.exclude_lead_time_outliers,
+        "lead_time_outlier_hours": checks.max_lead_time_days * 24,
+        "exclude_restore_time_outliers": checks.exclude_restore_time_outliers,
+        "restore_outlier_hours": checks.max_restore_days * 24,
+    }
+
+
 def _period_columns(period: tuple[str, str, str]) -> list[tuple[str, str, str]]:
     """The columns of gold.dora_monthly and gold.dora_weekly (``period`` names the first)."""
     return [
@@ -73,6 +91,18 @@ def _period_columns(period: tuple[str, str, str]) -> list[tuple[str, str, str]]:
         ("time_to_restore_p90_hours", "DOUBLE", "90th percentile time to restore, hours."),
         ("rework_deployments", "BIGINT", "Deployments made while one of the repo's incidents was open."),
         ("rework_rate", "DOUBLE", "rework_deployments / deployments (DORA's fifth metric); NULL without deployments."),
+        (
+            "lead_times_held_back",
+            "BIGINT",
+            "Of changes_deployed, pairs left out of the lead time figures: negative beyond the clock-skew "
+            "tolerance, or outliers when checks.exclude_lead_time_outliers (plausible_lead_times lists them).",
+        ),
+        (
+            "restore_times_held_back",
+            "BIGINT",
+            "Of incidents_resolved, incidents left out of the time to restore figures: resolved before "
+            "created, or outliers when checks.exclude_restore_time_outliers (plausible_restore_times).",
+        ),
     ]
 
 
@@ -85,8 +115,8 @@ def _refresh_periods(
     params = {
         **TimeWindow.all_time().month_params(),
         **dora_monthly_params(config),
+        **published_params(config, clock.now()),
         "grain": grain,
-        "as_of": clock.now(),
     }
     with warehouse.get_connection() as connection:
         run_sql_in_transaction(connection, "gold", ["period_figures", table], params)
@@ -185,7 +215,7 @@ def dora_summary(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, cl
     """Rolling 30- and 90-day figures ending at the refresh, org-wide, per team and per repo:
     the dashboard's tiles and tables. Grain: window x scope x name. Source: as gold.dora_monthly."""
     config = dora_config.load()
-    params = {**dora_monthly_params(config), "as_of": clock.now()}
+    params = {**dora_monthly_params(config), **published_params(config, clock.now())}
     with warehouse.get_connection() as connection:
         run_sql_in_transaction(connection, "gold", "dora_summary", params)
         rows = table_row_count(connection, "gold.dora_summary")

@@ -1,5 +1,11 @@
-"""Checks on the silver tables, beside the assets they guard. Integrity checks are blocking
-ERROR checks: when one fails, gold is not rebuilt from the bad rows, and the UI says why."""
+"""Checks on the silver tables, beside the assets they guard.
+
+None of them blocks gold. A wrong row (a duplicated key, a time in the future, a negative lead
+time or time to restore) is held back from the figures in its own repo and period by the gold
+SQL (gold.published_* in gold/sql/schema.sql) and reported here at ERROR with its repos and
+days; an unusual row (a 400-day lead time, a year-long incident) stays in the figures and is
+reported at WARN. One repo's odd record thus never stops every other repo's gold (README:
+"Checks")."""
 
 from datetime import timedelta
 
@@ -16,6 +22,7 @@ from dora_assets.transform_ledger import run_coverage, transform_lag_result
 UNIQUE_KEY_AND_REQUIRED_COLUMNS = "unique_key_and_required_columns"
 NO_FUTURE_TIMESTAMPS = "no_future_timestamps"
 PLAUSIBLE_LEAD_TIMES = "plausible_lead_times"
+PLAUSIBLE_RESTORE_TIMES = "plausible_restore_times"
 DEPLOYMENTS_HAVE_PUSHES = "deployments_have_pushes"
 ROOT_CAUSES_WERE_DEPLOYED = "root_causes_were_deployed"
 NO_REJECTED_EVENTS = "no_rejected_events"
@@ -79,8 +86,10 @@ def _keys_check(key: AssetKey):
     @asset_check(
         asset=key,
         name=UNIQUE_KEY_AND_REQUIRED_COLUMNS,
-        description=f"{table}: its key is unique and the columns the contract requires are never NULL.",
-        blocking=True,
+        description=(
+            f"{table}: its key is unique and the columns the contract requires are never NULL. True by "
+            "construction of the silver SQL; gold counts a duplicated key once."
+        ),
     )
     def unique_key_and_required_columns(
         warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
@@ -109,8 +118,10 @@ def _future_check(key: AssetKey):
     @asset_check(
         asset=key,
         name=NO_FUTURE_TIMESTAMPS,
-        description=f"{table}: no event time lies in the future (beyond checks.future_tolerance_minutes).",
-        blocking=True,
+        description=(
+            f"{table}: no event time lies in the future (beyond checks.future_tolerance_minutes). Gold "
+            "publishes no row dated after now, so such rows wait outside the figures."
+        ),
     )
     def no_future_timestamps(
         warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
@@ -120,14 +131,50 @@ def _future_check(key: AssetKey):
     return no_future_timestamps
 
 
+def _plausibility_result(
+    found: dict, *, what: str, plural: str, rows: str, thresholds: dict, excluded: bool, outlier_days: float
+) -> AssetCheckResult:
+    """ERROR when some of ``found`` are negative beyond the tolerance (wrong: held back from
+    gold's figures), WARN when some are only outliers (unusual: kept, or held back where the
+    config says so), else a pass."""
+    kept = "held back from the figures" if excluded else "kept in the figures"
+    if found["negative"]:
+        severity, description = (
+            AssetCheckSeverity.ERROR,
+            f"{found['negative']} negative {plural} held back from the figures (clock skew or a wrong time)"
+            + (f"; {found['outliers']} over {outlier_days:g} days, {kept}" if found["outliers"] else ""),
+        )
+    else:
+        severity, description = (
+            AssetCheckSeverity.WARN,
+            f"{found['outliers']} {plural} over {outlier_days:g} days, {kept} (unusual, not wrong)"
+            if found["outliers"]
+            else f"every {what} of the {found['judged']} {rows} is plausible",
+        )
+    return check_result(
+        passed=found["negative"] == 0 and found["outliers"] == 0,
+        severity=severity,
+        description=description,
+        counts={"judged": found["judged"], "negative": found["negative"], "outliers": found["outliers"]},
+        lists={
+            "negative_examples": found["negative_examples"],
+            "outlier_examples": found["outlier_examples"],
+            "repos": found["repos"],
+            "months": found["months"],
+        },
+        thresholds=thresholds,
+    )
+
+
 @asset_check(
     asset=DEPLOYMENT_CHANGES,
     name=PLAUSIBLE_LEAD_TIMES,
     description=(
-        "No lead time is negative (a change created after the deployment that shipped it, beyond the "
-        "clock-skew tolerance) or longer than checks.max_lead_time_days."
+        "No lead time is negative beyond the clock-skew tolerance (a change created after the deployment "
+        "that shipped it: ERROR, held back from gold's lead time figures in its repo and month). Lead "
+        "times over checks.max_lead_time_days (a long-lived branch) are reported at WARN and kept, unless "
+        "checks.exclude_lead_time_outliers."
     ),
-    blocking=True,
 )
 def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
     thresholds = dora_config.load().checks
@@ -136,22 +183,50 @@ def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigReso
         dora_config,
         "check_lead_times",
         tolerance_hours=thresholds.future_tolerance_minutes / 60,
-        max_lead_time_hours=thresholds.max_lead_time_days * 24,
+        outlier_hours=thresholds.max_lead_time_days * 24,
     )
-    return check_result(
-        passed=found["affected"] == 0,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "every lead time is plausible"
-            if found["affected"] == 0
-            else f"{found['negative']} negative and {found['absurd']} absurd lead times"
+    return _plausibility_result(
+        found,
+        what="lead time",
+        plural="lead times",
+        rows="(deployment, change) pairs",
+        excluded=thresholds.exclude_lead_time_outliers,
+        outlier_days=thresholds.max_lead_time_days,
+        thresholds=thresholds.model_dump(
+            include={"future_tolerance_minutes", "max_lead_time_days", "exclude_lead_time_outliers"}
         ),
-        counts={"implausible": found["affected"], "negative": found["negative"], "absurd": found["absurd"]},
-        lists={"examples": found["examples"], "repos": found["repos"], "days": found["days"]},
-        thresholds={
-            "future_tolerance_minutes": thresholds.future_tolerance_minutes,
-            "max_lead_time_days": thresholds.max_lead_time_days,
-        },
+    )
+
+
+@asset_check(
+    asset=INCIDENTS,
+    name=PLAUSIBLE_RESTORE_TIMES,
+    description=(
+        "No incident is resolved before it was created (beyond the clock-skew tolerance: ERROR, held back "
+        "from gold's time to restore figures in its repo and month). Times to restore over "
+        "checks.max_restore_days (an incident left open) are reported at WARN and kept, unless "
+        "checks.exclude_restore_time_outliers."
+    ),
+)
+def plausible_restore_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
+    thresholds = dora_config.load().checks
+    found = _find(
+        warehouse,
+        dora_config,
+        "check_restore_times",
+        tolerance_hours=thresholds.future_tolerance_minutes / 60,
+        outlier_hours=thresholds.max_restore_days * 24,
+    )
+    return _plausibility_result(
+        found,
+        what="time to restore",
+        plural="times to restore",
+        rows="resolved incidents",
+        excluded=thresholds.exclude_restore_time_outliers,
+        outlier_days=thresholds.max_restore_days,
+        thresholds=thresholds.model_dump(
+            include={"future_tolerance_minutes", "max_restore_days", "exclude_restore_time_outliers"}
+        ),
     )
 
 
@@ -246,6 +321,7 @@ def _rejects_check(key: AssetKey):
 
     return no_rejected_events
 
+
 # --- Silver is behind bronze (the transform ledger, dora_assets/transform_ledger.py) -----------
 SILVER_BEHIND_BRONZE = "transform_lag"
 SILVER_LEDGER_KEYS = [PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS]
@@ -276,6 +352,7 @@ silver_checks = [
     *(_future_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS)),
     *(_rejects_check(key) for key in FEEDING_EVENT_TYPES),
     plausible_lead_times,
+    plausible_restore_times,
     deployments_have_pushes,
     root_causes_were_deployed,
     transform_lag,

@@ -2,7 +2,8 @@
 -- the organisation (scope 'org', name '*'), each team (config teams; a repo without a team is its
 -- own team) and each repo. Deployments, changes and rework by time_deployed; incidents by
 -- time_created; the same definitions as period_figures.sql, medians and p90s over the window's
--- pairs and incidents (never medians of medians). Replaced whole at every refresh.
+-- pairs and incidents (never medians of medians), over the rows gold publishes (gold.published_*
+-- in schema.sql: held-back lead times and restore times are left out of the figures). Replaced whole at every refresh.
 DELETE FROM gold.dora_summary;
 
 INSERT INTO gold.dora_summary BY NAME
@@ -29,7 +30,8 @@ deployment_figures AS (
            count(*) FILTER (WHERE failed.deploy_id IS NOT NULL) AS failed_deployments,
            count(*) FILTER (WHERE rework.deploy_id IS NOT NULL) AS rework_deployments
     FROM windows AS w
-    JOIN silver.deployments AS d ON d.time_deployed > w.window_start AND d.time_deployed <= w.window_end
+    JOIN gold.published_deployments($latest_allowed) AS d
+      ON d.time_deployed > w.window_start AND d.time_deployed <= w.window_end
     JOIN scoped AS s USING (repo)
     LEFT JOIN failed USING (deploy_id)
     LEFT JOIN rework USING (deploy_id)
@@ -38,10 +40,11 @@ deployment_figures AS (
 lead_time_figures AS (
     SELECT w.window_days, s.scope, s.name,
            count(*) AS changes_deployed,
-           median(p.lead_time_hours) AS lead_time_median_hours,
-           quantile_cont(p.lead_time_hours, 0.9) AS lead_time_p90_hours
+           median(p.lead_time_hours) FILTER (WHERE NOT p.held_back) AS lead_time_median_hours,
+           quantile_cont(p.lead_time_hours, 0.9) FILTER (WHERE NOT p.held_back) AS lead_time_p90_hours
     FROM windows AS w
-    JOIN silver.deployment_changes AS p ON p.time_deployed > w.window_start AND p.time_deployed <= w.window_end
+    JOIN gold.published_lead_times($latest_allowed, $skew_hours, $exclude_lead_time_outliers, $lead_time_outlier_hours) AS p
+      ON p.time_deployed > w.window_start AND p.time_deployed <= w.window_end
     JOIN scoped AS s USING (repo)
     GROUP BY ALL
 ),
@@ -49,10 +52,11 @@ incident_figures AS (
     SELECT w.window_days, s.scope, s.name,
            count(*) AS incidents,
            count(i.time_resolved) AS incidents_resolved,
-           median(epoch(i.time_resolved - i.time_created) / 3600.0) AS time_to_restore_median_hours,
-           quantile_cont(epoch(i.time_resolved - i.time_created) / 3600.0, 0.9) AS time_to_restore_p90_hours
+           median(i.restore_hours) FILTER (WHERE NOT i.held_back) AS time_to_restore_median_hours,
+           quantile_cont(i.restore_hours, 0.9) FILTER (WHERE NOT i.held_back) AS time_to_restore_p90_hours
     FROM windows AS w
-    JOIN silver.incidents AS i ON i.time_created > w.window_start AND i.time_created <= w.window_end
+    JOIN gold.published_incidents($latest_allowed, $skew_hours, $exclude_restore_time_outliers, $restore_outlier_hours) AS i
+      ON i.time_created > w.window_start AND i.time_created <= w.window_end
     JOIN scoped AS s USING (repo)
     GROUP BY ALL
 ),

@@ -15,10 +15,28 @@
 --                                   fifth metric); rework_rate = rework / deployments
 --   incidents / incidents_resolved / time_to_restore_median/_p90_hours
 --                                   over incidents created in the period (resolved ones' times)
+--   lead_times_held_back            (deployment, change) pairs of the period left out of the lead
+--                                   time figures: negative beyond the clock-skew tolerance
+--                                   ($skew_hours; the change cannot postdate its deployment), or
+--                                   longer than $lead_time_outlier_hours when the config excludes
+--                                   outliers. They still count in changes_deployed.
+--   restore_times_held_back         resolved incidents of the period left out of the time to
+--                                   restore figures: resolved before created (beyond the
+--                                   tolerance), or longer than $restore_outlier_hours when the
+--                                   config excludes outliers. They still count as incidents.
+-- Figures are computed over the rows gold publishes (gold.published_* in schema.sql): wrong rows
+-- are held back per repo and period instead of stopping every repo's gold.
 -- Tiers use the cut-offs of benchmark $benchmark (dora_assets/benchmarks.py); rework has none.
 CREATE OR REPLACE TEMP TABLE period_figures AS
 WITH failed AS (SELECT * FROM gold.failed_deployments()),
 rework AS (SELECT * FROM gold.rework_deployments($as_of)),
+published_deployments AS (SELECT * FROM gold.published_deployments($latest_allowed)),
+published_changes AS (
+    SELECT * FROM gold.published_lead_times($latest_allowed, $skew_hours, $exclude_lead_time_outliers, $lead_time_outlier_hours)
+),
+published_incidents AS (
+    SELECT * FROM gold.published_incidents($latest_allowed, $skew_hours, $exclude_restore_time_outliers, $restore_outlier_hours)
+),
 deployments AS (
     SELECT
         date_trunc($grain, d.time_deployed)::DATE AS period,
@@ -26,7 +44,7 @@ deployments AS (
         d.time_deployed::DATE AS deploy_day,
         failed.deploy_id IS NOT NULL AS is_failed,
         rework.deploy_id IS NOT NULL AS is_rework
-    FROM silver.deployments AS d
+    FROM published_deployments AS d
     LEFT JOIN failed USING (deploy_id)
     LEFT JOIN rework USING (deploy_id)
 ),
@@ -42,16 +60,31 @@ deployment_figures AS (
     GROUP BY GROUPING SETS ((period, repo), (period))
 ),
 lead_times AS (
-    SELECT date_trunc($grain, time_deployed)::DATE AS period, repo, lead_time_hours FROM silver.deployment_changes
+    SELECT
+        date_trunc($grain, time_deployed)::DATE AS period,
+        repo,
+        lead_time_hours,
+        held_back
+    FROM published_changes
 ),
 lead_time_quantiles AS (
     -- Per repo, then org-wide: two groupings with one list quantile each (median and p90 from
     -- one sort) are faster than GROUPING SETS with the two quantiles apart.
-    SELECT period, repo, count(*) AS changes_deployed, quantile_cont(lead_time_hours, [0.5, 0.9]) AS quantiles
+    SELECT
+        period,
+        repo,
+        count(*) AS changes_deployed,
+        count(*) FILTER (WHERE held_back) AS lead_times_held_back,
+        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back) AS quantiles
     FROM lead_times
     GROUP BY period, repo
     UNION ALL
-    SELECT period, '*', count(*), quantile_cont(lead_time_hours, [0.5, 0.9])
+    SELECT
+        period,
+        '*',
+        count(*),
+        count(*) FILTER (WHERE held_back),
+        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back)
     FROM lead_times
     GROUP BY period
 ),
@@ -60,6 +93,7 @@ lead_time_figures AS (
         period,
         repo,
         changes_deployed,
+        lead_times_held_back,
         quantiles[1] AS lead_time_median_hours,
         quantiles[2] AS lead_time_p90_hours
     FROM lead_time_quantiles
@@ -70,19 +104,20 @@ incident_figures AS (
         coalesce(repo, '*') AS repo,
         count(*) AS incidents,
         count(time_resolved) AS incidents_resolved,
-        median(epoch(time_resolved - time_created) / 3600.0) AS time_to_restore_median_hours,
-        quantile_cont(epoch(time_resolved - time_created) / 3600.0, 0.9) AS time_to_restore_p90_hours
-    FROM silver.incidents
+        count(*) FILTER (WHERE held_back) AS restore_times_held_back,
+        median(restore_hours) FILTER (WHERE NOT held_back) AS time_to_restore_median_hours,
+        quantile_cont(restore_hours, 0.9) FILTER (WHERE NOT held_back) AS time_to_restore_p90_hours
+    FROM published_incidents
     GROUP BY GROUPING SETS ((period, repo), (period))
 ),
 activity AS (
     -- Each table's first and last moment per repo: truncating to periods commutes with min and
     -- max, so the rows are aggregated first and only the extremes are truncated.
-    SELECT repo, min(time_deployed) AS first_at, max(time_deployed) AS last_at FROM silver.deployments GROUP BY repo
+    SELECT repo, min(time_deployed) AS first_at, max(time_deployed) AS last_at FROM published_deployments GROUP BY repo
     UNION ALL
-    SELECT repo, min(time_created), max(time_created) FROM silver.changes GROUP BY repo
+    SELECT repo, min(time_created), max(time_created) FROM silver.changes WHERE time_created <= $latest_allowed GROUP BY repo
     UNION ALL
-    SELECT repo, min(time_created), max(time_created) FROM silver.incidents GROUP BY repo
+    SELECT repo, min(time_created), max(time_created) FROM published_incidents GROUP BY repo
 ),
 activity_span AS (
     SELECT repo, date_trunc($grain, min(first_at))::DATE AS first_period FROM activity GROUP BY repo
@@ -110,6 +145,7 @@ figures AS (
         coalesce(d.deployments, 0) * 7.0
             / CASE $grain WHEN 'week' THEN 7 ELSE day(last_day(grid.period)) END AS deployments_per_week,
         coalesce(l.changes_deployed, 0) AS changes_deployed,
+        coalesce(l.lead_times_held_back, 0) AS lead_times_held_back,
         l.lead_time_median_hours,
         l.lead_time_p90_hours,
         coalesce(d.failed_deployments, 0) AS failed_deployments,
@@ -119,7 +155,8 @@ figures AS (
         coalesce(i.incidents, 0) AS incidents,
         coalesce(i.incidents_resolved, 0) AS incidents_resolved,
         i.time_to_restore_median_hours,
-        i.time_to_restore_p90_hours
+        i.time_to_restore_p90_hours,
+        coalesce(i.restore_times_held_back, 0) AS restore_times_held_back
     FROM period_grid AS grid
     LEFT JOIN deployment_figures AS d USING (period, repo)
     LEFT JOIN lead_time_figures AS l USING (period, repo)

@@ -10,6 +10,36 @@ CREATE OR REPLACE MACRO gold.tier_at_most(value, elite, high, medium) AS
     CASE WHEN value IS NULL THEN NULL WHEN value <= elite THEN 'elite' WHEN value <= high THEN 'high'
          WHEN value <= medium THEN 'medium' ELSE 'low' END;
 
+-- The silver rows gold publishes (README: "Checks"). A wrong row is held back here, in its own
+-- repo and period, instead of stopping every repo's gold; the silver checks report it at ERROR:
+-- rows dated after latest_allowed (now plus the clock-skew tolerance) belong to no published
+-- period yet (no_future_timestamps); a key that silver holds twice counts once
+-- (unique_key_and_required_columns); and `held_back` marks a lead time or time to restore that
+-- is negative beyond the tolerance, or an outlier the config excludes (plausible_lead_times,
+-- plausible_restore_times). Held-back rows still count as changes and incidents, and gold shows
+-- their number beside the figure (lead_times_held_back, restore_times_held_back).
+CREATE OR REPLACE MACRO gold.published_deployments(latest_allowed) AS TABLE
+    SELECT * FROM silver.deployments
+    WHERE time_deployed <= latest_allowed
+    QUALIFY row_number() OVER (PARTITION BY deploy_id ORDER BY time_deployed, delivery_id) = 1;
+CREATE OR REPLACE MACRO gold.published_lead_times(latest_allowed, skew_hours, exclude_outliers, outlier_hours) AS TABLE
+    SELECT *, lead_time_hours < -skew_hours OR (exclude_outliers AND lead_time_hours > outlier_hours) AS held_back
+    FROM silver.deployment_changes
+    WHERE time_deployed <= latest_allowed
+    QUALIFY row_number() OVER (PARTITION BY repo, change_id ORDER BY time_deployed, deploy_id) = 1;
+CREATE OR REPLACE MACRO gold.published_incidents(latest_allowed, skew_hours, exclude_outliers, outlier_hours) AS TABLE
+    SELECT
+        *,
+        epoch(time_resolved - time_created) / 3600.0 AS restore_hours,
+        coalesce(
+            epoch(time_resolved - time_created) / 3600.0 < -skew_hours
+            OR (exclude_outliers AND epoch(time_resolved - time_created) / 3600.0 > outlier_hours),
+            FALSE
+        ) AS held_back
+    FROM silver.incidents
+    WHERE time_created <= latest_allowed
+    QUALIFY row_number() OVER (PARTITION BY source, repo, incident_id ORDER BY time_created) = 1;
+
 -- The deployments that shipped the root cause of at least one incident (change failures). Root
 -- causes may be abbreviated shas: match on the 7-character prefix, then the full prefix.
 CREATE OR REPLACE MACRO gold.failed_deployments() AS TABLE
@@ -53,7 +83,9 @@ CREATE TABLE IF NOT EXISTS gold.dora_monthly (
     lead_time_p90_hours          DOUBLE,
     time_to_restore_p90_hours    DOUBLE,
     rework_deployments           BIGINT,
-    rework_rate                  DOUBLE
+    rework_rate                  DOUBLE,
+    lead_times_held_back         BIGINT,
+    restore_times_held_back      BIGINT
 );
 
 -- One row per (ISO week starting Monday, UTC; repo), plus org-wide rows with repo = '*'.
@@ -79,7 +111,9 @@ CREATE TABLE IF NOT EXISTS gold.dora_weekly (
     lead_time_p90_hours          DOUBLE,
     time_to_restore_p90_hours    DOUBLE,
     rework_deployments           BIGINT,
-    rework_rate                  DOUBLE
+    rework_rate                  DOUBLE,
+    lead_times_held_back         BIGINT,
+    restore_times_held_back      BIGINT
 );
 
 -- One row per (rolling window of 30 or 90 days ending at the refresh; scope org, team or repo;
