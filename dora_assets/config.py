@@ -54,8 +54,23 @@ class CheckThresholds(BaseModel):
     silence_expected_deliveries: float = Field(
         default=8.0,
         gt=0,
-        description="A silence is a gap when its hours would normally hold this many deliveries "
-        "(P(no delivery) = e^-8 = 0.03%).",
+        description="A silence is a gap (ERROR) when a key's own traffic model (hour-of-week rates, negative "
+        "binomial days) gives it a chance of at most e^-this (default 8: 0.03%); for a steady key this is the "
+        "number of deliveries the silent hours would normally hold.",
+    )
+    silence_longest_ratio: float = Field(
+        default=1.5,
+        ge=1,
+        description="...and when its hours would normally hold at least this many times the deliveries expected "
+        "in the longest silence of the key's own baseline: a silence as long as the key has had before is "
+        "quiet, within its normal range (WARN), not a gap. Default 1.5.",
+    )
+    dispersion_floor: float = Field(
+        default=0.1,
+        ge=0,
+        description="The least overdispersion assumed for any key (alpha of the negative binomial, variance = "
+        "mean + alpha * mean^2; 0 is Poisson): traffic fitted as steadier than this over a few weeks is "
+        "still judged with this much burstiness. Default 0.1.",
     )
     volume_lookback_days: int = Field(default=14, ge=1, description="Complete days judged for a volume drop.")
     volume_min_expected: float = Field(default=8.0, gt=0, description="Days expecting fewer are not judged.")
@@ -67,7 +82,8 @@ class CheckThresholds(BaseModel):
         gt=0,
         lt=1,
         description="...and only when so few deliveries would happen by chance with at most this "
-        "probability (Poisson with the day's expected mean); default e^-8, the bar of a silence.",
+        "probability (a negative binomial with the weekday's mean and the key's own dispersion); default "
+        "e^-8, the bar of a silence.",
     )
     org_quiet_share: float = Field(
         default=0.6,

@@ -4,7 +4,7 @@ surfaced"). Every threshold comes from the config's ``checks`` section."""
 
 import math
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -19,6 +19,7 @@ from dora_assets.bronze.assets import LANDING_FILES, RAW_EVENTS
 from dora_assets.bronze.audit import audit_bronze
 from dora_assets.bronze.ingest import pending_landing_files
 from dora_assets.check_results import check_result
+from dora_assets.config import CheckThresholds
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.sql import fetch_dicts, run_sql
 
@@ -26,6 +27,7 @@ ACCOUNTING_BALANCED = "accounting_balanced"
 LANDING_BACKLOG = "landing_backlog"
 SOURCE_SILENCE = "source_silence"
 REPO_SILENCE = "repo_silence"
+EVENT_TYPE_SILENCE = "event_type_silence"
 VOLUME_DROP = "volume_drop"
 QUARANTINE_SHARE = "quarantine_share"
 UNKNOWN_EVENT_TYPES = "unknown_event_types"
@@ -126,55 +128,117 @@ def landing_backlog(
     )
 
 
-def _silences(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> list[dict]:
-    thresholds = dora_config.load().checks
-    now = clock.now()
-    with warehouse.get_connection() as connection:
-        run_sql(
-            connection,
-            "bronze",
-            "check_delivery_hours",
-            {"since": now - timedelta(days=thresholds.baseline_days), "now": now},
-        )
-        return fetch_dicts(
-            connection,
-            "bronze",
-            "check_silences",
-            {
-                "now": now,
-                "threshold": thresholds.silence_expected_deliveries,
-                "min_history_hours": thresholds.min_history_days * 24,
-            },
-        )
+def _delivery_hours(connection, now: datetime, days: int) -> None:
+    """The per-key hourly counts (sources, repos, event types of a repo) of the ``days`` before ``now``."""
+    run_sql(connection, "bronze", "check_delivery_hours", {"since": now - timedelta(days=days), "now": now})
 
 
-def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResource) -> AssetCheckResult:
-    thresholds = dora_config.load().checks
-    check_name = SOURCE_SILENCE if scope == "source" else REPO_SILENCE
-    gaps = [row for row in rows if row["is_gap"]]
-    names = [row["source"] if scope == "source" else f"{row['source']}:{row['repo']}" for row in gaps]
+def judge_silences(connection, thresholds: CheckThresholds, now: datetime) -> list[dict]:
+    """Every key's current silence judged against its own traffic model (check_silences.sql)."""
+    _delivery_hours(connection, now, thresholds.baseline_days)
+    return fetch_dicts(
+        connection,
+        "bronze",
+        "check_silences",
+        {
+            "now": now,
+            "threshold": thresholds.silence_expected_deliveries,
+            "min_history_hours": thresholds.min_history_days * 24,
+            "dispersion_floor": thresholds.dispersion_floor,
+            "longest_ratio": thresholds.silence_longest_ratio,
+        },
+    )
+
+
+SILENCE_SCOPES = {SOURCE_SILENCE: "source", REPO_SILENCE: "repo", EVENT_TYPE_SILENCE: "event type"}
+
+
+def silence_scope(row: dict) -> str:
+    """Which silence check judges a key: a source (repo '*'), a repo, or one event type of a repo."""
+    if row["repo"] == "*":
+        return SOURCE_SILENCE
+    return REPO_SILENCE if row["event_type"] == "*" else EVENT_TYPE_SILENCE
+
+
+def silence_verdicts(rows: list[dict]) -> dict[str, tuple[list[dict], list[dict], list[dict]]]:
+    """Per silence check: (judged keys, gaps, quiet but normal keys). An event type is judged only
+    while its repo and source are not themselves gaps: a whole repo's silence is repo_silence's."""
+    silent_repos = {(row["source"], row["repo"]) for row in rows if row["is_gap"] and row["event_type"] == "*"}
+    verdicts: dict[str, tuple[list[dict], list[dict], list[dict]]] = {name: ([], [], []) for name in SILENCE_SCOPES}
+    for row in rows:
+        check_name = silence_scope(row)
+        judged, gaps, quiet = verdicts[check_name]
+        judged.append(row)
+        covered = check_name == EVENT_TYPE_SILENCE and (
+            (row["source"], row["repo"]) in silent_repos or (row["source"], "*") in silent_repos
+        )
+        if covered:
+            continue
+        if row["is_gap"]:
+            gaps.append(row)
+        elif row["quiet_normal"]:
+            quiet.append(row)
+    return verdicts
+
+
+def _key_name(row: dict) -> str:
+    name = row["source"] if row["repo"] == "*" else f"{row['source']}:{row['repo']}"
+    return name if row["event_type"] == "*" else f"{name}:{row['event_type']}"
+
+
+def _silence_result(
+    check_name: str, judged: list[dict], gaps: list[dict], quiet: list[dict], thresholds: CheckThresholds
+) -> AssetCheckResult:
+    scope = SILENCE_SCOPES[check_name]
+    plural = "event types" if scope == "event type" else f"{scope}s"
+    label = scope.replace(" ", "_")
+    names = [_key_name(row) for row in gaps]
+    if gaps:
+        severity = AssetCheckSeverity.ERROR
+        description = (
+            f"{len(gaps)} {plural} silent for longer than their own traffic explains (chance below "
+            f"e^-{thresholds.silence_expected_deliveries:g}, and {thresholds.silence_longest_ratio:g}x the longest "
+            f"silence of their last {thresholds.baseline_days} days): " + ", ".join(names[:5])
+        )
+    elif quiet:
+        severity = AssetCheckSeverity.WARN
+        description = (
+            f"{len(quiet)} {plural} quiet, but within their own normal range (as long a silence in their last "
+            f"{thresholds.baseline_days} days): " + ", ".join(_key_name(row) for row in quiet[:5])
+        )
+    else:
+        severity = AssetCheckSeverity.ERROR
+        description = (
+            f"all {len(judged)} {plural} with at least {thresholds.min_history_days} days of history are "
+            "delivering within their own rhythm"
+        )
     return check_result(
         check_name=check_name,
-        passed=not gaps,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            f"all {len(rows)} {scope}s with at least {thresholds.min_history_days} days of history are delivering"
-            if not gaps
-            else f"{len(gaps)} {scope}(s) silent although their own rhythm expected deliveries: " + ", ".join(names[:5])
-        ),
-        counts={f"{scope}s_judged": len(rows), f"{scope}s_silent": len(gaps)},
-        lists={f"silent_{scope}s": names[: thresholds.max_examples]},
+        passed=not gaps and not quiet,
+        severity=severity,
+        description=description,
+        counts={f"{label}s_judged": len(judged), f"{label}s_silent": len(gaps), f"{label}s_quiet_normal": len(quiet)},
+        lists={
+            f"silent_{label}s": names[: thresholds.max_examples],
+            f"quiet_normal_{label}s": [_key_name(row) for row in quiet[: thresholds.max_examples]],
+        },
         rows=[
             {
-                scope: row["source"] if scope == "source" else row["repo"],
+                "key": _key_name(row),
                 "silent since": row["silent_since"],
                 "silent hours": row["silent_hours"],
-                "active hours expected": row["expected_active_hours"],
+                "deliveries expected": row["expected_deliveries"],
+                "-ln chance": row["score"],
+                "longest usual silence (h)": row["longest_usual_hours"],
+                "its deliveries expected": row["longest_usual_expected"],
+                "dispersion": row["dispersion"],
             }
-            for row in (gaps or rows)[: thresholds.max_examples]
+            for row in (gaps or quiet or judged)[: thresholds.max_examples]
         ],
         thresholds={
             "silence_expected_deliveries": thresholds.silence_expected_deliveries,
+            "silence_longest_ratio": thresholds.silence_longest_ratio,
+            "dispersion_floor": thresholds.dispersion_floor,
             "baseline_days": thresholds.baseline_days,
             "min_history_days": thresholds.min_history_days,
         },
@@ -187,16 +251,26 @@ def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResourc
             SOURCE_SILENCE,
             asset=RAW_EVENTS,
             description=(
-                "Freshness per source: every source that delivered during the baseline is still "
-                "delivering, judged against its own hour-of-week rhythm (a quiet night or weekend is normal)."
+                "Freshness per source: the hours since a source's last delivery are judged against its own "
+                "traffic (hour-of-week rates, overdispersed days): ERROR when chance would give so long a "
+                "silence less than e^-8 of the time and it is longer than any of its last 8 weeks; WARN when "
+                "it is quiet but within that range."
             ),
         ),
         AssetCheckSpec(
             REPO_SILENCE,
             asset=RAW_EVENTS,
             description=(
-                "Freshness per repo: every repo that was active during the baseline is still delivering, "
-                "judged against its own hour-of-week rhythm (a repo that deploys weekly is not a gap)."
+                "Freshness per repo: the same judgement per (source, repo); a repo whose own history holds "
+                "quiet weeks is not a gap after a quiet day, one that delivers every day is after about a day."
+            ),
+        ),
+        AssetCheckSpec(
+            EVENT_TYPE_SILENCE,
+            asset=RAW_EVENTS,
+            description=(
+                "Freshness per event type of a repo (e.g. its pushes): the same judgement per (source, repo, "
+                "event type), reported while the repo's other events still arrive (one webhook lost)."
             ),
         ),
     ],
@@ -205,13 +279,14 @@ def _silence_result(rows: list[dict], scope: str, dora_config: DoraConfigResourc
 def silences(
     context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
 ) -> Iterator[AssetCheckResult]:
-    """Both silence checks from one pass over the baseline (sources are rows with repo '*')."""
-    rows = _silences(warehouse, dora_config, clock)
+    """The three silence checks from one pass over the baseline."""
+    thresholds = dora_config.load().checks
+    with warehouse.get_connection() as connection:
+        verdicts = silence_verdicts(judge_silences(connection, thresholds, clock.now()))
     selected = {key.name for key in context.selected_asset_check_keys}
-    if SOURCE_SILENCE in selected:
-        yield _silence_result([row for row in rows if row["repo"] == "*"], "source", dora_config)
-    if REPO_SILENCE in selected:
-        yield _silence_result([row for row in rows if row["repo"] != "*"], "repo", dora_config)
+    for check_name, (judged, gaps, quiet) in verdicts.items():
+        if check_name in selected:
+            yield _silence_result(check_name, judged, gaps, quiet, thresholds)
 
 
 def poisson_at_most(count: int, mean: float) -> float:
@@ -223,62 +298,106 @@ def poisson_at_most(count: int, mean: float) -> float:
     return min(total, 1.0)
 
 
+def negative_binomial_at_most(count: int, mean: float, dispersion: float) -> float:
+    """P(X <= count) for X negative binomial with this mean and variance mean + dispersion * mean^2
+    (Poisson when dispersion is 0): how often an overdispersed key has a day this quiet."""
+    if dispersion <= 0:
+        return poisson_at_most(count, mean)
+    size = 1 / dispersion
+    success = 1 / (1 + dispersion * mean)
+    term = total = success**size
+    for k in range(int(count)):
+        term *= (k + size) / (k + 1) * (1 - success)
+        total += term
+    return min(total, 1.0)
+
+
+def judge_volume(connection, thresholds: CheckThresholds, now: datetime) -> dict[str, list[dict]]:
+    """The complete recent days of every key, judged (check_volume_drops.sql). Of the days far
+    below their weekday's mean that the key's negative binomial gives at most the configured
+    chance: 'gaps' (ERROR: also below every such weekday of the baseline), 'quiet' (WARN: the key
+    had as quiet a weekday before, within its normal range) and 'org_quiet' (a day most repos
+    dropped together: a holiday)."""
+    today = now.date()
+    _delivery_hours(connection, now, thresholds.baseline_days + thresholds.volume_lookback_days)
+    candidates = fetch_dicts(
+        connection,
+        "bronze",
+        "check_volume_drops",
+        {
+            "today": today,
+            "judged_from": today - timedelta(days=thresholds.volume_lookback_days),
+            "holidays": thresholds.holidays,
+            "drop_ratio": thresholds.volume_drop_ratio,
+            "min_expected": thresholds.volume_min_expected,
+            "org_quiet_share": thresholds.org_quiet_share,
+            "dispersion_floor": thresholds.dispersion_floor,
+        },
+    )
+    verdict: dict[str, list[dict]] = {"gaps": [], "quiet": [], "org_quiet": []}
+    for row in candidates:
+        row["chance"] = negative_binomial_at_most(row["deliveries"], row["mean_deliveries"], row["dispersion"])
+        unlikely = row["chance"] <= thresholds.volume_drop_max_chance
+        if not unlikely:
+            continue
+        if row["org_quiet"]:
+            verdict["org_quiet"].append(row)
+        elif row["below_lowest"]:
+            verdict["gaps"].append(row)
+        else:
+            verdict["quiet"].append(row)
+    return verdict
+
+
+def _day_key(row: dict) -> str:
+    return row["repo"] if row["event_type"] == "*" else f"{row['repo']} ({row['event_type']})"
+
+
 @asset_check(
     asset=RAW_EVENTS,
     name=VOLUME_DROP,
     description=(
-        "No recent complete day on which a source or repo received far fewer deliveries than its own "
-        "weekday rhythm predicts (a missing day in the middle of history, not only at its end). Days "
-        "on which most repos dropped together are holidays: reported, not failed."
+        "No recent complete day on which a source, a repo or one event type of a repo received far fewer "
+        "deliveries than its own traffic explains: below a quarter of its weekday mean, below every such "
+        "weekday of its baseline, and at most e^-8 likely under a negative binomial fitted to its own "
+        "overdispersed days (a missing day in the middle of history, not only at its end). ERROR for such "
+        "a day; WARN for an unlikely day no lower than the key's quietest such weekday (within its normal "
+        "range). Days on "
+        "which most repos dropped together are holidays: reported, not failed."
     ),
 )
 def volume_drop(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
     thresholds = dora_config.load().checks
     now = clock.now()
     today = now.date()
-    judged_from = today - timedelta(days=thresholds.volume_lookback_days)
     with warehouse.get_connection() as connection:
-        run_sql(
-            connection,
-            "bronze",
-            "check_delivery_hours",
-            {"since": now - timedelta(days=thresholds.baseline_days + thresholds.volume_lookback_days), "now": now},
-        )
-        drops = fetch_dicts(
-            connection,
-            "bronze",
-            "check_volume_drops",
-            {
-                "today": today,
-                "judged_from": judged_from,
-                "holidays": thresholds.holidays,
-                "drop_ratio": thresholds.volume_drop_ratio,
-                "min_expected": thresholds.volume_min_expected,
-                "org_quiet_share": thresholds.org_quiet_share,
-            },
-        )
-    # Busy keys vary: a day at a quarter of its mean is still chance now and then. Only days
-    # that chance would explain less often than the configured bar count as drops.
-    drops = [
-        row
-        for row in drops
-        if poisson_at_most(row["deliveries"], row["mean_deliveries"]) <= thresholds.volume_drop_max_chance
-    ]
-    gaps = [row for row in drops if not row["org_quiet"]]
-    quiet_days = sorted({row["day"] for row in drops if row["org_quiet"]})
-    return check_result(
-        passed=not gaps,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            f"no volume drop in the {thresholds.volume_lookback_days} complete days before {today}"
-            + (f" ({len(quiet_days)} org-wide quiet day(s), e.g. holidays)" if quiet_days else "")
-            if not gaps
-            else f"{len(gaps)} source/repo-day(s) far below their usual volume, first: {gaps[0]['repo']} on "
+        verdict = judge_volume(connection, thresholds, now)
+    gaps, quiet = verdict["gaps"], verdict["quiet"]
+    quiet_days = sorted({row["day"] for row in verdict["org_quiet"]})
+    if gaps:
+        description = (
+            f"{len(gaps)} key-day(s) far below their usual volume, first: {_day_key(gaps[0])} on "
             f"{gaps[0]['day']} ({gaps[0]['deliveries']} deliveries, ~{gaps[0]['expected']} expected)"
-        ),
-        counts={"drops": len(gaps), "org_quiet_days": len(quiet_days)},
+        )
+    elif quiet:
+        description = (
+            f"{len(quiet)} quiet key-day(s), within their own normal range (as quiet a weekday before), first: "
+            f"{_day_key(quiet[0])} on {quiet[0]['day']} ({quiet[0]['deliveries']} deliveries, "
+            f"~{quiet[0]['expected']} on average)"
+        )
+    else:
+        description = f"no volume drop in the {thresholds.volume_lookback_days} complete days before {today}"
+    if not gaps and quiet_days:
+        description += f" ({len(quiet_days)} org-wide quiet day(s), e.g. holidays)"
+    shown = gaps or quiet
+    return check_result(
+        passed=not gaps and not quiet,
+        severity=AssetCheckSeverity.ERROR if gaps or not quiet else AssetCheckSeverity.WARN,
+        description=description,
+        counts={"drops": len(gaps), "quiet_normal": len(quiet), "org_quiet_days": len(quiet_days)},
         lists={
             "repos": sorted({row["repo"] for row in gaps})[: thresholds.max_examples],
+            "keys": sorted({_day_key(row) for row in gaps})[: thresholds.max_examples],
             "days": sorted({row["day"] for row in gaps})[: thresholds.max_examples],
             "org_quiet_days": quiet_days[: thresholds.max_examples],
         },
@@ -287,17 +406,21 @@ def volume_drop(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clo
                 "day": row["day"],
                 "source": row["source"],
                 "repo": row["repo"],
+                "event type": row["event_type"],
                 "deliveries": row["deliveries"],
                 "expected": row["expected"],
                 "lowest usual": row["lowest_deliveries"],
+                "dispersion": round(row["dispersion"], 3),
+                "chance": f"{row['chance']:.2g}",
             }
-            for row in gaps[: thresholds.max_examples]
+            for row in shown[: thresholds.max_examples]
         ],
         thresholds={
             "volume_lookback_days": thresholds.volume_lookback_days,
             "volume_drop_ratio": thresholds.volume_drop_ratio,
             "volume_drop_max_chance": thresholds.volume_drop_max_chance,
             "volume_min_expected": thresholds.volume_min_expected,
+            "dispersion_floor": thresholds.dispersion_floor,
             "org_quiet_share": thresholds.org_quiet_share,
             "holidays": thresholds.holidays,
         },

@@ -1,48 +1,190 @@
--- Sources (repo '*') and repos that went silent. Each one's rhythm is learned from its own
--- history in delivery_hours: for every hour of the week, the share of weeks in which that hour
--- saw a delivery. The hours since the last delivery (whole hours, the current one excluded)
--- would normally have held `expected_active_hours` active hours; a silence is a gap when that
--- reaches $threshold (P(all silent) <= e^-threshold). Sources and repos younger than
--- $min_history_hours are not judged.
+-- Sources (repo '*'), repos (event_type '*') and (source, repo, event_type) keys that went
+-- silent, each judged against its own history in delivery_hours (the baseline before $now).
+--
+-- The traffic model: a key's deliveries per hour of the week (`rate`, its mean over the weeks
+-- the key has existed) scaled by a negative binomial day effect. Real traffic is overdispersed
+-- (release trains, days off, quiet weeks): its daily counts vary far more than a Poisson count
+-- would, so `dispersion` (alpha, var = mean + alpha * mean^2) is fitted per key by the method of
+-- moments to its complete days, around the mean of each weekday. The chance that a day with `mu`
+-- expected deliveries in the silent hours holds none is (1 + alpha * mu) ^ (-1 / alpha) (e^-mu
+-- when alpha = 0); a silence spanning several days multiplies its days' chances. `score` is
+-- -ln(chance) of the current silence: the whole hours since the last delivery, the current hour
+-- excluded.
+--
+-- A silence is a gap when its score reaches $threshold (chance <= e^-threshold) AND its hours
+-- would normally hold at least $longest_ratio times the deliveries expected in the longest
+-- silence the key had in the baseline (`longest_usual`, weighed with the same rates): a key
+-- whose own history holds week-long quiet stretches is not flagged for a quiet day, and a busy
+-- key's usual weekend is not its ceiling on a Tuesday. `quiet_normal` marks silences the model
+-- finds unlikely but that the key's own history has matched: quiet, within its normal range.
+-- Keys younger than $min_history_hours are not judged.
 WITH spans AS (
-    SELECT source, repo, min(hour) AS first_hour, max(hour) AS last_hour, sum(deliveries) AS deliveries
+    SELECT
+        source,
+        repo,
+        event_type,
+        min(hour) AS first_hour,
+        max(hour) AS last_hour,
+        sum(deliveries) AS deliveries,
+        greatest(1.0, epoch(date_trunc('hour', $now::TIMESTAMPTZ) - min(hour)) / (7 * 86400.0)) AS weeks
     FROM delivery_hours
     GROUP BY ALL
 ),
-weekly_profile AS (
+hourly_rate AS (
     SELECT
         hours.source,
         hours.repo,
+        hours.event_type,
         isodow(hours.hour) AS day_of_week,
         hour(hours.hour) AS hour_of_day,
-        count(*) / greatest(1.0, epoch($now - any_value(spans.first_hour)) / (7 * 86400.0)) AS active_share
+        sum(hours.deliveries) / any_value(spans.weeks) AS rate
     FROM delivery_hours AS hours
-    JOIN spans USING (source, repo)
+    JOIN spans USING (source, repo, event_type)
     GROUP BY ALL
+),
+complete_days AS (
+    -- Every complete UTC day of a key's history before today, zeros included.
+    SELECT spans.source, spans.repo, spans.event_type, days.day::DATE AS day
+    FROM spans, generate_series(
+        spans.first_hour::DATE::TIMESTAMP + INTERVAL 1 DAY, $now::DATE::TIMESTAMP - INTERVAL 1 DAY, INTERVAL 1 DAY
+    ) AS days(day)
+),
+daily AS (
+    SELECT source, repo, event_type, hour::DATE AS day, sum(deliveries) AS deliveries
+    FROM delivery_hours
+    GROUP BY ALL
+),
+weekday_moments AS (
+    SELECT
+        complete_days.source,
+        complete_days.repo,
+        complete_days.event_type,
+        count(*) AS samples,
+        avg(coalesce(daily.deliveries, 0)) AS mean_deliveries,
+        var_samp(coalesce(daily.deliveries, 0)) AS variance
+    FROM complete_days
+    LEFT JOIN daily USING (source, repo, event_type, day)
+    GROUP BY complete_days.source, complete_days.repo, complete_days.event_type, isodow(complete_days.day)
+    HAVING count(*) >= 2
+),
+dispersion AS (
+    SELECT
+        spans.source,
+        spans.repo,
+        spans.event_type,
+        greatest(
+            $dispersion_floor,
+            coalesce(
+                sum(moments.samples * (moments.variance - moments.mean_deliveries))
+                / nullif(sum(moments.samples * moments.mean_deliveries ^ 2), 0),
+                0
+            )
+        ) AS alpha
+    FROM spans
+    LEFT JOIN weekday_moments AS moments USING (source, repo, event_type)
+    GROUP BY ALL
+),
+active AS (
+    SELECT
+        source,
+        repo,
+        event_type,
+        hour,
+        lead(hour) OVER (PARTITION BY source, repo, event_type ORDER BY hour) AS next_hour
+    FROM delivery_hours
+),
+silences AS (
+    -- Every run of silent hours after an active hour; the last one is the current silence.
+    SELECT
+        source,
+        repo,
+        event_type,
+        hour + INTERVAL 1 HOUR AS silence_start,
+        coalesce(next_hour, date_trunc('hour', $now::TIMESTAMPTZ)) - INTERVAL 1 HOUR AS silence_end,
+        next_hour IS NULL AS is_current
+    FROM active
+    WHERE next_hour IS NULL OR next_hour > hour + INTERVAL 1 HOUR
 ),
 silent_hours AS (
-    SELECT source, repo, unnest(
-        generate_series(last_hour + INTERVAL 1 HOUR, date_trunc('hour', $now) - INTERVAL 1 HOUR, INTERVAL 1 HOUR)
+    SELECT source, repo, event_type, silence_start, is_current, unnest(
+        generate_series(silence_start, silence_end, INTERVAL 1 HOUR)
     ) AS hour
-    FROM spans
+    FROM silences
+    WHERE silence_start <= silence_end
 ),
-expected AS (
-    SELECT silent.source, silent.repo, count(*) AS silent_hours, sum(coalesce(profile.active_share, 0)) AS expected
+silent_days AS (
+    SELECT
+        silent.source,
+        silent.repo,
+        silent.event_type,
+        silent.silence_start,
+        silent.is_current,
+        silent.hour::DATE AS day,
+        count(*) AS hours,
+        sum(coalesce(rate.rate, 0)) AS expected
     FROM silent_hours AS silent
-    LEFT JOIN weekly_profile AS profile
-      ON profile.source = silent.source AND profile.repo = silent.repo
-     AND profile.day_of_week = isodow(silent.hour) AND profile.hour_of_day = hour(silent.hour)
+    LEFT JOIN hourly_rate AS rate
+      ON rate.source = silent.source AND rate.repo = silent.repo AND rate.event_type = silent.event_type
+     AND rate.day_of_week = isodow(silent.hour) AND rate.hour_of_day = hour(silent.hour)
     GROUP BY ALL
+),
+scored AS (
+    SELECT
+        days.source,
+        days.repo,
+        days.event_type,
+        days.silence_start,
+        days.is_current,
+        sum(days.hours) AS hours,
+        sum(days.expected) AS expected,
+        sum(
+            CASE WHEN dispersion.alpha > 0 THEN ln(1 + dispersion.alpha * days.expected) / dispersion.alpha
+                 ELSE days.expected END
+        ) AS score
+    FROM silent_days AS days
+    JOIN dispersion USING (source, repo, event_type)
+    GROUP BY ALL
+),
+longest AS (
+    SELECT source, repo, event_type, max(expected) AS longest_usual, arg_max(hours, expected) AS longest_usual_hours
+    FROM scored
+    WHERE NOT is_current
+    GROUP BY ALL
+),
+judged AS (
+    SELECT
+        spans.source,
+        spans.repo,
+        spans.event_type,
+        spans.last_hour + INTERVAL 1 HOUR AS silent_since,
+        coalesce(current.hours, 0) AS silent_hours,
+        coalesce(current.expected, 0) AS expected,
+        coalesce(current.score, 0) AS score,
+        coalesce(longest.longest_usual, 0) AS longest_usual,
+        coalesce(longest.longest_usual_hours, 0) AS longest_usual_hours,
+        dispersion.alpha,
+        spans.deliveries AS baseline_deliveries
+    FROM spans
+    JOIN dispersion USING (source, repo, event_type)
+    LEFT JOIN scored AS current
+      ON current.source = spans.source AND current.repo = spans.repo AND current.event_type = spans.event_type
+     AND current.is_current
+    LEFT JOIN longest USING (source, repo, event_type)
+    WHERE epoch($now::TIMESTAMPTZ - spans.first_hour) >= $min_history_hours * 3600
 )
 SELECT
-    spans.source,
-    spans.repo,
-    spans.last_hour + INTERVAL 1 HOUR AS silent_since,
-    coalesce(expected.silent_hours, 0) AS silent_hours,
-    round(coalesce(expected.expected, 0), 2) AS expected_active_hours,
-    spans.deliveries AS baseline_deliveries,
-    coalesce(expected.expected, 0) >= $threshold AS is_gap
-FROM spans
-LEFT JOIN expected USING (source, repo)
-WHERE epoch($now - spans.first_hour) >= $min_history_hours * 3600
-ORDER BY is_gap DESC, expected_active_hours DESC, spans.source, spans.repo;
+    source,
+    repo,
+    event_type,
+    silent_since,
+    silent_hours,
+    round(expected, 2) AS expected_deliveries,
+    round(score, 2) AS score,
+    round(longest_usual, 2) AS longest_usual_expected,
+    longest_usual_hours,
+    round(alpha, 3) AS dispersion,
+    baseline_deliveries,
+    score >= $threshold AND expected >= $longest_ratio * longest_usual AS is_gap,
+    score >= $threshold AND expected < $longest_ratio * longest_usual AS quiet_normal
+FROM judged
+ORDER BY is_gap DESC, score DESC, source, repo, event_type;
