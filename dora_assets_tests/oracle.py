@@ -17,6 +17,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT_CAUSE = re.compile(r"root cause:\s*([0-9a-f]{7,40})\b", re.IGNORECASE)
+# README "Block only what is wrong": a lead time or time to restore more negative than the
+# clock-skew tolerance (10 minutes) is wrong; it is left out of the medians and counted.
+SKEW_HOURS = 10 / 60
 
 
 def read_envelopes(landing_dir: Path) -> list[dict]:
@@ -246,17 +249,23 @@ def expected_monthly(
         lead_times = [hours(d["time"] - created[(d["repo"], sha)]) for d, sha in shipped if mine(d["repo"], d["time"])]
         month_incidents = [i for i in found_incidents if mine(i["repo"], i["created"])]
         restore_times = [hours(i["resolved"] - i["created"]) for i in month_incidents if i["resolved"]]
+        plausible_lead_times = [value for value in lead_times if value >= -SKEW_HOURS]
+        plausible_restore_times = [value for value in restore_times if value >= -SKEW_HOURS]
         failed = sum(1 for d in month_deployments if d["deploy_id"] in failed_ids)
         return {
             "deployments": len(month_deployments),
             "deploy_days": len({d["time"].date() for d in month_deployments}),
             "changes_deployed": len(lead_times),
-            "lead_time_median_hours": statistics.median(lead_times) if lead_times else None,
+            "lead_time_median_hours": statistics.median(plausible_lead_times) if plausible_lead_times else None,
+            "lead_times_held_back": len(lead_times) - len(plausible_lead_times),
             "failed_deployments": failed,
             "change_failure_rate": failed / len(month_deployments) if month_deployments else None,
             "incidents": len(month_incidents),
             "incidents_resolved": len(restore_times),
-            "time_to_restore_median_hours": statistics.median(restore_times) if restore_times else None,
+            "time_to_restore_median_hours": (
+                statistics.median(plausible_restore_times) if plausible_restore_times else None
+            ),
+            "restore_times_held_back": len(restore_times) - len(plausible_restore_times),
         }
 
     expected = {}
