@@ -7,6 +7,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from dora_assets_tests import oracle
 
 SHA = {name: (name * 20)[:40] for name in ("a1", "b2", "c3", "d4", "e5", "f6")}
@@ -121,6 +123,8 @@ QUIET = {
     "incidents": 0,
     "incidents_resolved": 0,
     "time_to_restore_median_hours": None,
+    "lead_times_held_back": 0,
+    "restore_times_held_back": 0,
 }
 MARCH = {
     **QUIET,
@@ -145,6 +149,9 @@ APRIL = {
 MAY_WEB = {**QUIET, "incidents": 1}
 
 
+APRIL_CHANGE_TIME = "2023-04-01T09:00:00Z"  # d4's commit timestamp
+
+
 def test_oracle_on_a_hand_computed_history() -> None:
     march, april, may = date(2023, 3, 1), date(2023, 4, 1), date(2023, 5, 1)
 
@@ -157,6 +164,19 @@ def test_oracle_on_a_hand_computed_history() -> None:
         (april, "*"): APRIL,
         (may, "*"): MAY_WEB,
     }
+
+
+def test_oracle_holds_back_times_more_negative_than_the_tolerance() -> None:
+    """April's change d4, deployed at 11:00, restamped 13:00 (2 h after its deployment): its -2 h
+    is left out of the median (no lead time is left) and counted; stamped 11:05 (5 minutes late,
+    within the 10-minute tolerance) it counts as -5 minutes."""
+    restamped = json.loads(json.dumps(HISTORY).replace(APRIL_CHANGE_TIME, "2023-04-01T13:00:00Z"))
+    april = oracle.expected_monthly(restamped)[(date(2023, 4, 1), "acme/api")]
+    assert (april["changes_deployed"], april["lead_times_held_back"], april["lead_time_median_hours"]) == (1, 1, None)
+
+    within = json.loads(json.dumps(HISTORY).replace(APRIL_CHANGE_TIME, "2023-04-01T11:05:00Z"))
+    april = oracle.expected_monthly(within)[(date(2023, 4, 1), "acme/api")]
+    assert april["lead_times_held_back"] == 0 and april["lead_time_median_hours"] == pytest.approx(-5 / 60)
 
 
 def test_oracle_redefinition_of_production_moves_deployments() -> None:
