@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import duckdb
 
@@ -126,12 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_tcp_port, default=8000, help="port to listen on (default 8000)")
-    serve.add_argument(
-        "--max-body-bytes",
-        type=_positive_int,
-        default=None,
-        help="refuse larger bodies with 413 (default 26214400, GitHub's 25 MiB cap)",
-    )
+    for flag, kind, help_text in SERVE_LIMIT_FLAGS:
+        serve.add_argument(flag, type=kind, default=None, help=help_text)
     serve.add_argument(
         "--forwarded-allow-ips",
         default=None,
@@ -277,6 +274,15 @@ def command_backfill(args: argparse.Namespace) -> int:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
     if args.start < PARTITIONS_START:
         raise CommandError(f"--start {args.start} is before the first partition, {PARTITIONS_START}")
+    # Silver's monthly partitions end with next month's (end_offset=1); nothing can be later.
+    today = datetime.now(UTC).date()
+    last_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    for flag, day in (("--start", args.start), ("--end", args.end)):
+        if day >= date(last_month.year + (last_month.month == 12), last_month.month % 12 + 1, 1):
+            raise CommandError(
+                f"{flag} {day} is after the last partition, {last_month:%Y-%m} (silver's months end with the "
+                f"month after this one): pick days from {PARTITIONS_START} to {today}"
+            )
     outcome = _run_and_report("backfill", TRANSFORM_JOB_NAME, tags=partition_range_tags(args.start, args.end))
     return _finish("backfill", [outcome], quiet=args.quiet)
 
@@ -574,15 +580,11 @@ def command_dev(args: argparse.Namespace) -> int:
 def command_serve(args: argparse.Namespace) -> int:
     """Run the webhook receiver until SIGTERM (exit 0) or Ctrl-C."""
     from dora_assets.receiver.server import ServeError, serve
-    from dora_assets.receiver.settings import DEFAULT_MAX_BODY_BYTES
 
+    names = (flag.removeprefix("--").replace("-", "_") for flag, _, _ in SERVE_LIMIT_FLAGS)
+    limits = {name: getattr(args, name) for name in names}  # None: not given, the env var or default holds
     try:
-        serve(
-            args.host,
-            args.port,
-            max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
-            forwarded_allow_ips=args.forwarded_allow_ips,
-        )
+        serve(args.host, args.port, forwarded_allow_ips=args.forwarded_allow_ips, **limits)
     except ServeError as error:
         raise CommandError(str(error)) from None
     return 0
@@ -624,6 +626,29 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
+    return value
+
+
+# The receiver's limits (README "Webhook receiver"): each flag wins over its DORA_RECEIVER_* env var.
+SERVE_LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("--max-body-bytes", _positive_int, "refuse larger bodies with 413 (default 26214400, GitHub's 25 MiB cap)"),
+    ("--max-json-depth", _positive_int, "refuse bodies nesting arrays and objects deeper with 400 (default 128)"),
+    ("--max-header-bytes", _positive_int, "refuse a larger request line and headers with 431 (default 65536)"),
+    ("--header-timeout", _positive_seconds, "seconds for a request's headers to arrive, else 408 (default 10)"),
+    ("--body-timeout", _positive_seconds, "seconds for a request's body to arrive, else 408 (default 60)"),
+    ("--max-connections", _positive_int, "answer 503 to requests beyond this many open connections (default 1000)"),
+    ("--large-body-bytes", _positive_int, "bodies over this size count as large (default 1048576)"),
+    ("--max-large-bodies", _positive_int, "answer 503 to a large body beyond this many at once (default 4)"),
+)
 
 
 def _tcp_port(text: str) -> int:

@@ -6,14 +6,18 @@ Routes:
   jenkins): 202 with the delivery id and the landing file once the envelope is on disk; 200 for
   a ping (not stored); 400 for a body or headers that do not make a delivery; 401 for a missing
   or wrong signature or token (only when the source's secret is set); 413 for a body over the
-  limit; 503 when the landing folder cannot be written.
+  limit; 503 when the landing folder cannot be written, or when a body over ``large_body_bytes``
+  arrives while ``max_large_bodies`` such bodies are already being received or processed.
 - ``POST /``: Four Keys' event-handler URL. The source is detected from the headers as Four Keys
   did; same checks and landing; 204 No Content on success, as Four Keys answered.
 - ``GET /healthz``: 200 when the landing folder is writable, 503 otherwise.
 
-Request bodies are read in chunks and never held beyond the limit. Parsing, verification and
-the file write run in a worker thread, so the event loop keeps serving other requests. The
-access log is written here, without query strings (Four Keys senders may put a token there).
+Request bodies are read in chunks and never held beyond the limit. A missing signature or a
+wrong token is refused before the body is read. Parsing, verification and the file write run in
+a worker thread, so the event loop keeps serving other requests. A refusal sent before the whole
+body was read closes the connection. The connection limits and timeouts are the protocol's
+(``protocol.py``). The access log is written here, without query strings (Four Keys senders may
+put a token there).
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from dora_assets.receiver.deliveries import (
     Rejection,
     accept_delivery,
     check_declared_length,
+    check_sender_before_body,
     fourkeys_source,
     read_body_within_limit,
 )
-from dora_assets.receiver.settings import SECRET_ENV_VARS, SOURCES, ReceiverSettings
+from dora_assets.receiver.protocol import CUT_OFF_STATE_KEY, RETRY_AFTER_SECONDS, connection_ceiling
+from dora_assets.receiver.settings import LIMIT_ENV_VARS, SECRET_ENV_VARS, SOURCES, ReceiverSettings
 from dora_assets.receiver.store import landing_folder_problem
 
 logger = logging.getLogger("dora_assets.receiver")
@@ -50,10 +56,11 @@ MAX_LOGGED_TEXT = 200
 
 def create_app(settings: ReceiverSettings) -> Starlette:
     """The receiver for ``settings``; nothing is read from the environment here."""
+    large_bodies = LargeBodies(settings.max_large_bodies)
 
     def receiver_for(source: str) -> Callable[[Request], Awaitable[Response]]:
         async def receive(request: Request) -> Response:
-            return await _receive(request, settings, source, fourkeys=False)
+            return await _receive(request, settings, large_bodies, source, fourkeys=False)
 
         return receive
 
@@ -62,7 +69,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             source = fourkeys_source(request.headers)
         except Rejection as rejection:
             return _refuse(request, "unknown", rejection)
-        return await _receive(request, settings, source, fourkeys=True)
+        return await _receive(request, settings, large_bodies, source, fourkeys=True)
 
     async def healthz(request: Request) -> Response:
         problem = await run_in_threadpool(landing_folder_problem, settings.landing_dir)
@@ -86,19 +93,62 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     return app
 
 
-async def _receive(request: Request, settings: ReceiverSettings, source: str, *, fourkeys: bool) -> Response:
-    """Read the body within the limit, then verify, parse and land it in a worker thread."""
+class LargeBodies:
+    """How many bodies over ``large_body_bytes`` are being received or processed; at most
+    ``limit`` at once. Used from the event loop only, so no lock is needed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_progress = 0
+
+    def take(self) -> None:
+        """Take a place, or refuse the delivery with 503 when none is free (never wait)."""
+        if self.in_progress >= self.limit:
+            raise Rejection(
+                503, f"{self.limit} large bodies are already being received; retry in {RETRY_AFTER_SECONDS} s"
+            )
+        self.in_progress += 1
+
+    def give_back(self) -> None:
+        self.in_progress -= 1
+
+
+async def _receive(
+    request: Request, settings: ReceiverSettings, large_bodies: LargeBodies, source: str, *, fourkeys: bool
+) -> Response:
+    """Check what can be checked before the body, read it within the limits, then verify, parse
+    and land it in a worker thread."""
+    body_read = False
+    holds_large_place = False
+
+    def take_large_place() -> None:
+        nonlocal holds_large_place
+        large_bodies.take()
+        holds_large_place = True
+
     try:
-        check_declared_length(request.headers.get("content-length"), settings.max_body_bytes)
+        declared = check_declared_length(request.headers.get("content-length"), settings.max_body_bytes)
+        check_sender_before_body(settings, source, request.headers, request.query_params)
+        if declared is not None and declared > settings.large_body_bytes:
+            take_large_place()
         async with contextlib.aclosing(request.stream()) as chunks:
-            body = await read_body_within_limit(chunks, settings.max_body_bytes)
+            body = await read_body_within_limit(
+                chunks,
+                settings.max_body_bytes,
+                large_body_bytes=None if holds_large_place else settings.large_body_bytes,
+                on_large=take_large_place,
+            )
+        body_read = True
         received_at = datetime.now(UTC)
         outcome = await run_in_threadpool(
             accept_delivery, settings, source, request.headers, request.query_params, body, received_at
         )
     except Rejection as rejection:
-        return _refuse(request, source, rejection)
+        return _refuse(request, source, rejection, close=not body_read)
     except ClientDisconnect:
+        cut_off = request.scope.get("state", {}).get(CUT_OFF_STATE_KEY)
+        if cut_off is not None:  # the protocol has answered and logged it; this answer goes nowhere
+            return Response(status_code=cut_off)
         logger.info("%s delivery abandoned: the client disconnected while sending the body", source)
         return Response(status_code=400)
     except OSError as error:
@@ -106,6 +156,9 @@ async def _receive(request: Request, settings: ReceiverSettings, source: str, *,
             "could not store a %s delivery in %s: %s", source, settings.landing_dir, error.strerror or repr(error)
         )
         return JSONResponse({"error": "the delivery could not be stored; retry later"}, status_code=503)
+    finally:
+        if holds_large_place:
+            large_bodies.give_back()
     if isinstance(outcome, Ping):
         logger.info("%s %s answered (not stored)", source, outcome.event_type)
         if fourkeys:
@@ -138,11 +191,16 @@ def _accepted(landed: Landed, *, fourkeys: bool) -> Response:
     )
 
 
-def _refuse(request: Request, source: str, rejection: Rejection) -> Response:
+def _refuse(request: Request, source: str, rejection: Rejection, *, close: bool = False) -> Response:
+    """The refusal as JSON. ``close``: the body was not read to its end, so the connection is
+    closed after the answer instead of waiting for (or reading) the rest."""
     logger.warning(
         "refused %s delivery from %s: %d %s", source, _client(request.scope), rejection.status_code, rejection.message
     )
-    return JSONResponse({"error": rejection.message}, status_code=rejection.status_code)
+    headers = {"Connection": "close"} if close else {}
+    if rejection.status_code == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return JSONResponse({"error": rejection.message}, status_code=rejection.status_code, headers=headers)
 
 
 def _announce(settings: ReceiverSettings) -> None:
@@ -157,6 +215,14 @@ def _announce(settings: ReceiverSettings) -> None:
         settings.landing_dir,
         settings.max_body_bytes,
         verified,
+    )
+    logger.info(
+        "receiver limits: %s; connections beyond %d are closed at once",
+        ", ".join(
+            f"{LIMIT_ENV_VARS[name]}={value:g}" if isinstance(value, float) else f"{LIMIT_ENV_VARS[name]}={value}"
+            for name, value in settings.limits().items()
+        ),
+        connection_ceiling(settings),
     )
     for source in settings.unverified_sources:
         logger.warning(

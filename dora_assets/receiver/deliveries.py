@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+import math
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 
 from dora_assets.bronze.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
 from dora_assets.receiver import signatures
-from dora_assets.receiver.settings import SOURCES, ReceiverSettings
+from dora_assets.receiver.settings import DEFAULT_MAX_JSON_DEPTH, SOURCES, ReceiverSettings
 from dora_assets.receiver.store import write_landing_file
 
 KEPT_HEADERS: tuple[str, ...] = (
@@ -48,6 +49,11 @@ KEPT_HEADERS: tuple[str, ...] = (
 )
 PING_EVENTS: dict[str, str] = {"github": "ping", "pagerduty": "pagey.ping"}
 TOKEN_SOURCES: frozenset[str] = frozenset({"gitlab", "jenkins"})  # the sender presents the secret itself
+SIGNATURE_HEADERS: dict[str, tuple[str, ...]] = {
+    "github": ("x-hub-signature-256", "x-hub-signature"),
+    "pagerduty": ("x-pagerduty-signature",),
+    "jira": ("x-hub-signature",),
+}
 MAX_EVENT_TYPE_LENGTH = 255
 DERIVED_DELIVERY_ID_PREFIX = "sha256:"
 
@@ -80,29 +86,45 @@ class Landed:
     landing_file: str
 
 
-async def read_body_within_limit(chunks: AsyncIterator[bytes], max_body_bytes: int) -> bytes:
+async def read_body_within_limit(
+    chunks: AsyncIterator[bytes],
+    max_body_bytes: int,
+    *,
+    large_body_bytes: int | None = None,
+    on_large: Callable[[], None] | None = None,
+) -> bytes:
     """Collect a streamed body, refusing with 413 as soon as it would exceed ``max_body_bytes``.
 
     The chunk that would cross the limit is never appended and nothing after it is read, so at
-    most ``max_body_bytes`` are ever held, whatever the sender declared or sends.
+    most ``max_body_bytes`` are ever held, whatever the sender declared or sends. ``on_large``
+    is called once, before the chunk that takes the body past ``large_body_bytes`` is kept; it
+    may raise (a ``Rejection``) to stop reading there.
     """
-    body = bytearray()
+    parts: list[bytes] = []
+    size = 0
+    for_large = on_large if large_body_bytes is not None else None
     async for chunk in chunks:
-        if len(body) + len(chunk) > max_body_bytes:
+        if size + len(chunk) > max_body_bytes:
             raise Rejection(413, f"body exceeds the limit of {max_body_bytes} bytes")
-        body += chunk
-    return bytes(body)
+        if for_large is not None and large_body_bytes is not None and size + len(chunk) > large_body_bytes:
+            for_large()
+            for_large = None
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
-def check_declared_length(content_length: str | None, max_body_bytes: int) -> None:
-    """Refuse before reading a byte when the declared Content-Length is over the limit."""
+def check_declared_length(content_length: str | None, max_body_bytes: int) -> int | None:
+    """Refuse before reading a byte when the declared Content-Length is over the limit; the
+    declared length, or None when none was declared."""
     if content_length is None:
-        return
+        return None
     declared = content_length.strip()
     if not (declared.isascii() and declared.isdigit()):
         raise Rejection(400, "Content-Length is not a whole number")
     if int(declared) > max_body_bytes:
         raise Rejection(413, f"body of {int(declared)} bytes exceeds the limit of {max_body_bytes} bytes")
+    return int(declared)
 
 
 def fourkeys_source(headers: Mapping[str, str]) -> str:
@@ -167,26 +189,74 @@ def verify_sender(
         raise Rejection(401, "token does not match" if source in TOKEN_SOURCES else "signature does not match")
 
 
-def parse_json_object(body: bytes, content_type: str | None = None) -> dict[str, Any]:
-    """The body as a JSON object; 400 for anything else (not UTF-8, not JSON, NaN/Infinity,
-    a top-level array or scalar)."""
+def check_sender_before_body(
+    settings: ReceiverSettings, source: str, headers: Mapping[str, str], query: Mapping[str, str]
+) -> None:
+    """What can be verified before a byte of the body is read, so that a sender without the
+    secret never gets a body buffered: 401 when the source's secret is set and no signature or
+    token is presented at all, or when a token (GitLab, Jenkins) does not match. Signatures over
+    the body are verified by ``verify_sender`` once the body is complete."""
+    if settings.secret_for(source) is None:
+        return
+    if source in TOKEN_SOURCES:
+        verify_sender(settings, source, headers, query, b"")
+        return
+    names = SIGNATURE_HEADERS[source]
+    if not any(headers.get(name) or _query_value(query, name) for name in names):
+        verify_sender(settings, source, headers, query, b"")  # raises the missing-signature 401
+
+
+def parse_json_object(
+    body: bytes, content_type: str | None = None, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> dict[str, Any]:
+    """The body as a JSON object whose value the envelope keeps as posted; 400 for anything else:
+    not UTF-8, not JSON, NaN/Infinity, a top-level array or scalar, nesting deeper than
+    ``max_depth`` arrays and objects, a key twice in one object (which value was meant?), or a
+    number a double cannot hold (``1e99999`` would become infinity, then null; ``1e-400`` zero)."""
     if content_type and content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         raise Rejection(400, "form-encoded bodies are not accepted: set the webhook's content type to application/json")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise Rejection(400, f"body is not valid UTF-8 (byte {error.start})") from None
+    too_deep = f"body nests arrays and objects deeper than {max_depth} levels"
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        payload = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_object_without_repeats
+        )
     except json.JSONDecodeError as error:
         raise Rejection(
             400, f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-    except (ValueError, RecursionError) as error:
+    except _NotKeptAsPosted as error:
+        raise Rejection(400, f"body cannot be kept as posted: {error}") from None
+    except RecursionError:
+        raise Rejection(400, too_deep) from None
+    except ValueError as error:
         raise Rejection(400, f"body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise Rejection(400, f"body must be a JSON object, not a JSON {_json_kind(payload)}")
+    if json_depth_exceeds(payload, max_depth):
+        raise Rejection(400, too_deep)
     return payload
+
+
+def json_depth_exceeds(value: object, max_depth: int) -> bool:
+    """True when ``value`` nests arrays and objects more than ``max_depth`` levels deep (``{}`` is
+    one level, ``{"a": []}`` two). Iterative, so any depth is measured without recursion."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def event_type_for(source: str, headers: Mapping[str, str], payload: dict[str, Any]) -> str:
@@ -311,7 +381,7 @@ def accept_delivery(
     """Verify, parse and land one delivery (blocking: file I/O). ``headers`` is looked up by
     lower-case names: Starlette's ``Headers``, or a dict with lower-case keys."""
     verify_sender(settings, source, headers, query, body)
-    payload = parse_json_object(body, headers.get("content-type"))
+    payload = parse_json_object(body, headers.get("content-type"), max_depth=settings.max_json_depth)
     event_type = event_type_for(source, headers, payload)
     if PING_EVENTS.get(source) == event_type:
         return Ping(source, event_type)
@@ -353,6 +423,35 @@ def _query_value(query: Mapping[str, str], name: str) -> str | None:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
+
+
+class _NotKeptAsPosted(ValueError):
+    """Valid JSON whose value would not survive being written back: the message says why."""
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, refused when a double cannot hold it: one that
+    overflows (it would land as null) or a non-zero one that underflows to zero."""
+    number = float(text)
+    if math.isinf(number):
+        raise _NotKeptAsPosted(f"the number {_excerpt(text)} is beyond the range of a double")
+    if number == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0]):
+        raise _NotKeptAsPosted(f"the number {_excerpt(text)} is too small for a double (it would become 0)")
+    return number
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refused when a key repeats (only its last value would be kept)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _NotKeptAsPosted(f"the key {_excerpt(json.dumps(repeated))} appears twice in one object")
+    return document
+
+
+def _excerpt(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _json_kind(value: object) -> str:

@@ -2,7 +2,10 @@
 
 The listening socket is bound here, before uvicorn starts, so that a port in use or a bad host
 is a one-line ``ServeError`` instead of uvicorn's log-and-exit. Proxy headers
-(``X-Forwarded-For``/``-Proto``) are honoured only from ``forwarded_allow_ips``. SIGTERM (from
+(``X-Forwarded-For``/``-Proto``) are honoured only from ``forwarded_allow_ips``. Connections
+are served by ``protocol.ReceiverProtocol`` (h11 with the header size limit, the header and body
+timeouts and the connection limit); the process's soft limit on open files is raised, when
+needed, to hold every connection the limit lets in. SIGTERM (from
 systemd, Docker or Kubernetes) stops accepting connections, lets deliveries in progress finish
 and exits with status 0.
 """
@@ -10,7 +13,9 @@ and exits with status 0.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import resource
 import signal
 import socket
 import threading
@@ -22,11 +27,13 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from dora_assets.receiver.app import create_app
+from dora_assets.receiver.protocol import connection_ceiling, protocol_for
 from dora_assets.receiver.settings import ReceiverSettings
 from dora_assets.receiver.store import landing_folder_problem
 
 logger = logging.getLogger("dora_assets.receiver")
 GRACEFUL_SHUTDOWN_SECONDS = 30
+SPARE_FILE_DESCRIPTORS = 128  # beyond the connections: the listening socket, landing files, logs, threads
 
 
 class ServeError(Exception):
@@ -74,6 +81,8 @@ def build_server(
     ``forwarded_allow_ips=None`` means uvicorn's default ($FORWARDED_ALLOW_IPS, else 127.0.0.1)."""
     config = uvicorn.Config(
         create_app(settings),
+        http=protocol_for(settings),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=False,  # the app logs each request itself, without the query string
@@ -85,10 +94,18 @@ def build_server(
     return uvicorn.Server(config)
 
 
-def serve(host: str, port: int, *, max_body_bytes: int, forwarded_allow_ips: str | None = None) -> None:
-    """Run the receiver until SIGTERM or Ctrl-C. Settings come from the environment now."""
+def serve(
+    host: str,
+    port: int,
+    *,
+    max_body_bytes: int | None = None,
+    forwarded_allow_ips: str | None = None,
+    **limits: float | None,
+) -> None:
+    """Run the receiver until SIGTERM or Ctrl-C. Settings come from the environment now; a
+    limit given here (a flag of ``dora-assets serve``, None when not given) wins over its env var."""
     try:
-        settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
+        settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes, **limits)
     except ValueError as error:
         raise ServeError(str(error)) from None
     try:
@@ -98,6 +115,7 @@ def serve(host: str, port: int, *, max_body_bytes: int, forwarded_allow_ips: str
     problem = landing_folder_problem(settings.landing_dir)
     if problem is not None:
         raise ServeError(f"{settings.landing_dir}: {problem}")
+    settings = within_open_file_limit(settings)
     server = build_server(settings, forwarded_allow_ips=forwarded_allow_ips, log_config=receiver_log_config())
     sock = listening_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
@@ -116,6 +134,31 @@ def serve(host: str, port: int, *, max_body_bytes: int, forwarded_allow_ips: str
             signal.signal(signal.SIGTERM, previous_sigterm or signal.SIG_DFL)
     if not server.started:
         raise ServeError("the receiver did not start; see the log above")
+
+
+def within_open_file_limit(settings: ReceiverSettings) -> ReceiverSettings:
+    """``settings`` with a connection limit the process can hold: the soft limit on open files is
+    raised (up to the hard limit) to fit twice ``max_connections`` plus spare descriptors; when
+    even the hard limit is too low, ``max_connections`` is lowered, with a warning."""
+    needed = connection_ceiling(settings) + SPARE_FILE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError) as error:
+            logger.warning("could not raise the open-file limit from %d to %d: %s", soft, raised, error)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return settings
+    fitting = max(1, (soft - SPARE_FILE_DESCRIPTORS) // 2)
+    logger.warning(
+        "max connections lowered from %d to %d: the process may open only %d files (ulimit -n)",
+        settings.max_connections,
+        fitting,
+        soft,
+    )
+    return dataclasses.replace(settings, max_connections=fitting)
 
 
 def _stop_request(server: uvicorn.Server) -> Callable[[int, FrameType | None], None]:

@@ -1,0 +1,465 @@
+"""The receiver's limits, against the real `dora-assets serve` process on 127.0.0.1 with real
+sockets: JSON nesting depth (400, never 500), payloads kept as the JSON value posted (or refused),
+the request head size (431), the header and body timeouts (408), the connection limit (503,
+file descriptors bounded) and the bound on concurrent large bodies (503, memory bounded).
+
+Each limit is set small through its environment variable so that every test takes seconds.
+Memory is the server process's own, read from /proc/<pid>/status (VmHWM is its peak RSS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+GITHUB_SECRET = "gh-secret-limits-1b2c3d4e-never-logged"
+MIB = 1024 * 1024
+
+
+@dataclass
+class Served:
+    """A running `dora-assets serve` process."""
+
+    process: subprocess.Popen
+    url: str
+    port: int
+    landing_dir: Path
+    log_path: Path
+
+    def post_github(self, body: bytes, *, secret: str = GITHUB_SECRET, timeout: float = 30) -> httpx.Response:
+        return httpx.post(
+            self.url + "/webhooks/github", content=body, headers=github_headers(body, secret), timeout=timeout
+        )
+
+    def memory_kib(self, field: str) -> int:
+        """``VmRSS`` (resident now) or ``VmHWM`` (the peak so far) of the server process, in KiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise AssertionError(f"{field} not in /proc/{self.process.pid}/status")
+
+    def open_descriptors(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def landed_files(self) -> list[Path]:
+        return sorted(path for path in self.landing_dir.rglob("*") if path.is_file())
+
+
+def github_headers(body: bytes, secret: str = GITHUB_SECRET) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/044aadd",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+    }
+
+
+def raw_head(path: str, headers: dict[str, str], *, method: str = "POST") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: receiver", *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(home: Path, limits: dict[str, str]) -> Served:
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(home), "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, **limits}
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dora_assets.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    served = Served(process, f"http://127.0.0.1:{port}", port, home / "landing", log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, served.log()
+        try:
+            if httpx.get(served.url + "/healthz", timeout=2).status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "dora-assets serve did not come up"
+        time.sleep(0.1)
+
+
+def _stop(served: Served) -> None:
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        served.process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait()
+    log = served.log()
+    assert "Traceback" not in log, log
+    assert GITHUB_SECRET not in log
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start `dora-assets serve` with the given DORA_RECEIVER_* limits; stopped after the test."""
+    started: list[Served] = []
+
+    def start(**limits: str) -> Served:
+        served = _start(tmp_path / f"home{len(started)}", limits)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        _stop(served)
+
+
+@pytest.fixture(scope="module")
+def default_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One receiver with the default limits, shared by the body tests of this module."""
+    served = _start(tmp_path_factory.mktemp("receiver-defaults"), {})
+    yield served
+    _stop(served)
+
+
+def read_answer(sock: socket.socket, *, within: float) -> bytes:
+    """What the server sends before it closes the connection or ``within`` seconds pass; a reset
+    connection counts as closed."""
+    sock.settimeout(0.2)
+    received = b""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
+    raise AssertionError(f"the connection was still open after {within} s; received {received[:200]!r}")
+
+
+def status_of(answer: bytes) -> int | None:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+
+
+# --- 6. JSON nesting depth: one limit, 400 beyond it, never 500 -------------------------------
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object nesting ``depth`` arrays and objects: an object, then arrays inside it."""
+    if depth == 1:
+        return b"{}"
+    return b'{"deep":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize("depth", [1, 10, 128, 129, 255, 256, 300, 999, 1000, 5000, 100_000])
+def test_json_nesting_beyond_128_levels_is_refused_with_400_never_500(default_receiver: Served, depth: int) -> None:
+    body = nested(depth)
+
+    response = default_receiver.post_github(body)
+
+    if depth <= 128:
+        assert response.status_code == 202, response.text
+        landed = json.loads((default_receiver.landing_dir / response.json()["file"]).read_text())
+        assert landed["payload"] == json.loads(body)
+    else:
+        assert response.status_code == 400, response.text
+        assert response.json() == {"error": "body nests arrays and objects deeper than 128 levels"}
+
+
+def test_the_nesting_limit_is_a_setting(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_MAX_JSON_DEPTH="20")
+
+    assert served.post_github(nested(20)).status_code == 202
+    refused = served.post_github(nested(21))
+
+    assert refused.status_code == 400 and refused.json()["error"].endswith("deeper than 20 levels")
+    assert "DORA_RECEIVER_MAX_JSON_DEPTH=20" in served.log()
+
+
+# --- 14. The payload is the JSON value posted, or the delivery is refused ---------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"a": 1e99999}', "the number 1e99999 is beyond the range of a double"),
+        (b'{"a": -1E400}', "the number -1E400 is beyond the range of a double"),
+        (b'{"a": 1e-400}', "the number 1e-400 is too small for a double (it would become 0)"),
+        (b'{"a": 1, "a": 2}', 'the key "a" appears twice in one object'),
+        (b'{"commits": [{"id": "x", "id": "y"}]}', 'the key "id" appears twice in one object'),
+    ],
+)
+def test_a_body_whose_value_cannot_be_kept_is_refused_with_400(
+    default_receiver: Served, body: bytes, fragment: str
+) -> None:
+    before = default_receiver.landed_files()
+
+    response = default_receiver.post_github(body)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "body cannot be kept as posted: " + fragment
+    assert default_receiver.landed_files() == before
+
+
+def test_an_accepted_payload_lands_as_the_same_json_value_in_the_same_key_order(default_receiver: Served) -> None:
+    body = (
+        b'{"zeta": 1, "alpha": {"b": [1, 2.5, -0.0, 0e0, 1E2, 123456789012345678901234567890],'
+        b' "a": null}, "text": "caf\\u00e9 \xe2\x9c\x93", "big": 1.7976931348623157e308, "small": 5e-324,'
+        b' "empty": {}, "list": [], "t": true, "f": false}'
+    )
+
+    response = default_receiver.post_github(body)
+
+    assert response.status_code == 202, response.text
+    landed = json.loads((default_receiver.landing_dir / response.json()["file"]).read_text())["payload"]
+    posted = json.loads(body)
+    assert landed == posted
+    assert json.dumps(landed) == json.dumps(posted), "same values, same key order, same number types"
+    assert landed["alpha"]["b"][5] == 123456789012345678901234567890
+
+
+# --- 7. Request heads: size and time ----------------------------------------------------------
+
+
+def test_an_oversized_request_head_is_refused_with_431_before_it_is_buffered(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_MAX_HEADER_BYTES="16384")
+    peak_before = served.memory_kib("VmHWM")
+    head = b"GET /healthz HTTP/1.1\r\nHost: receiver\r\nX-Padding: "
+    chunk = b"a" * MIB
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+            for _ in range(64):  # up to a 64 MiB header, stopped when the server closes
+                sock.sendall(chunk)
+            sock.sendall(b"\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_answer(sock, within=10)
+
+    assert status_of(answer) in (431, None), answer[:200]  # a 431, or the connection closed
+    assert served.memory_kib("VmHWM") - peak_before < 20 * 1024, "the header was buffered"
+    assert "its head is larger than 16384 bytes (431)" in served.log()
+    assert httpx.get(served.url + "/healthz", timeout=5).status_code == 200
+    normal = b'{"zen": "x"}'
+    assert served.post_github(normal).status_code == 202, "an ordinary delivery's head is well within the limit"
+
+
+def test_slow_request_heads_are_cut_off_with_408_within_the_header_timeout(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_HEADER_TIMEOUT="1")
+    body = b'{"zen": "x"}'
+    head = raw_head("/webhooks/github", github_headers(body) | {"Content-Length": str(len(body))})
+    silent = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    trickle = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    started = time.monotonic()
+    cut_at: float | None = None
+    try:
+        for position in range(len(head)):  # one byte every 0.1 s: the head would take over 20 s
+            try:
+                trickle.sendall(head[position : position + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            trickle.settimeout(0.1)
+            try:
+                trickle.recv(65536, socket.MSG_PEEK)
+                break  # the server has answered, or closed the connection
+            except TimeoutError:
+                pass
+            except ConnectionError:
+                break
+            assert time.monotonic() - started < 10, "the trickled head was not cut off within 10 s"
+        cut_at = time.monotonic() - started
+        trickled_answer = read_answer(trickle, within=5)
+        silent_answer = read_answer(silent, within=5)
+    finally:
+        silent.close()
+        trickle.close()
+
+    assert cut_at is not None and cut_at < 10
+    assert status_of(trickled_answer) == 408, trickled_answer[:200]
+    assert json.loads(trickled_answer.partition(b"\r\n\r\n")[2]) == {
+        "error": "the request head did not arrive within 1 s"
+    }
+    assert status_of(silent_answer) == 408, "a connection that sends nothing is cut off too"
+    assert "no complete request head within 1 s (408)" in served.log()
+    assert served.landed_files() == []
+    assert served.post_github(body).status_code == 202
+
+
+def test_a_trickled_body_is_cut_off_with_408_and_nothing_lands(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_BODY_TIMEOUT="2")
+    body = json.dumps({"zen": "x" * 1500}).encode()  # 1.5 KB at 50 B/s would take 30 s
+    head = raw_head("/webhooks/github", github_headers(body) | {"Content-Length": str(len(body))})
+    started = time.monotonic()
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.1)
+        answer = b""
+        for position in range(0, len(body), 5):
+            assert time.monotonic() - started < 10, "the trickled body was not cut off within 10 s"
+            try:
+                sock.sendall(body[position : position + 5])
+                answer = sock.recv(65536)
+                break  # the server has answered, or closed (b"")
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                break
+        answer += read_answer(sock, within=5)
+
+    assert status_of(answer) == 408, answer[:200]
+    assert b"the request body did not arrive within 2 s" in answer
+    assert served.landed_files() == []
+    assert "did not send its whole body within 2 s (408; nothing stored)" in served.log()
+    assert served.post_github(body).status_code == 202, "a delivery sent at once still lands"
+
+
+# --- 7. Connections ---------------------------------------------------------------------------
+
+
+def test_beyond_the_connection_limit_requests_get_503_and_slow_connections_cannot_exhaust_descriptors(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(DORA_RECEIVER_MAX_CONNECTIONS="10", DORA_RECEIVER_HEADER_TIMEOUT="2")
+    descriptors_before = served.open_descriptors()
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(10):  # the limit, taken by connections that never finish their head
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: receiver\r\n")
+            slow.append(sock)
+        time.sleep(0.2)
+        busy = httpx.get(served.url + "/healthz", timeout=5)
+        body = b'{"zen": "refused while busy"}'
+        busy_delivery = served.post_github(body)
+        for _ in range(60):  # far beyond twice the limit: closed as they come
+            slow.append(socket.create_connection(("127.0.0.1", served.port), timeout=10))
+        deadline = time.monotonic() + 1.5
+        while served.open_descriptors() > descriptors_before + 2 * 10 + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        descriptors_while_flooded = served.open_descriptors()
+
+        # The header timeout cuts every slow connection; then the receiver serves again.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                health = httpx.get(served.url + "/healthz", timeout=5)
+                if health.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the receiver did not recover after the header timeout"
+            time.sleep(0.2)
+        delivered = served.post_github(b'{"zen": "after the flood"}')
+    finally:
+        for sock in slow:
+            sock.close()
+
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert busy.json() == {"error": "too many connections; retry later"}
+    assert busy_delivery.status_code == 503
+    assert descriptors_while_flooded <= descriptors_before + 2 * 10 + 2, "connections beyond twice the limit are closed"
+    assert delivered.status_code == 202, delivered.text
+    assert len(served.landed_files()) == 1
+    log = served.log()
+    assert "connections are open, the limit is 10 (503)" in log
+    assert "closed a new connection from 127.0.0.1:" in log and "twice the limit of 10" in log
+    assert "no complete request head within 2 s (408)" in log
+
+
+# --- 7. Large bodies --------------------------------------------------------------------------
+
+
+def _post_head_first(served: Served, body_size: int, results: list[int | None], index: int) -> None:
+    """A wrongly signed 24 MiB delivery whose head goes first: a server that answers at once is
+    never sent the body; one that waits for it gets it all."""
+    body = b'{"zen": "' + b"x" * (body_size - 11) + b'"}'
+    headers = github_headers(b"", secret="wrong") | {"Content-Length": str(len(body))}
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        sock.sendall(raw_head("/webhooks/github", headers))
+        sock.settimeout(2)
+        try:
+            early = sock.recv(65536)
+        except TimeoutError:
+            early = None
+        if early is not None:
+            results[index] = status_of(early)
+            return
+        sock.settimeout(30)
+        sock.sendall(body)
+        results[index] = status_of(read_answer(sock, within=30))
+
+
+def test_large_bodies_beyond_the_bound_get_503_without_being_buffered(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_LARGE_BODY_BYTES=str(MIB), DORA_RECEIVER_MAX_LARGE_BODIES="2")
+    peak_before = served.memory_kib("VmHWM")
+    holders: list[socket.socket] = []
+    try:
+        for _ in range(2):  # two large bodies in progress take both places
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            headers = github_headers(b"", secret="wrong") | {"Content-Length": str(20 * MIB)}
+            sock.sendall(raw_head("/webhooks/github", headers) + b" " * (2 * MIB))
+            holders.append(sock)
+        time.sleep(0.5)
+        results: list[int | None] = [None] * 8
+        senders = [threading.Thread(target=_post_head_first, args=(served, 24 * MIB, results, i)) for i in range(8)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=120)
+        peak_growth_mib = (served.memory_kib("VmHWM") - peak_before) / 1024
+        small = served.post_github(b'{"zen": "small bodies are not bounded"}')
+    finally:
+        for sock in holders:
+            sock.close()
+
+    assert results == [503] * 8
+    assert peak_growth_mib < 40, f"the server's peak RSS grew by {peak_growth_mib:.0f} MiB"
+    assert small.status_code == 202
+    assert "2 large bodies are already being received; retry in 5 s" in served.log()
+    # The places are given back: a large signed delivery lands once the holders are gone.
+    large = json.dumps({"zen": "y" * (2 * MIB)}).encode()
+    deadline = time.monotonic() + 10
+    while (landed := served.post_github(large)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert landed.status_code == 202, landed.text
+
+
+def test_a_missing_signature_is_refused_before_the_body_is_read(serve: Callable[..., Served]) -> None:
+    served = serve()
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": "push", "Content-Length": str(20 * MIB)}
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(raw_head("/webhooks/github", headers))
+        answer = read_answer(sock, within=10)
+
+    assert status_of(answer) == 401 and b"missing signature" in answer
+    assert b"connection: close" in answer.lower()
