@@ -444,7 +444,7 @@ def test_large_bodies_beyond_the_bound_get_503_without_being_buffered(serve: Cal
     assert results == [503] * 8
     assert peak_growth_mib < 40, f"the server's peak RSS grew by {peak_growth_mib:.0f} MiB"
     assert small.status_code == 202
-    assert "2 large bodies are already being received; retry in 5 s" in served.log()
+    assert "too many large bodies at once (the limit is 2); retry in 5 s" in served.log()
     # The places are given back: a large signed delivery lands once the holders are gone.
     large = json.dumps({"zen": "y" * (2 * MIB)}).encode()
     deadline = time.monotonic() + 10
@@ -463,3 +463,80 @@ def test_a_missing_signature_is_refused_before_the_body_is_read(serve: Callable[
 
     assert status_of(answer) == 401 and b"missing signature" in answer
     assert b"connection: close" in answer.lower()
+
+
+def test_a_chunked_body_crossing_the_large_size_gets_503_when_no_place_is_free(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_LARGE_BODY_BYTES=str(MIB), DORA_RECEIVER_MAX_LARGE_BODIES="1")
+    holder = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    try:
+        headers = github_headers(b"", secret="wrong") | {"Content-Length": str(20 * MIB)}
+        holder.sendall(raw_head("/webhooks/github", headers) + b" " * MIB)
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            headers = github_headers(b"", secret="wrong") | {"Transfer-Encoding": "chunked"}
+            sock.sendall(raw_head("/webhooks/github", headers))
+            sock.sendall(b"%x\r\n" % MIB + b" " * MIB + b"\r\n")  # exactly the large size: still small
+            sock.sendall(b"1\r\n \r\n")  # one byte more: large
+            answer = read_answer(sock, within=10)
+    finally:
+        holder.close()
+
+    assert status_of(answer) == 503, answer[:200]
+    assert b"too many large bodies at once (the limit is 1); retry in 5 s" in answer
+
+
+def test_the_header_timeout_counts_from_a_request_s_first_byte_on_a_kept_alive_connection(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(DORA_RECEIVER_HEADER_TIMEOUT="1")
+
+    with httpx.Client(timeout=10) as client:
+        first = client.post(served.url + "/webhooks/github", content=b"{}", headers=github_headers(b"{}"))
+        time.sleep(2)  # idle on the kept-alive connection, longer than the header timeout
+        second = client.post(served.url + "/webhooks/github", content=b"{}", headers=github_headers(b"{}"))
+
+    assert first.status_code == second.status_code == 202
+    assert "no complete request head" not in served.log()
+
+
+def test_a_bad_limit_stops_serve_with_one_line(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(tmp_path), "DORA_RECEIVER_MAX_JSON_DEPTH": "999"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "dora_assets.cli", "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "dora-assets serve: error: --max-json-depth (DORA_RECEIVER_MAX_JSON_DEPTH) must be from 1 to 250, got 999"
+    )
+
+
+def test_payloads_at_the_nesting_limit_and_with_unusual_numbers_reach_bronze_as_posted(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    from dora_assets.bronze.ingest import ingest_landing
+    from dora_assets.resources import connect_warehouse
+
+    served = serve()
+    bodies = [nested(128), b'{"n": [1.5, 1E2, -0.0, 123456789012345678901234567890, 5e-324], "s": "caf\\u00e9"}']
+    responses = [served.post_github(body) for body in bodies]
+    assert [response.status_code for response in responses] == [202, 202], [r.text for r in responses]
+
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    try:
+        report = ingest_landing(connection, served.landing_dir)
+        rows = connection.execute("SELECT delivery_id, payload FROM bronze.raw_events").fetchall()
+    finally:
+        connection.close()
+
+    assert report.totals.landed == 2 and report.totals.quarantined == 0
+    by_id = dict(rows)
+    for response, body in zip(responses, bodies, strict=True):
+        assert json.loads(by_id[response.json()["delivery_id"]]) == json.loads(body)

@@ -105,7 +105,7 @@ class LargeBodies:
         """Take a place, or refuse the delivery with 503 when none is free (never wait)."""
         if self.in_progress >= self.limit:
             raise Rejection(
-                503, f"{self.limit} large bodies are already being received; retry in {RETRY_AFTER_SECONDS} s"
+                503, f"too many large bodies at once (the limit is {self.limit}); retry in {RETRY_AFTER_SECONDS} s"
             )
         self.in_progress += 1
 

@@ -72,12 +72,16 @@ class ReceiverSettings:
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_header_bytes", "max_connections", "large_body_bytes", "max_large_bodies"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"{_named(name)} must be at least 1, got {getattr(self, name)}")
         if not 1 <= self.max_json_depth <= MAX_JSON_DEPTH_CEILING:
-            raise ValueError(f"max_json_depth must be from 1 to {MAX_JSON_DEPTH_CEILING}, got {self.max_json_depth}")
+            raise ValueError(
+                f"{_named('max_json_depth')} must be from 1 to {MAX_JSON_DEPTH_CEILING}, got {self.max_json_depth}"
+            )
         for name in ("header_timeout", "body_timeout"):
             if not 0 < getattr(self, name) <= 3600:
-                raise ValueError(f"{name} must be more than 0 and at most 3600 seconds, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{_named(name)} must be more than 0 and at most 3600 seconds, got {getattr(self, name)}"
+                )
 
     @classmethod
     def from_env(
@@ -144,3 +148,8 @@ def _limit_from_env(variable: str, text: str, *, seconds: bool) -> float:
     if number <= 0 or number != number:
         raise ValueError(f"{variable} must be more than 0, got {text!r}")
     return number
+
+
+def _named(limit: str) -> str:
+    """A limit as the user sets it: its flag and its env var."""
+    return f"--{limit.replace('_', '-')} ({LIMIT_ENV_VARS[limit]})"
