@@ -645,7 +645,7 @@ SERVE_LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("--max-header-bytes", _positive_int, "refuse a larger request line and headers with 431 (default 65536)"),
     ("--header-timeout", _positive_seconds, "seconds for a request's headers to arrive, else 408 (default 10)"),
     ("--body-timeout", _positive_seconds, "seconds for a request's body to arrive, else 408 (default 60)"),
-    ("--max-connections", _positive_int, "answer 503 to requests beyond this many open connections (default 1000)"),
+    ("--max-connections", _positive_int, "answer 503 to requests beyond this many in progress (default 1000)"),
     ("--large-body-bytes", _positive_int, "bodies over this size count as large (default 1048576)"),
     ("--max-large-bodies", _positive_int, "answer 503 to a large body beyond this many at once (default 4)"),
 )

@@ -346,54 +346,96 @@ def test_a_trickled_body_is_cut_off_with_408_and_nothing_lands(serve: Callable[.
 # --- 7. Connections ---------------------------------------------------------------------------
 
 
-def test_beyond_the_connection_limit_requests_get_503_and_slow_connections_cannot_exhaust_descriptors(
+def wait_until_healthy(served: Served, *, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if httpx.get(served.url + "/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the receiver did not serve /healthz again within {within} s"
+        time.sleep(0.2)
+
+
+def test_requests_beyond_the_limit_in_progress_get_503_until_the_body_timeout_frees_them(
     serve: Callable[..., Served],
 ) -> None:
-    served = serve(DORA_RECEIVER_MAX_CONNECTIONS="10", DORA_RECEIVER_HEADER_TIMEOUT="3")
-    descriptors_before = served.open_descriptors()
+    served = serve(DORA_RECEIVER_MAX_CONNECTIONS="4", DORA_RECEIVER_BODY_TIMEOUT="5")
+    body = b'{"zen": "' + b"x" * 90 + b'"}'
+    head = raw_head("/webhooks/github", github_headers(body) | {"Content-Length": str(len(body))})
     slow: list[socket.socket] = []
+    refused_early = None
     try:
-        for _ in range(10):  # the limit, taken by connections that never finish their head
+        for _ in range(8):  # requests whose body never comes, until one is refused at once
             sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: receiver\r\n")
-            slow.append(sock)
-        time.sleep(0.2)
-        busy = httpx.get(served.url + "/healthz", timeout=5)
-        body = b'{"zen": "refused while busy"}'
-        busy_delivery = served.post_github(body)
-        for _ in range(60):  # far beyond twice the limit: closed as they come
-            slow.append(socket.create_connection(("127.0.0.1", served.port), timeout=10))
-        deadline = time.monotonic() + 1.5
-        while served.open_descriptors() > descriptors_before + 2 * 10 + 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        descriptors_while_flooded = served.open_descriptors()
-
-        # The header timeout cuts every slow connection; then the receiver serves again.
-        deadline = time.monotonic() + 10
-        while True:
+            sock.sendall(head + body[:10])
+            sock.settimeout(0.3)
             try:
-                health = httpx.get(served.url + "/healthz", timeout=5)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the receiver did not recover after the header timeout"
-            time.sleep(0.2)
-        delivered = served.post_github(b'{"zen": "after the flood"}')
+                refused_early = sock.recv(65536)
+            except TimeoutError:
+                slow.append(sock)
+                continue
+            sock.close()
+            break
+        busy = httpx.get(served.url + "/healthz", timeout=5)
+        wait_until_healthy(served, within=15)  # the body timeout cuts the slow requests
+        delivered = served.post_github(body)
     finally:
         for sock in slow:
             sock.close()
 
+    assert len(slow) >= 4 and status_of(refused_early or b"") == 503
     assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
-    assert busy.json() == {"error": "too many connections; retry later"}
-    assert busy_delivery.status_code == 503
-    assert descriptors_while_flooded <= descriptors_before + 2 * 10 + 2, "connections beyond twice the limit are closed"
+    assert busy.headers["connection"] == "close"
+    assert busy.json() == {"error": "too many requests in progress; retry later"}
     assert delivered.status_code == 202, delivered.text
     assert len(served.landed_files()) == 1
     log = served.log()
-    assert "connections are open, the limit is 10 (503)" in log
-    assert "closed a new connection from 127.0.0.1:" in log and "twice the limit of 10" in log
-    assert "no complete request head within 3 s (408)" in log
+    assert "requests are in progress, the limit is 4 (503)" in log
+    assert "did not send its whole body within 5 s (408; nothing stored)" in log
+
+
+def test_a_flood_of_slow_connections_neither_exhausts_descriptors_nor_keeps_deliveries_out(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(DORA_RECEIVER_MAX_CONNECTIONS="10", DORA_RECEIVER_HEADER_TIMEOUT="60")
+    descriptors_before = served.open_descriptors()
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(100):  # five times the 20 connections the receiver keeps open; none finishes its head
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: receiver\r\n")
+            flood.append(sock)
+        deadline = time.monotonic() + 5
+        while served.open_descriptors() > descriptors_before + 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        descriptors_while_flooded = served.open_descriptors()
+        # No timeout has freed anything (60 s): a request that arrives at once is served all the same.
+        health = httpx.get(served.url + "/healthz", timeout=5)
+        delivered = served.post_github(b'{"zen": "during the flood"}')
+        still_open = sum(1 for sock in flood[-10:] if _open(sock))
+    finally:
+        for sock in flood:
+            sock.close()
+
+    assert descriptors_while_flooded <= descriptors_before + 20, "at most twice the limit of connections are open"
+    assert health.status_code == 200
+    assert delivered.status_code == 202, delivered.text
+    assert still_open >= 8, "the newest slow connections are kept; the oldest make room"
+    assert "without a request, to make room: " in served.log()
+
+
+def _open(sock: socket.socket) -> bool:
+    """True when the server has neither closed nor answered the connection."""
+    sock.settimeout(0.01)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except TimeoutError:
+        return True
+    except ConnectionError:
+        return False
+    return False  # closed (nothing to read) or answered
 
 
 # --- 7. Large bodies --------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def _announce(settings: ReceiverSettings) -> None:
         verified,
     )
     logger.info(
-        "receiver limits: %s; connections beyond %d are closed at once",
+        "receiver limits: %s; at most %d connections open",
         ", ".join(
             f"{LIMIT_ENV_VARS[name]}={value:g}" if isinstance(value, float) else f"{LIMIT_ENV_VARS[name]}={value}"
             for name, value in settings.limits().items()

@@ -9,11 +9,14 @@ receiver's connection limits, enforced before the app sees a request.
 - **Body timeout** (``body_timeout``): the whole body must arrive within this many seconds of
   the request head; otherwise the request gets ``408`` (the app's pending read ends as a
   disconnect and nothing is stored) and the connection is closed.
-- **Connections** (``max_connections``): a request arriving while more than that many
-  connections are open (or that many requests are in progress) gets ``503`` with
-  ``Retry-After`` and ``Connection: close``. Connections beyond twice the limit are closed as
-  soon as they are accepted, so slow connections can never use up the process's file
-  descriptors; the timeouts then free their places.
+- **Connections** (``max_connections``): a request whose head arrives while that many requests
+  are in progress (their body being received, or being answered) gets ``503`` with
+  ``Retry-After`` and ``Connection: close``, without its body being read. At most twice that
+  many connections are open: a new connection beyond it closes the connection that has waited
+  longest without a request in progress (a slow head, or an idle kept-alive connection), so
+  slow connections can neither use up the process's file descriptors nor keep out a sender
+  whose request arrives at once. Only when every connection has a request in progress is the
+  new one closed instead.
 
 Every cut is logged with the client's address (never a header value), at most one line per
 kind every ``LOG_INTERVAL_SECONDS`` with a count of the ones not logged, so that a flood of
@@ -70,6 +73,8 @@ def protocol_for(settings: ReceiverSettings) -> type[ReceiverProtocol]:
         {
             "settings": settings,
             "refused_at_accept": ThrottledLog(),
+            "evicted": ThrottledLog(),
+            "waiting": {},
             "refused_busy": ThrottledLog(),
             "cut_off_head": ThrottledLog(),
             "cut_off_body": ThrottledLog(),
@@ -79,7 +84,7 @@ def protocol_for(settings: ReceiverSettings) -> type[ReceiverProtocol]:
 
 
 def connection_ceiling(settings: ReceiverSettings) -> int:
-    """Open connections beyond this many are closed as soon as they are accepted."""
+    """At most this many connections are open at once."""
     return 2 * settings.max_connections
 
 
@@ -88,7 +93,10 @@ class ReceiverProtocol(H11Protocol):
 
     settings: ReceiverSettings
     refused_at_accept: ThrottledLog
+    evicted: ThrottledLog
     refused_busy: ThrottledLog
+    # Connections without a request in progress, the longest waiting first (shared by the server's connections).
+    waiting: dict[ReceiverProtocol, None]
     cut_off_head: ThrottledLog
     cut_off_body: ThrottledLog
     refused_large_head: ThrottledLog
@@ -105,30 +113,32 @@ class ReceiverProtocol(H11Protocol):
         self.receiver_app = self.app
         self.deadline: asyncio.TimerHandle | None = None
         self.phase: str | None = None  # "head" or "body" while a deadline runs
+        self.opened_at = time.monotonic()
 
     # --- connection life ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > connection_ceiling(self.settings):
+        if len(self.connections) > connection_ceiling(self.settings) and not self._make_room():
             self.refused_at_accept.warning(
-                "closed a new connection from %s at once: %d connections are open, twice the limit of %d",
+                "closed a new connection from %s at once: %d connections are open, all with a request in progress",
                 self._client_text(),
                 len(self.connections) - 1,
-                self.settings.max_connections,
             )
             transport.close()
             return
+        self.waiting[self] = None
         self._arm("head")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self.waiting.pop(self, None)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
-        busy = len(self.connections) > self.settings.max_connections or len(self.tasks) >= self.settings.max_connections
+        busy = len(self.tasks) >= self.settings.max_connections
         self.app = self._busy if busy else self.receiver_app
         super().data_received(data)
         self._follow_request()
@@ -151,12 +161,38 @@ class ReceiverProtocol(H11Protocol):
 
     # --- the deadlines --------------------------------------------------------------------
 
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest without a request in progress; False
+        when there is none."""
+        victim = next((protocol for protocol in self.waiting if protocol is not self), None)
+        if victim is None:
+            return False
+        del self.waiting[victim]
+        self.evicted.warning(
+            "closed the connection from %s, open %.1f s without a request, to make room: %d connections are open, "
+            "twice the limit of %d",
+            victim._client_text(),
+            time.monotonic() - victim.opened_at,
+            len(self.connections) - 1,
+            self.settings.max_connections,
+        )
+        victim._disarm()
+        victim.transport.close()
+        return True
+
     def _follow_request(self) -> None:
-        """Keep the deadline that fits where the request is: its head, its body, or none."""
+        """Keep the deadline that fits where the request is: its head, its body, or none; and
+        keep the connection among the waiting ones exactly while it has no request in progress."""
         if self.transport.is_closing():
             self._disarm()
+            self.waiting.pop(self, None)
             return
         state = self.conn.their_state
+        in_progress = state is not h11.IDLE or (self.cycle is not None and not self.cycle.response_complete)
+        if in_progress:
+            self.waiting.pop(self, None)
+        elif self not in self.waiting:
+            self.waiting[self] = None  # idle again after a response: the newest of the waiting
         if state is h11.IDLE:
             if self.phase != "head" and self.conn.trailing_data[0]:
                 self._arm("head")  # a later request on a kept-alive connection has begun
@@ -196,7 +232,7 @@ class ReceiverProtocol(H11Protocol):
             "cut off the connection from %s: %s %s did not send its whole body within %g s%s",
             self._client_text(),
             self.scope["method"] if self.scope else "-",
-            self.scope["path"][:200] if self.scope else "-",
+            _printable(self.scope["path"]) if self.scope else "-",
             self.settings.body_timeout,
             " after it was answered" if answered else " (408; nothing stored)",
         )
@@ -213,12 +249,12 @@ class ReceiverProtocol(H11Protocol):
     async def _busy(self, scope: Any, receive: Any, send: Any) -> None:
         """The answer to a request beyond the connection limit: 503, without reading its body."""
         self.refused_busy.warning(
-            "refused a request from %s: %d connections are open, the limit is %d (503)",
+            "refused a request from %s: %d requests are in progress, the limit is %d (503)",
             self._client_text(),
-            len(self.connections),
+            len(self.tasks) - 1,
             self.settings.max_connections,
         )
-        body = json.dumps({"error": "too many connections; retry later"}).encode()
+        body = json.dumps({"error": "too many requests in progress; retry later"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -246,3 +282,10 @@ class ReceiverProtocol(H11Protocol):
 
     def _client_text(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """Request-derived text made safe for one log line: escapes instead of control characters, capped."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
