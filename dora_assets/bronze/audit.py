@@ -8,13 +8,16 @@ ingested, the records in the file itself, recounted by a streaming reader.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import duckdb
 
 from dora_assets.bronze.landing import (
+    RECORD_EXTENSIONS,
     LandingFile,
     file_sha256,
     modified_timestamp,
@@ -97,7 +100,9 @@ def audit_bronze(
     totals over all of them (``pending``, ``in_flight`` and ``missing_from_landing`` stay empty):
     what the accounting check needs, at any number of landing files."""
     if not (scan_landing_folder or recount_files):
-        return _ledger_audit(connection)
+        report = _ledger_audit(connection)
+        _check_unreadable_files(connection, landing_dir, report)
+        return report
     connection.execute(sql_file("bronze", "audit_files"))
     cursor = connection.execute("SELECT * FROM bronze_audit_files ORDER BY landing_file")
     names = [column[0] for column in cursor.description]
@@ -123,13 +128,88 @@ def audit_bronze(
                 )
         files.append(audit)
     known = {row["landing_file"] for row in rows}
-    return AuditReport(
+    report = AuditReport(
         files=files,
         pending=sorted(name for name in on_disk if name not in known),
         in_flight=scan.in_flight,
         missing_from_landing=sorted(name for name in known if name not in on_disk),
         unreadable=scan.unreadable,
     )
+    _check_unreadable_files(connection, landing_dir, report)
+    return report
+
+
+def _check_unreadable_files(connection: duckdb.DuckDBPyConnection, landing_dir: Path, report: AuditReport) -> None:
+    """Flag each file whose latest ledger version was quarantined whole as ``unreadable_file``
+    while the file, still in the landing folder at the size and modification time the ledger
+    has, reads fine now: its records are in neither raw_events nor quarantine, only one
+    whole-file quarantine row stands for them. Such files are few, so even the ledger-only audit
+    of the accounting check looks at each of them on disk."""
+    by_name = {audit.landing_file: audit for audit in report.files}
+    for landing_file, size_bytes, modified_us, records_seen, reason in connection.execute(
+        sql_file("bronze", "audit_unreadable_files")
+    ).fetchall():
+        found = _ledger_file_on_disk(landing_dir, landing_file, size_bytes, modified_us)
+        if found is None:
+            continue
+        try:
+            records = _readable_records(found)
+        except OSError:  # still unreadable: the quarantine stands
+            continue
+        problem = (
+            f"the ledger says the file was quarantined whole as unreadable ({reason[:200]}) but it reads fine now"
+            f" and holds {records} readable records (the ledger saw {records_seen}): they are not in bronze;"
+            " copy the file to a new name in the landing folder to land them, then move the original away"
+        )
+        audit = by_name.get(landing_file)
+        if audit is None:
+            audit = _table_audit(_audit_row(connection, landing_file))
+            report.files.append(audit)
+            report.files.sort(key=lambda item: item.landing_file)
+            by_name[landing_file] = audit
+        audit.records_on_disk = records
+        audit.problems.append(problem)
+
+
+def _ledger_file_on_disk(landing_dir: Path, landing_file: str, size_bytes: int, modified_us: int) -> LandingFile | None:
+    """The landing file named by a ledger row, when it is a regular file inside the landing
+    folder with the ledger's size and modification time (names from tables are never trusted as
+    paths: no absolute names, no '..', no symlinks)."""
+    relative = PurePosixPath(landing_file)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        return None
+    kind = RECORD_EXTENSIONS.get(relative.suffix.lower())
+    if kind is None:
+        return None
+    location = landing_dir.joinpath(*relative.parts)
+    try:
+        info = os.lstat(location)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size != size_bytes or info.st_mtime_ns // 1000 != modified_us:
+        return None
+    if not location.resolve().is_relative_to(landing_dir.resolve()):
+        return None
+    return LandingFile(landing_file, str(location), kind, info.st_size, info.st_mtime_ns)
+
+
+def _audit_row(connection: duckdb.DuckDBPyConnection, landing_file: str) -> dict:
+    cursor = connection.execute(
+        "SELECT * FROM bronze_audit_files WHERE landing_file = $landing_file", {"landing_file": landing_file}
+    )
+    names = [column[0] for column in cursor.description]
+    [row] = cursor.fetchall()
+    return dict(zip(names, row, strict=True))
+
+
+def _readable_records(found: LandingFile) -> int:
+    """The records in a file read to its end now (``OSError`` when it cannot be)."""
+    if found.kind == "ndjson":
+        return count_records(found)
+    with found.path.open("rb") as handle:
+        while handle.read(1024 * 1024):
+            pass
+    return 1
 
 
 def _ledger_audit(connection: duckdb.DuckDBPyConnection) -> AuditReport:

@@ -11,7 +11,9 @@ dora_assets/transform_ledger.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,26 @@ RAW_LIMIT_CHARACTERS = 64 * 1024
 # ISO-8601 date-time with a zone, as pydantic's AwareDatetime accepts it.
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+# DuckDB errors that are never a landing file's fault: the warehouse's disk, memory or lock failed
+# (messages as DuckDB words them, lower case), with the cause each is reported under.
+RUN_FAULT_MARKERS = (
+    ("no space left on device", "no space left on device"),
+    ("disk is full", "no space left on device"),
+    ("disk full", "no space left on device"),
+    ("out of memory", "out of memory"),
+    ("could not set lock", "the warehouse lock was lost"),
+    ("conflicting lock", "the warehouse lock was lost"),
+    ("database has been invalidated", "the warehouse was invalidated by an earlier fatal error"),
+    ("input/output error", "I/O error"),
+    ("disk i/o error", "I/O error"),
+)
+_QUOTED_PATH = re.compile(r'"([^"]+)"')
+
+
+class IngestHalted(RuntimeError):
+    """Ingestion stopped for a reason that is no landing file's fault (out of space, out of memory,
+    an I/O error, a lost lock): the batch that met it committed nothing, so none of its files is
+    quarantined or in the ledger, and the next run reads them again."""
 
 
 @dataclass
@@ -120,13 +142,19 @@ def ingest_landing(
         in_flight=scan.in_flight, unreadable=list(scan.unreadable), folders_skipped=scan.settled_skipped
     )
     pending = _pending_files(connection, scan.files, report.unreadable)
-    for batch in _batches(pending, batch_bytes):
-        for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch):
-            report.batches += 1
-            report.ingest_ids.append(ingest_id)
-            report.totals.add(totals)
-            for code, count in reasons.items():
-                report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+    database = _database_path(connection)
+    try:
+        for batch in _batches(pending, batch_bytes):
+            for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch, database):
+                report.batches += 1
+                report.ingest_ids.append(ingest_id)
+                report.totals.add(totals)
+                for code, count in reasons.items():
+                    report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+    except duckdb.Error as error:
+        if (cause := run_fault(error, database)) is not None:
+            raise IngestHalted(_halted_message(cause, report)) from None
+        raise
     if settle_seconds > 0:
         report.folders_settled = settle_folders(connection, scan, settle_seconds)
     report.pending = pending_windows(connection)
@@ -290,25 +318,84 @@ def _batches(pending: Iterable[_PendingFile], batch_bytes: int) -> Iterator[list
 
 
 def _ingest_batch_isolating_failures(
-    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]
+    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile], database: str
 ) -> Iterator[tuple[int, IngestTotals, dict[str, int]]]:
     """Ingest a batch; if DuckDB cannot process it, isolate the file that breaks it.
 
-    A batch that fails is retried file by file; a single file that still fails is quarantined
-    whole as ``unreadable_file`` with DuckDB's message, so one bad file never stops the run and
-    never loses the other files' records.
+    An error that is the run's (out of space, out of memory, an I/O error on a file that reads
+    fine, a lost lock: see ``run_fault``) propagates: the batch committed nothing, and no file is
+    blamed for it. Any other failure of a batch is retried file by file; a single file that still
+    fails is quarantined whole as ``unreadable_file`` with DuckDB's message, so one bad file never
+    stops the run and never loses the other files' records.
     """
     try:
         yield _ingest_batch(connection, batch)
         return
     except duckdb.Error as error:
+        if run_fault(error, database) is not None:
+            raise
         if len(batch) == 1:
             item = batch[0]
+            if isinstance(error, duckdb.IOException) and _reads_whole(item.file):
+                raise  # DuckDB's I/O failed on a file that reads fine: not the file's fault
             reason = f"DuckDB could not read the file: {' '.join(str(error).split())[:500]}"
             yield _ingest_batch(connection, [replace(item, problem_code="unreadable_file", problem=reason)])
             return
     for item in batch:
-        yield from _ingest_batch_isolating_failures(connection, [item])
+        yield from _ingest_batch_isolating_failures(connection, [item], database)
+
+
+def run_fault(error: duckdb.Error, database: str = "") -> str | None:
+    """The run's fault behind a DuckDB error, in one line (``no space left on device writing
+    <path>``), or None when the error may be a landing file's. Out of space, out of memory, a lost
+    lock, an invalidated database and I/O errors are the run's; so is any failure to commit (the
+    transaction's writes to the warehouse failed, whatever the files held)."""
+    text = " ".join(str(error).split())
+    lower = text.lower()
+    quoted = _QUOTED_PATH.search(text)
+    where = quoted.group(1) if quoted else database
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return f"out of memory: {text}"
+    for marker, cause in RUN_FAULT_MARKERS:
+        if marker in lower:
+            if cause == "no space left on device":
+                return f"no space left on device writing {where}" if where else cause
+            return f"{cause}: {text}"
+    if isinstance(error, duckdb.FatalException | duckdb.InterruptException):
+        return f"the warehouse cannot be written: {text}"
+    if isinstance(error, duckdb.TransactionException) and "commit" in lower:
+        return f"could not commit to the warehouse {database}: {text}"
+    return None
+
+
+def _halted_message(cause: str, report: IngestReport) -> str:
+    return (
+        f"ingestion stopped: {cause}; nothing was quarantined or recorded for the files not yet landed "
+        f"({report.totals.files} files landed before it, in {report.batches} batches): "
+        "fix the cause (free space, memory) and run again to land the rest"
+    )
+
+
+def _reads_whole(landing_file: LandingFile) -> bool:
+    """Whether the file reads to its end without an error now (then a DuckDB I/O error on it was
+    not the file's)."""
+    try:
+        with landing_file.path.open("rb") as handle:
+            while handle.read(1024 * 1024):
+                pass
+    except OSError:
+        return False
+    return True
+
+
+def _database_path(connection: duckdb.DuckDBPyConnection) -> str:
+    try:
+        rows = connection.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchall()
+    except duckdb.Error:
+        return ""
+    return rows[0][0] or "" if rows else ""
 
 
 def _ingest_batch(
@@ -351,9 +438,17 @@ def _ingest_batch(
         reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        _rollback(connection)
         raise
     return ingest_id, IngestTotals(*totals_row, affected_from=affected_from), reasons
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the batch's transaction, never hiding the error that ended it: a COMMIT that
+    failed (no space for the WAL, say) has already ended the transaction, and DuckDB then refuses
+    the ROLLBACK ("no transaction is active"); the caller re-raises the real error."""
+    with contextlib.suppress(duckdb.Error):
+        connection.execute("ROLLBACK")
 
 
 def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:
