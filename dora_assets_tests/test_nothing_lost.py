@@ -177,3 +177,38 @@ def test_the_accounting_check_sees_a_file_quarantined_whole_that_reads_fine(
     assert "3 readable records" in checked.unbalanced[0].problems[0]
     assert [audit.landing_file for audit in audited.unbalanced] == ["good.ndjson"]
     connection.close()
+
+
+# -- 3. a landing file name that is not UTF-8 --------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_once_and_the_others_land(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_ndjson(landing / "a.ndjson", [envelope("a1")])
+    bad_name = os.fsencode(landing) + b"/latin1-\xff.json"
+    handle = os.open(bad_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(handle, json.dumps(envelope("hidden")).encode())
+    finally:
+        os.close(handle)
+    (landing / "z.json").write_text(json.dumps(envelope("z1")), encoding="utf-8")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+
+    first = ingest_landing(connection, landing)
+    again = ingest_landing(connection, landing)
+
+    assert first.totals.balanced and (first.totals.landed, first.totals.quarantined) == (2, 1)
+    assert again.totals.seen == 0  # accounted once, never quarantined again
+    assert rows(connection, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("a1",), ("z1",)]
+    assert rows(connection, "SELECT landing_file, reason_code, reason FROM bronze.quarantine") == [
+        ("latin1-\\xff.json", "unsafe_name", "file name is not valid UTF-8")
+    ]
+    assert rows(connection, "SELECT landing_file, status FROM bronze.landing_files ORDER BY 1") == [
+        ("a.ndjson", "ingested"),
+        ("latin1-\\xff.json", "quarantined"),
+        ("z.json", "ingested"),
+    ]
+    audit = audit_bronze(connection, landing)
+    assert audit.balanced and audit.pending == [] and audit.total("seen") == 3
+    connection.close()

@@ -443,6 +443,11 @@ def _ingest_batch(
     return ingest_id, IngestTotals(*totals_row, affected_from=affected_from), reasons
 
 
+def _storable(text: str) -> str:
+    """``text`` with undecodable bytes of a file name (surrogate escapes) shown as backslash escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
     """Roll back the batch's transaction, never hiding the error that ended it: a COMMIT that
     failed (no space for the WAL, say) has already ended the transaction, and DuckDB then refuses
@@ -458,7 +463,9 @@ def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile
             {
                 "file_order": order,
                 "landing_file": item.file.landing_file,
-                "path": str(item.file.path),
+                # A path DuckDB reads is valid UTF-8 (the scan rejects other names as unsafe_name); a
+                # rejected file's path is never read, only kept, escaped like its landing_file.
+                "path": item.file.location if item.problem_code is None else _storable(item.file.location),
                 "kind": item.file.kind if item.problem_code is None else "rejected",
                 "size_bytes": item.file.size_bytes,
                 "modified_at": modified_timestamp(item.file.modified_ns),
