@@ -36,7 +36,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("DORA_DEBUG"):
             traceback.print_exc()
         print(f"dora-assets {args.command}: error: {_one_line(error)}", file=sys.stderr)
-        return 2 if isinstance(error, ConfigError | CommandError) else 1
+        return 2 if _operator_must_fix(error) else 1
+
+
+def _operator_must_fix(error: BaseException) -> bool:
+    """Exit status 2: nothing could run until the operator fixes something (usage, the config, the
+    instance's storage, a damaged warehouse). Exit status 1: a run or an ERROR check failed."""
+    kinds: tuple[type, ...] = (ConfigError, CommandError)
+    for module, name in (
+        ("dora_assets.runs", "InstanceStorageError"),
+        ("dora_assets.resources", "WarehouseDamagedError"),
+    ):
+        if module in sys.modules:
+            kinds += (getattr(sys.modules[module], name),)
+    return isinstance(error, kinds)
+
+
+def _sweep_dead_runs(command: str, instance) -> list:
+    """Mark runs whose process is gone (a killed `dora-assets` command, a dead run worker) as
+    failed before starting another, so that none holds the writer slot or a queue place for good;
+    one line on stderr for each."""
+    from dora_assets.runs import sweep_dead_runs
+
+    stuck = sweep_dead_runs(instance, by=f"dora-assets {command}")
+    for run in stuck:
+        if run.dead:
+            print(f"{command}: run {run.run_id} of {run.job} was left {run.status}: {run.reason}", file=sys.stderr)
+    return stuck
+
+
+def _require_whole_warehouse(paths: DoraPaths) -> None:
+    """Stop a command before it starts a run (or reads a figure) on a damaged warehouse file: one
+    line that says what is wrong and how to recover, instead of a failed run's dump."""
+    from dora_assets.resources import require_whole_warehouse
+
+    require_whole_warehouse(paths.duckdb_path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,7 +326,10 @@ def _run_and_report(command: str, job_name: str, *, tags: dict[str, str] | None 
     from dora_assets.runs import dagster_instance, run_job
 
     config = load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
-    outcome = run_job(job_name, dagster_instance(DoraPaths.from_env()), tags=tags)
+    _require_whole_warehouse(DoraPaths.from_env())
+    instance = dagster_instance(DoraPaths.from_env())
+    _sweep_dead_runs(command, instance)
+    outcome = run_job(job_name, instance, tags=tags)
     ingest = outcome.materialized.get("bronze/raw_events", {})
     if ingest:
         print(
@@ -340,7 +377,10 @@ def command_report(args: argparse.Namespace) -> int:
     paths = DoraPaths.from_env()
     if not paths.duckdb_path.exists():
         raise CommandError(f"{paths.duckdb_path} does not exist yet: run `dora-assets refresh` first")
-    outcome = run_job(REPORT_JOB_NAME, dagster_instance(paths))
+    _require_whole_warehouse(paths)
+    instance = dagster_instance(paths)
+    _sweep_dead_runs("report", instance)
+    outcome = run_job(REPORT_JOB_NAME, instance)
     for error in outcome.step_errors:
         print(f"report: {error}", file=sys.stderr)
     if not outcome.success:
@@ -381,9 +421,11 @@ def command_extract_github(args: argparse.Namespace) -> int:
     if since > until:
         raise CommandError(f"--since {since} is after --until {until}")
     op_name = "__".join(GITHUB_API.path)
+    instance = dagster_instance(DoraPaths.from_env())
+    _sweep_dead_runs("extract github", instance)
     outcome = run_job(
         EXTRACT_JOB_NAME,
-        dagster_instance(DoraPaths.from_env()),
+        instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: since.isoformat(), ASSET_PARTITION_RANGE_END_TAG: until.isoformat()},
         run_config={"ops": {op_name: {"config": {"repos": repos}}}},
     )
@@ -418,14 +460,19 @@ def command_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from dora_assets.runs import dagster_instance, platform_status
+    from dora_assets.runs import dagster_instance, platform_status, sweep_dead_runs
 
-    status = platform_status(dagster_instance(DoraPaths.from_env()))
+    paths = DoraPaths.from_env()
+    _require_whole_warehouse(paths)
+    instance = dagster_instance(paths)
+    stuck = sweep_dead_runs(instance, by="dora-assets status")
+    status = platform_status(instance)
+    status.stuck_runs = stuck
     failing = [check for check in status.checks if check.failing]
     failed_errors = [check for check in failing if check.severity == "ERROR"]
     if args.json:
         print(json.dumps(asdict(status), indent=2, default=str))
-        return 1 if failed_errors else 0
+        return 1 if failed_errors or stuck else 0
 
     def run_line(run) -> str:
         if run is None:
@@ -455,7 +502,15 @@ def command_status(args: argparse.Namespace) -> int:
     )
     for check in failing:
         print(f"  {check.severity:<5} {check.asset} {check.check}: {check.description}")
-    return 1 if failed_errors else 0
+    dead = sum(run.dead for run in stuck)
+    print(
+        f"stuck runs:      {len(stuck)}"
+        + (f" ({dead} whose process was gone, now marked failed)" if dead else "")
+        + (f", {len(stuck) - dead} queued too long" if len(stuck) > dead else "")
+    )
+    for run in stuck:
+        print(f"  {run.status:<8} {run.job} (run {run.run_id[:8]}, since {run.since}): {run.reason}")
+    return 1 if failed_errors or stuck else 0
 
 
 def command_checks(args: argparse.Namespace) -> int:
@@ -466,8 +521,10 @@ def command_checks(args: argparse.Namespace) -> int:
     from dora_assets.runs import dagster_instance, latest_check_results, run_job
 
     load_config()
+    _require_whole_warehouse(DoraPaths.from_env())
     instance = dagster_instance(DoraPaths.from_env())
     if args.run:
+        _sweep_dead_runs("checks", instance)
         outcome = run_job(CHECKS_JOB_NAME, instance)
         for error in outcome.step_errors:
             print(f"checks: step failed: {error}", file=sys.stderr)
@@ -556,25 +613,103 @@ def print_audit(report, *, problems_only: bool) -> None:
         )
 
 
+# How long `dora-assets dev` waits for dagster dev and its children to stop after forwarding
+# SIGTERM or SIGINT, before it kills what is left with SIGKILL.
+DEV_STOP_GRACE_SECONDS = 10.0
+
+
 def command_dev(args: argparse.Namespace) -> int:
+    """`dagster dev` on the shared instance, as a child in its own process group: SIGTERM, SIGINT
+    or SIGHUP to this process is forwarded to that group (the webserver, the daemon and the code
+    servers), and whatever has not exited after DEV_STOP_GRACE_SECONDS is killed."""
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
     from dora_assets.runs import ensure_dagster_home
 
     paths = DoraPaths.from_env()
     env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(paths.dagster_home))}
-    argv = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-m",
-        "dora_assets.definitions",
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
-    os.execve(sys.executable, argv, env)
-    return 0  # not reached: execve replaces this process
+    argv = [sys.executable, "-m", "dagster", "dev", "-m", "dora_assets.definitions"]
+    argv += ["-h", args.host, "-p", str(args.port)]
+    child = subprocess.Popen(argv, env=env, start_new_session=True)
+    stop_requested: list[float] = []
+    started: set[int] = set()  # dagster dev's descendants seen since the stop was asked for
+
+    def forward(signum: int, _frame: object) -> None:
+        if not stop_requested:
+            stop_requested.append(time.monotonic())
+        started.update(_descendants(child.pid))
+        _signal_tree(child.pid, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stop_requested:
+                    started.update(_descendants(child.pid))
+                    if time.monotonic() - stop_requested[0] > DEV_STOP_GRACE_SECONDS:
+                        _signal_tree(child.pid, signal.SIGKILL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        # dagster dev has exited: nothing it started may outlive it (its group and any descendant
+        # that left the group), given the same grace.
+        deadline = time.monotonic() + (DEV_STOP_GRACE_SECONDS if stop_requested else 0.0)
+        while _signal_tree(child.pid, 0, group_only=True) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_tree(child.pid, signal.SIGKILL, group_only=True)
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    if stop_requested:
+        print("dev: stopped", file=sys.stderr)
+        return 0
+    return code if code >= 0 else 128 - code
+
+
+def _signal_tree(pid: int, signum: int, *, group_only: bool = False) -> bool:
+    """Send ``signum`` to the process group led by ``pid`` and (unless ``group_only``) to every
+    descendant of ``pid`` outside it; True when any process was there to receive it."""
+    alive = False
+    try:
+        os.killpg(pid, signum)
+        alive = True
+    except (ProcessLookupError, PermissionError):
+        pass
+    if group_only:
+        return alive
+    for descendant in _descendants(pid):
+        try:
+            os.kill(descendant, signum)
+            alive = True
+        except (ProcessLookupError, PermissionError):
+            pass
+    return alive
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (from /proc; empty elsewhere)."""
+    from pathlib import Path
+
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -673,7 +808,7 @@ def _iso_date(text: str) -> date:
 
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
+    return text if len(text) <= 600 else text[:597] + "..."
 
 
 if __name__ == "__main__":

@@ -343,6 +343,11 @@ def load_config(path: str | Path | None = None) -> DoraConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config {path} is not UTF-8 text (byte {error.start} is 0x{error.object[error.start]:02x}): "
+            "a YAML or JSON config file is expected"
+        ) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:

@@ -52,6 +52,7 @@ from dora_assets.gold.checks import gold_checks
 from dora_assets.gold.transform_runs import transform_runs
 from dora_assets.report.assets import dora_dashboard
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.run_health import no_stuck_runs, stuck_runs
 from dora_assets.silver.assets import silver_assets
 from dora_assets.silver.checks import silver_checks
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_after_ingest
@@ -124,7 +125,7 @@ dora_checks_job = define_asset_job(
 
 defs = Definitions(
     assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard],
-    asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks],
+    asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks, no_stuck_runs],
     jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_report_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(
@@ -142,7 +143,7 @@ defs = Definitions(
             default_status=DefaultScheduleStatus.RUNNING,
         ),
     ],
-    sensors=[landing_drops, transform_after_ingest, freshness_sensor, run_failure_alerts],
+    sensors=[landing_drops, transform_after_ingest, freshness_sensor, run_failure_alerts, stuck_runs],
     resources={
         "warehouse": DuckDBWarehouse(),
         "landing": LandingFolder(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,8 @@ def connect_warehouse(
     read-only ones require an existing file (``FileNotFoundError`` otherwise)."""
     if read_only and not Path(path).is_file():
         raise FileNotFoundError(f"no warehouse at {path}: run `dora-assets refresh` first")
+    if path != ":memory:":
+        require_whole_warehouse(path)
     if path != ":memory:" and not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_seconds
@@ -98,15 +101,92 @@ def connect_warehouse(
             break
         except duckdb.IOException as error:
             if not any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
+                _raise_if_damaged(path, error)
                 raise
             if time.monotonic() + delay > deadline:
                 raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
+        except duckdb.Error as error:
+            _raise_if_damaged(path, error)
+            raise
     connection.execute("SET TimeZone = 'UTC'")
     if not read_only:
         _ensure_schema(connection, path)
     return connection
+
+
+class WarehouseDamagedError(Exception):
+    """The warehouse file is not a whole DuckDB database; the message says what is wrong and how
+    to recover (README "A damaged warehouse")."""
+
+
+# A DuckDB file starts with three 4 KiB headers (the main header, then two database headers, the
+# newer one current); its blocks follow. The current header records how many blocks the file holds.
+_HEADER_BYTES = 4096
+_MAGIC = b"DUCK"
+_DEFAULT_BLOCK_ALLOC_SIZE = 262144
+DAMAGE_MARKERS = ("corrupt", "checksum", "could not read enough bytes", "not a valid duckdb database")
+
+
+def warehouse_damage(path: str | Path) -> str | None:
+    """What is wrong with the DuckDB file at ``path``: it is shorter than its own header says
+    (truncated), or not a DuckDB file at all; None when it looks whole, is empty or does not exist.
+    Reads its first 12 KiB only."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(3 * _HEADER_BYTES)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    if size == 0:
+        return None  # DuckDB makes an empty file a new database
+    if len(head) < 3 * _HEADER_BYTES:
+        return f"it is {size} bytes long, shorter than a DuckDB file's headers (truncated)"
+    if head[8:12] != _MAGIC:
+        return "it is not a DuckDB database file (its header lacks the DUCK magic bytes)"
+    headers = [
+        struct.unpack_from("<QQQQQQ", head, offset)  # checksum, iteration, meta, free list, blocks, block size
+        for offset in (_HEADER_BYTES, 2 * _HEADER_BYTES)
+    ]
+    _, _, _, _, block_count, block_size = max(headers, key=lambda header: header[1])
+    if not (16384 <= block_size <= 4 * _DEFAULT_BLOCK_ALLOC_SIZE and block_size & (block_size - 1) == 0):
+        block_size = _DEFAULT_BLOCK_ALLOC_SIZE  # an older file format without the field
+    expected = 3 * _HEADER_BYTES + block_count * block_size
+    if size < expected:
+        return f"truncated: it is {size} bytes long, but its header records {block_count} blocks, {expected} bytes"
+    return None
+
+
+def damaged_warehouse_message(path: str | Path, problem: str) -> str:
+    name = Path(path).name
+    return (
+        f"the warehouse {path} is damaged ({problem}). To recover, move it aside (e.g. to {name}.damaged, with "
+        f"{name}.wal if present) and run `dora-assets refresh`: it rebuilds bronze, silver and gold from the "
+        "landing folder"
+    )
+
+
+def require_whole_warehouse(path: str | Path) -> None:
+    """Raise ``WarehouseDamagedError`` when the file at ``path`` is damaged (``warehouse_damage``).
+
+    A writer in another process that trims free blocks at the end of the file does so just before
+    it writes the header that counts them no more, so a file seen short is looked at twice more,
+    0.2 s apart, before it is called damaged."""
+    for attempt in range(3):
+        problem = warehouse_damage(path)
+        if problem is None:
+            return
+        if attempt < 2:
+            time.sleep(0.2)
+    raise WarehouseDamagedError(damaged_warehouse_message(path, problem))
+
+
+def _raise_if_damaged(path: str, error: duckdb.Error) -> None:
+    text = str(error).lower()
+    if any(marker in text for marker in DAMAGE_MARKERS):
+        problem = " ".join(str(error).split())
+        raise WarehouseDamagedError(damaged_warehouse_message(path, f"DuckDB: {problem[:160]}")) from None
 
 
 def duckdb_settings() -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import socket
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ from dora_assets.settings import DoraPaths
 # is rewritten when the profile (or this module's text) changes; any other file is the user's.
 OWN_HEADER = "# The dora-assets Dagster instance (created by dora-assets"
 PG_URL_ENV = "DAGSTER_PG_URL"
+# Less free space than this on DAGSTER_HOME's file system is named as the cause of a storage error.
+LOW_DISK_BYTES = 1024 * 1024
 
 _RUN_QUEUE = """\
 # DuckDB lets one process write the warehouse. Every job that writes it is tagged
@@ -109,23 +113,50 @@ def dagster_instance(paths: DoraPaths) -> DagsterInstance:
     ``ensure_dagster_home``).
     """
     home = paths.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    with _instance_lock(home):
-        ours = _write_instance_yaml(home, os.environ)
-        try:
-            instance = DagsterInstance.from_config(str(home))
-            instance.get_run_records(limit=1)  # runs the storages' migrations now, under the lock
-            instance.event_log_storage.get_latest_materialization_events([])
-        except Exception as error:
-            url = os.environ.get(PG_URL_ENV, "")
-            if not (ours and url):
-                raise
-            # One line without the password (nor the URL, which a parse error would quote whole).
-            raise InstanceStorageError(
-                f"cannot open the Dagster instance's PostgreSQL storage at {describe_pg_url(url)} "
-                f"({PG_URL_ENV}): {_redact(_innermost(error), url)}"
-            ) from None
+    url = os.environ.get(PG_URL_ENV, "")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with _instance_lock(home):
+            ours = _write_instance_yaml(home, os.environ)
+            try:
+                instance = DagsterInstance.from_config(str(home))
+                instance.get_run_records(limit=1)  # runs the storages' migrations now, under the lock
+                instance.event_log_storage.get_latest_materialization_events([])
+            except Exception as error:
+                if not (ours and url):
+                    raise
+                # One line without the password (nor the URL, which a parse error would quote whole).
+                raise InstanceStorageError(
+                    f"cannot open the Dagster instance's PostgreSQL storage at {describe_pg_url(url)} "
+                    f"({PG_URL_ENV}): {_redact(_innermost(error), url)}"
+                ) from None
+    except InstanceStorageError:
+        raise
+    except Exception as error:
+        if url:
+            raise
+        # The SQLite profile (or a dagster.yaml of the user's): one line naming the folder and the
+        # cause, never SQLAlchemy's statement dump (a full disk shows as "disk I/O error").
+        raise InstanceStorageError(_local_storage_message(home, error)) from None
     return instance
+
+
+def _local_storage_message(home: Path, error: BaseException) -> str:
+    cause = _innermost(error)
+    cause = cause.split(" [SQL:")[0].strip()
+    message = f"cannot open the Dagster instance's storage in DAGSTER_HOME={home}: {cause}"
+    try:
+        free = shutil.disk_usage(home if home.exists() else home.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < LOW_DISK_BYTES:
+        message += (
+            f"; its file system has {free} bytes free: the disk is full. Free some space there (or point "
+            "DAGSTER_HOME at a larger disk) and run the command again"
+        )
+    elif "disk i/o error" in cause.lower() or "readonly" in cause.lower() or "unable to open" in cause.lower():
+        message += "; check that the disk holding it is writable, not full and not failing"
+    return message
 
 
 class InstanceStorageError(Exception):
@@ -297,8 +328,13 @@ def run_job(
     from dora_assets.definitions import defs
 
     job = defs.resolve_job_def(job_name)
+    # The run executes in this process, outside any run launcher: these tags let a later sweep
+    # (sweep_dead_runs) see that the process is gone if it is killed.
     result = job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config={**QUIET_LOGGING, **(run_config or {})}, tags=tags
+        instance=instance,
+        raise_on_error=False,
+        run_config={**QUIET_LOGGING, **(run_config or {})},
+        tags={**(tags or {}), **process_tags()},
     )
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
@@ -420,6 +456,7 @@ class PlatformStatus:
     last_ingest_at: str | None
     last_ingest: dict[str, object]
     checks: list[CheckOutcome]
+    stuck_runs: list[StuckRun] = field(default_factory=list)
 
 
 def platform_status(instance: DagsterInstance) -> PlatformStatus:
@@ -452,6 +489,204 @@ def platform_status(instance: DagsterInstance) -> PlatformStatus:
 
 def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
+
+
+# -- Runs whose process is gone ----------------------------------------------------------------
+#
+# Dagster's run monitoring asks the run launcher whether a run's worker is alive; the default run
+# launcher (dagster dev, the daemon on one host) cannot tell, and runs executed in-process by the
+# dora-assets CLI have no launcher at all. A SIGKILLed `dora-assets refresh` therefore leaves its run
+# STARTED for good, holding the dora/duckdb=writer slot and one of the queue's places. The sweep
+# below marks such runs failed: each CLI run records its process (RUN_PID_TAG, RUN_HOST_TAG and the
+# process's start time, so that a reused pid is not taken for it); a run launched by the daemon is
+# judged by the pid in its "Started process for run" event, on the SQLite profile only (a SQLite
+# instance lives on one host; with PostgreSQL the launcher's host is not recorded).
+
+RUN_PID_TAG = "dora/pid"
+RUN_HOST_TAG = "dora/host"
+RUN_PROCESS_START_TAG = "dora/process_started"
+# A run QUEUED longer than this is reported as stuck (`dora-assets status`, the stuck_runs sensor).
+STUCK_QUEUED_MINUTES_ENV = "DORA_STUCK_QUEUED_MINUTES"
+DEFAULT_STUCK_QUEUED_MINUTES = 30.0
+
+
+def process_tags(pid: int | None = None) -> dict[str, str]:
+    """The tags that identify the process running a run in-process (this one by default)."""
+    pid = os.getpid() if pid is None else pid
+    tags = {RUN_PID_TAG: str(pid), RUN_HOST_TAG: socket.gethostname()}
+    if (started := process_start_ticks(pid)) is not None:
+        tags[RUN_PROCESS_START_TAG] = str(started)
+    return tags
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat), or None when there
+    is no such process or no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _process_started_at(pid: int) -> float | None:
+    """When process ``pid`` started, as a Unix time (Linux only), or None."""
+    ticks = process_start_ticks(pid)
+    if ticks is None:
+        return None
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class StuckRun:
+    """A run that holds a place in the queue without progressing: ``dead`` (its process is gone;
+    the sweep marks it failed) or queued for longer than the limit."""
+
+    run_id: str
+    job: str
+    status: str
+    since: str | None
+    reason: str
+    dead: bool
+
+
+def stuck_queued_minutes(environ: Mapping[str, str] | None = None) -> float:
+    """DORA_STUCK_QUEUED_MINUTES (read now), else 30."""
+    text = (os.environ if environ is None else environ).get(STUCK_QUEUED_MINUTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_STUCK_QUEUED_MINUTES
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{STUCK_QUEUED_MINUTES_ENV} must be a number of minutes, not {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{STUCK_QUEUED_MINUTES_ENV} must be more than 0 minutes, not {text!r}")
+    return value
+
+
+def _daemon_run_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    from dagster import DagsterEventType
+
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        event = record.dagster_event
+        data = event.engine_event_data if event is not None else None
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None and str(record.user_message).startswith("Started process for run"):
+            try:
+                return int(getattr(pid, "value", pid))
+            except ValueError:
+                return None
+    return None
+
+
+def _dead_process(instance: DagsterInstance, record) -> str | None:
+    """Why the process of an in-progress run is known to be gone, or None (alive, or unknown)."""
+    run = record.dagster_run
+    tags = run.tags
+    if RUN_PID_TAG in tags:
+        if tags.get(RUN_HOST_TAG) != socket.gethostname():
+            return None  # another host's process: only a sweep there can tell
+        try:
+            pid = int(tags[RUN_PID_TAG])
+        except ValueError:
+            return None
+        recorded = tags.get(RUN_PROCESS_START_TAG)
+        current = process_start_ticks(pid)
+        if current is None and os.path.isdir("/proc"):
+            return f"its process (pid {pid} on {tags[RUN_HOST_TAG]}) is gone"
+        if current is None:
+            return None if _process_exists(pid) else f"its process (pid {pid} on {tags[RUN_HOST_TAG]}) is gone"
+        if recorded is not None and str(current) != recorded:
+            return f"its process (pid {pid} on {tags[RUN_HOST_TAG]}) is gone (the pid now belongs to another process)"
+        return None
+    if instance_profile() != "sqlite" or not os.path.isdir("/proc"):
+        return None
+    pid = _daemon_run_pid(instance, run.run_id)
+    if pid is None:
+        return None
+    started = _process_started_at(pid)
+    if started is None:
+        return f"its run worker (pid {pid}) is gone"
+    if record.start_time is not None and started > record.start_time + 5:
+        return f"its run worker (pid {pid}) is gone (the pid now belongs to a newer process)"
+    return None
+
+
+def find_stuck_runs(instance: DagsterInstance, *, queued_minutes: float | None = None) -> list[StuckRun]:
+    """Runs in progress whose process is gone, and runs QUEUED for longer than ``queued_minutes``
+    (default: ``stuck_queued_minutes()``)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    limit = stuck_queued_minutes() if queued_minutes is None else queued_minutes
+    now = datetime.now(UTC).timestamp()
+    stuck = []
+    in_progress = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
+    for record in instance.get_run_records(filters=RunsFilter(statuses=in_progress)):
+        run = record.dagster_run
+        if (reason := _dead_process(instance, record)) is not None:
+            stuck.append(
+                StuckRun(
+                    run.run_id,
+                    run.job_name,
+                    run.status.value,
+                    _iso(record.start_time or record.create_timestamp.timestamp()),
+                    reason,
+                    True,
+                )
+            )
+    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.QUEUED])):
+        queued_at = record.create_timestamp.timestamp()
+        if now - queued_at > limit * 60:
+            run = record.dagster_run
+            stuck.append(
+                StuckRun(
+                    run.run_id,
+                    run.job_name,
+                    run.status.value,
+                    _iso(queued_at),
+                    f"queued for {int((now - queued_at) // 60)} minutes (more than {limit:g}): is the daemon running, "
+                    "and is every run in progress alive?",
+                    False,
+                )
+            )
+    return stuck
+
+
+def sweep_dead_runs(instance: DagsterInstance, *, by: str) -> list[StuckRun]:
+    """Mark every in-progress run whose process is gone as failed (``instance.report_run_failed``,
+    with a one-line reason naming ``by``, the sweeper), and return the stuck runs found (the
+    QUEUED ones are reported, not touched)."""
+    stuck = find_stuck_runs(instance)
+    for item in stuck:
+        if not item.dead:
+            continue
+        run = instance.get_run_by_id(item.run_id)
+        if run is None or run.is_finished:
+            continue  # it finished meanwhile
+        item.reason = f"{item.reason}; marked failed by {by}"
+        instance.report_run_failed(run, f"dora-assets: run {run.run_id} of {run.job_name}: {item.reason}")
+    return stuck
 
 
 def main() -> int:

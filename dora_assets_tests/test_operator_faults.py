@@ -1,0 +1,382 @@
+"""What an unlucky operator meets (issue 18, items 5, 8 and 13): a damaged warehouse, a full disk
+under DAGSTER_HOME, a binary config, an impossible backfill range, zombie runs left by killed
+refreshes, and `dora-assets dev` stopped by a signal. Real subprocesses, real DuckDB files, real
+Dagster instances, a real tmpfs (as root) and real SIGKILLs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+from dora_assets.settings import DoraPaths
+from dora_assets_tests.test_cli import run_cli
+from dora_assets_tests.test_metrics_known_answers import land_history
+
+MiB = 1024 * 1024
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess, command: str, *fragments: str, status: int = 2) -> str:
+    """Exit ``status``, no traceback, exactly one ``dora-assets COMMAND: error:`` line on stderr,
+    holding every fragment; returns that line."""
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dora-assets ")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    [line] = lines
+    assert line.startswith(f"dora-assets {command}: error: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+    assert result.returncode == status, (result.returncode, result.stderr[-3000:])
+    return line
+
+
+def gold_rows(paths: DoraPaths) -> list[tuple]:
+    connection = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    try:
+        return connection.execute("SELECT * FROM gold.dora_monthly ORDER BY ALL").fetchall()
+    finally:
+        connection.close()
+
+
+# -- 8. a damaged warehouse ------------------------------------------------------------------------
+
+DAMAGED_COMMANDS = (
+    ("refresh", "--quiet"),
+    ("report",),
+    ("metrics",),
+    ("audit",),
+    ("checks",),
+    ("status",),
+    ("replay", "--quiet"),
+    ("backfill", "--start", "2023-03-01", "--end", "2023-03-31", "--quiet"),
+)
+
+
+def test_a_truncated_warehouse_stops_every_command_in_one_line_and_a_refresh_rebuilds_it(data_home: DoraPaths) -> None:
+    land_history(data_home)
+    built = run_cli(data_home, "refresh", "--quiet")
+    assert built.returncode == 0, built.stderr[-3000:]
+    gold_before = gold_rows(data_home)
+    assert gold_before
+
+    warehouse = data_home.duckdb_path
+    os.truncate(warehouse, warehouse.stat().st_size // 2)
+    damaged_size = warehouse.stat().st_size
+
+    for command in DAMAGED_COMMANDS:
+        result = run_cli(data_home, *command)
+        line = assert_one_error_line(result, command[0], str(warehouse), "damaged", "truncated", "dora-assets refresh")
+        assert "move it aside" in line
+        # audit never reports a balance it could not read; nothing prints figures from a damaged file
+        assert "balanced" not in result.stdout and "Organisation" not in result.stdout, result.stdout
+    assert warehouse.stat().st_size == damaged_size  # no command wrote to it
+
+    # The documented recovery (README "A damaged warehouse"): move the file aside, refresh.
+    warehouse.rename(warehouse.with_name(warehouse.name + ".damaged"))
+    recovered = run_cli(data_home, "refresh", "--quiet")
+    assert recovered.returncode == 0, recovered.stderr[-3000:]
+    assert "2 new landing files, 24 records: 23 landed, 0 quarantined, 1 duplicates" in recovered.stdout
+    assert gold_rows(data_home) == gold_before
+    audit = run_cli(data_home, "audit")
+    assert audit.returncode == 0 and "balanced" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_a_file_that_is_not_duckdb_is_named_as_such(data_home: DoraPaths) -> None:
+    data_home.duckdb_path.write_bytes(b"this is not a database\n" * 1000)
+    for command in (("metrics",), ("audit",), ("status",)):
+        result = run_cli(data_home, *command)
+        assert_one_error_line(result, command[0], str(data_home.duckdb_path), "not a DuckDB database file")
+
+
+# -- 13. messages ------------------------------------------------------------------------------------
+
+
+def test_a_binary_config_names_the_file_and_exits_2_like_every_config_error(
+    data_home: DoraPaths, tmp_path: Path
+) -> None:
+    binary = tmp_path / "dora.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text("checks: {no_such_threshold: 1}\n", encoding="utf-8")
+    for config, fragment in ((binary, "is not UTF-8 text"), (invalid, "is invalid")):
+        for command in (("refresh", "--quiet"), ("checks",)):
+            result = run_cli(data_home, *command, extra_env={"DORA_CONFIG": str(config)})
+            assert_one_error_line(result, command[0], str(config), fragment, status=2)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "fragment"),
+    [
+        ("9999-12-01", "9999-12-31", "--start 9999-12-01 is after the last partition"),
+        ("2023-03-01", "9999-12-31", "--end 9999-12-31 is after the last partition"),
+        ("2014-12-31", "2015-01-31", "--start 2014-12-31 is before the first partition"),
+        ("2023-03-02", "2023-03-01", "--end 2023-03-01 is before --start 2023-03-02"),
+    ],
+)
+def test_an_impossible_backfill_range_is_refused_before_any_run(
+    data_home: DoraPaths, start: str, end: str, fragment: str
+) -> None:
+    result = run_cli(data_home, "backfill", "--start", start, "--end", end, "--quiet")
+    line = assert_one_error_line(result, "backfill", fragment, status=2)
+    assert "out of range" not in line
+    assert not data_home.dagster_home.exists() or not any(data_home.dagster_home.rglob("*.db"))
+
+
+def _tmpfs_unavailable_reason() -> str | None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "NOT RUN: the full-disk test mounts a small tmpfs, which needs root (CI runs it as root)"
+    if shutil.which("mount") is None or shutil.which("umount") is None:
+        return "NOT RUN: the full-disk test needs mount(8) and umount(8) to make a small tmpfs"
+    return None
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB file system (tmpfs), unmounted afterwards whatever happens."""
+    reason = _tmpfs_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"NOT RUN: mount -t tmpfs failed although running as root: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_under_dagster_home_is_one_line_naming_it(data_home: DoraPaths, small_disk: Path) -> None:
+    dagster_home = small_disk / "dagster"
+    env = {"DAGSTER_HOME": str(dagster_home)}
+    first = run_cli(data_home, "status", extra_env=env)  # creates the instance's SQLite storage
+    assert "error" not in first.stderr, first.stderr
+    info = os.statvfs(small_disk)
+    with (small_disk / "filler").open("wb") as filler, contextlib.suppress(OSError):  # full: the point
+        filler.write(b"\0" * (info.f_bavail * info.f_frsize))
+    for command in (("status",), ("refresh", "--quiet"), ("checks",)):
+        result = run_cli(data_home, *command, extra_env=env)
+        line = assert_one_error_line(result, command[0], f"DAGSTER_HOME={dagster_home}", "the disk is full", status=2)
+        assert "[SQL:" not in line and "sqlalche.me" not in line
+
+
+# -- 5. `dora-assets dev` stops on SIGTERM and SIGINT, children included ---------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = {child for child, ppid in parents.items() if ppid == parent}
+        found |= children
+        frontier += children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, signum: int) -> None:
+    if not Path("/proc").is_dir():
+        pytest.skip("NOT RUN: the test follows dagster dev's children through /proc (Linux)")
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(data_home.home)}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "dora_assets.cli", "dev", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert dev.poll() is None, dev.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the webserver never answered"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        time.sleep(2)  # let dagster dev start its daemon and code servers too
+        children = _descendants(dev.pid)
+        assert len(children) >= 3, children  # dagster dev, the webserver, the daemon (and code servers)
+        sent = time.monotonic()
+        dev.send_signal(signum)
+        dev.wait(timeout=20)
+        left = [pid for pid in children if _alive(pid)]
+        deadline = time.monotonic() + 5
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = [pid for pid in children if _alive(pid)]
+        elapsed = time.monotonic() - sent
+        assert not left, f"still running {elapsed:.1f} s after the signal: {left}"
+        assert elapsed < 15, elapsed
+        assert dev.returncode == 0, dev.stderr.read()[-3000:]
+    finally:
+        for pid in [dev.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        dev.wait(timeout=10)
+
+
+# -- 5. zombie runs: a SIGKILLed refresh leaves its run STARTED ------------------------------------
+
+
+def _cli_env(paths: DoraPaths, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    return env | {"DORA_HOME": str(paths.home), **(extra or {})}
+
+
+def _instance(paths: DoraPaths) -> DagsterInstance:
+    from dora_assets.runs import dagster_instance
+
+    return dagster_instance(paths)
+
+
+def kill_refresh_while_started(paths: DoraPaths) -> str:
+    """Start `dora-assets refresh` as a real process, SIGKILL it as soon as the instance records
+    one of its runs as STARTED, and return that run's id."""
+    refresh = subprocess.Popen(
+        [sys.executable, "-m", "dora_assets.cli", "refresh", "--quiet"],
+        env=_cli_env(paths),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        instance = None
+        while True:
+            assert refresh.poll() is None, "the refresh ended before its run was seen STARTED"
+            assert time.monotonic() < deadline, "no STARTED run within 240 s"
+            if instance is None and (paths.dagster_home / "history" / "runs.db").is_file():
+                instance = _instance(paths)
+            if instance is not None:
+                started = instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=1)
+                if started:
+                    break
+            time.sleep(0.05)
+        refresh.send_signal(signal.SIGKILL)
+        refresh.wait(timeout=30)
+    finally:
+        if refresh.poll() is None:
+            refresh.kill()
+            refresh.wait()
+    [record] = started
+    run = _instance(paths).get_run_by_id(record.dagster_run.run_id)
+    assert run.status == DagsterRunStatus.STARTED  # the zombie: nobody will ever finish it
+    assert run.tags["dora/pid"] == str(refresh.pid)
+    return run.run_id
+
+
+def test_a_killed_refresh_leaves_a_stuck_run_that_status_reports_and_the_sweep_fails(data_home: DoraPaths) -> None:
+    land_history(data_home)
+
+    # 1. `dora-assets status` reports the zombie, marks it failed, and exits non-zero.
+    zombie = kill_refresh_while_started(data_home)
+    status = run_cli(data_home, "status")
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert "Traceback" not in status.stderr
+    [line] = [line for line in status.stdout.splitlines() if zombie[:8] in line and "STARTED" in line]
+    assert "is gone" in line and "marked failed by dora-assets status" in line, line
+    assert "stuck runs:      1 (1 whose process was gone, now marked failed)" in status.stdout
+    failed = _instance(data_home).get_run_by_id(zombie)
+    assert failed.status == DagsterRunStatus.FAILURE
+    again = run_cli(data_home, "status", "--json")
+    assert json.loads(again.stdout)["stuck_runs"] == []  # swept once, reported once
+
+    # 2. The stuck_runs sensor (as the daemon evaluates it) sweeps a second zombie.
+    from dora_assets.run_health import stuck_runs
+
+    zombie = kill_refresh_while_started(data_home)
+    instance = _instance(data_home)
+    with build_sensor_context(instance=instance) as context:
+        skip = stuck_runs(context)
+    assert zombie[:8] in skip.skip_message and "is gone" in skip.skip_message, skip.skip_message
+    assert instance.get_run_by_id(zombie).status == DagsterRunStatus.FAILURE
+
+    # 3. A new refresh sweeps a third zombie itself, then works: the writer slot is free again.
+    zombie = kill_refresh_while_started(data_home)
+    refresh = run_cli(data_home, "refresh", "--quiet")
+    assert refresh.returncode == 0, refresh.stderr[-3000:]
+    assert f"refresh: run {zombie} of dora_ingest was left STARTED" in refresh.stderr, refresh.stderr
+    assert "marked failed by dora-assets refresh" in refresh.stderr
+    assert _instance(data_home).get_run_by_id(zombie).status == DagsterRunStatus.FAILURE
+    assert gold_rows(data_home)
+    in_progress = _instance(data_home).get_run_records(
+        filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])
+    )
+    assert in_progress == []
+    final = run_cli(data_home, "status")
+    assert "stuck runs:      0" in final.stdout, final.stdout
+
+
+def test_a_run_queued_too_long_is_reported_by_status_and_fails_no_stuck_runs(data_home: DoraPaths) -> None:
+    from dora_assets.definitions import INGEST_JOB_NAME, WRITER_TAGS, defs
+
+    # A dora_ingest run as the UI or a sensor enqueues it, left QUEUED (no daemon dequeues it here).
+    instance = _instance(data_home)
+    code_location = InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="dora_assets.definitions"))
+    queued = instance.create_run_for_job(
+        defs.resolve_job_def(INGEST_JOB_NAME),
+        status=DagsterRunStatus.QUEUED,
+        tags=WRITER_TAGS,
+        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(code_location, "__repository__"), INGEST_JOB_NAME),
+    )
+    env = {"DORA_STUCK_QUEUED_MINUTES": "0.01"}  # 0.6 s
+    time.sleep(1)
+    status = run_cli(data_home, "status", extra_env=env)
+    assert status.returncode == 1, status.stdout + status.stderr
+    [line] = [line for line in status.stdout.splitlines() if queued.run_id[:8] in line and "queued for" in line]
+    assert line.strip().startswith("QUEUED") and "queued for" in line and "is the daemon running" in line, line
+    assert _instance(data_home).get_run_by_id(queued.run_id).status == DagsterRunStatus.QUEUED  # reported, not touched
+
+    checks = run_cli(data_home, "checks", "--run", "--json", extra_env=env)
+    [result] = [item for item in json.loads(checks.stdout) if item["check"] == "no_stuck_runs"]
+    assert result["asset"] == "bronze/raw_events" and result["severity"] == "ERROR"
+    assert not result["passed"] and queued.run_id in result["metadata"]["stuck_run_ids"], result
+    assert checks.returncode == 1
+
+    quiet = run_cli(data_home, "checks", "--run", "--json")  # within the default 30 minutes: not stuck
+    [result] = [item for item in json.loads(quiet.stdout) if item["check"] == "no_stuck_runs"]
+    assert result["passed"], result
