@@ -416,6 +416,40 @@ def test_settings_come_from_the_environment_and_never_show_their_secrets(tmp_pat
         ReceiverSettings.from_env(environ, max_body_bytes=0)
 
 
+def test_each_limit_comes_from_its_flag_else_its_env_var_else_its_default() -> None:
+    environ = {
+        "DORA_RECEIVER_HEADER_TIMEOUT": "2.5",
+        "DORA_RECEIVER_MAX_CONNECTIONS": "7",
+        "DORA_RECEIVER_BODY_TIMEOUT": " ",
+    }
+
+    settings = ReceiverSettings.from_env(environ, max_connections=9, max_large_bodies=None)
+
+    assert (settings.header_timeout, settings.max_connections, settings.body_timeout) == (2.5, 9, 60.0)
+    assert settings.limits() == {
+        "max_body_bytes": 25 * 1024 * 1024,
+        "max_json_depth": 128,
+        "max_header_bytes": 65536,
+        "header_timeout": 2.5,
+        "body_timeout": 60.0,
+        "max_connections": 9,
+        "large_body_bytes": 1024 * 1024,
+        "max_large_bodies": 4,
+    }
+    bad = {
+        "DORA_RECEIVER_MAX_CONNECTIONS": ("1.5", "DORA_RECEIVER_MAX_CONNECTIONS must be a whole number, got '1.5'"),
+        "DORA_RECEIVER_HEADER_TIMEOUT": ("-1", "DORA_RECEIVER_HEADER_TIMEOUT must be more than 0, got '-1'"),
+        "DORA_RECEIVER_MAX_JSON_DEPTH": (
+            "251",
+            "--max-json-depth (DORA_RECEIVER_MAX_JSON_DEPTH) must be from 1 to 250",
+        ),
+    }
+    for variable, (value, message) in bad.items():
+        with pytest.raises(ValueError) as refused:
+            ReceiverSettings.from_env({variable: value})
+        assert str(refused.value).startswith(message)
+
+
 # --- the real server ----------------------------------------------------------------------------
 
 

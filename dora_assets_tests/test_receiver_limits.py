@@ -85,7 +85,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(home: Path, limits: dict[str, str]) -> Served:
+def _start(home: Path, limits: dict[str, str], flags: tuple[str, ...] = ()) -> Served:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
     env |= {"DORA_HOME": str(home), "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, **limits}
@@ -93,7 +93,7 @@ def _start(home: Path, limits: dict[str, str]) -> Served:
     log_path = home / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dora_assets.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "dora_assets.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *flags],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -128,8 +128,8 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start `dora-assets serve` with the given DORA_RECEIVER_* limits; stopped after the test."""
     started: list[Served] = []
 
-    def start(**limits: str) -> Served:
-        served = _start(tmp_path / f"home{len(started)}", limits)
+    def start(*flags: str, **limits: str) -> Served:
+        served = _start(tmp_path / f"home{len(started)}", limits, flags)
         started.append(served)
         return served
 
@@ -194,8 +194,8 @@ def test_json_nesting_beyond_128_levels_is_refused_with_400_never_500(default_re
         assert response.json() == {"error": "body nests arrays and objects deeper than 128 levels"}
 
 
-def test_the_nesting_limit_is_a_setting(serve: Callable[..., Served]) -> None:
-    served = serve(DORA_RECEIVER_MAX_JSON_DEPTH="20")
+def test_the_nesting_limit_is_a_setting_and_its_flag_wins_over_its_env_var(serve: Callable[..., Served]) -> None:
+    served = serve("--max-json-depth", "20", DORA_RECEIVER_MAX_JSON_DEPTH="30")
 
     assert served.post_github(nested(20)).status_code == 202
     refused = served.post_github(nested(21))
