@@ -57,6 +57,17 @@ telemetry:
   enabled: false
 """
     + _RUN_QUEUE
+    + """\
+# Dagster's run monitoring (in the daemon, and so in dagster dev): a run whose worker never reports
+# STARTED is marked failed after 5 minutes. The default run launcher cannot tell whether a STARTED
+# run's process is alive, and runs of the dora-assets CLI have no launcher: for those, dora-assets
+# sweeps runs whose process is gone (the stuck_runs sensor, status, every command that starts runs).
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
+"""
 )
 
 # The production profile, chosen when DAGSTER_PG_URL is set: run, event-log and schedule storage
