@@ -597,3 +597,27 @@ def test_payloads_at_the_nesting_limit_and_with_unusual_numbers_reach_bronze_as_
     by_id = dict(rows)
     for response, body in zip(responses, bodies, strict=True):
         assert json.loads(by_id[response.json()["delivery_id"]]) == json.loads(body)
+
+
+def test_the_memory_of_refused_large_bodies_is_handed_back(serve: Callable[..., Served]) -> None:
+    served = serve(DORA_RECEIVER_MAX_LARGE_BODIES="4")
+    resident_before = served.memory_kib("VmRSS")
+    body = b'{"zen": "' + b"x" * (24 * MIB) + b'"}'
+    statuses: list[int] = []
+
+    def post_wrongly_signed() -> None:
+        statuses.append(served.post_github(body, secret="wrong", timeout=60).status_code)
+
+    posters = [threading.Thread(target=post_wrongly_signed) for _ in range(4)]
+    for poster in posters:
+        poster.start()
+    for poster in posters:
+        poster.join(timeout=120)
+    peak_growth_mib = (served.memory_kib("VmHWM") - resident_before) / 1024
+    deadline = time.monotonic() + 5
+    while (held_mib := (served.memory_kib("VmRSS") - resident_before) / 1024) > 24 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert statuses == [401] * 4
+    assert peak_growth_mib > 24, "the bodies were received whole (each had a place)"
+    assert held_mib < 24, f"the server still holds {held_mib:.0f} MiB more than before the bodies came"

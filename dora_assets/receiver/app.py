@@ -23,8 +23,12 @@ put a token there).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import logging
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -110,7 +114,27 @@ class LargeBodies:
         self.in_progress += 1
 
     def give_back(self) -> None:
+        """Give a place back; when no large body is left, hand the memory they used back to the
+        system (the C allocator keeps freed blocks of that size otherwise, and the process's
+        RSS would stay at its peak)."""
         self.in_progress -= 1
+        if self.in_progress == 0:
+            release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """``malloc_trim(0)`` where the C library has it (glibc); nothing elsewhere."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 async def _receive(
@@ -118,7 +142,7 @@ async def _receive(
 ) -> Response:
     """Check what can be checked before the body, read it within the limits, then verify, parse
     and land it in a worker thread."""
-    body_read = False
+    body: bytearray | None = None
     holds_large_place = False
 
     def take_large_place() -> None:
@@ -138,25 +162,28 @@ async def _receive(
                 large_body_bytes=None if holds_large_place else settings.large_body_bytes,
                 on_large=take_large_place,
             )
-        body_read = True
         received_at = datetime.now(UTC)
         outcome = await run_in_threadpool(
             accept_delivery, settings, source, request.headers, request.query_params, body, received_at
         )
     except Rejection as rejection:
-        return _refuse(request, source, rejection, close=not body_read)
-    except ClientDisconnect:
+        _forget_frames(rejection)
+        return _refuse(request, source, rejection, close=body is None)
+    except ClientDisconnect as disconnect:
+        _forget_frames(disconnect)
         cut_off = request.scope.get("state", {}).get(CUT_OFF_STATE_KEY)
         if cut_off is not None:  # the protocol has answered and logged it; this answer goes nowhere
             return Response(status_code=cut_off)
         logger.info("%s delivery abandoned: the client disconnected while sending the body", source)
         return Response(status_code=400)
     except OSError as error:
+        _forget_frames(error)
         logger.error(
             "could not store a %s delivery in %s: %s", source, settings.landing_dir, error.strerror or repr(error)
         )
         return JSONResponse({"error": "the delivery could not be stored; retry later"}, status_code=503)
     finally:
+        body = None  # dropped before the place is given back, so that its memory can be handed back
         if holds_large_place:
             large_bodies.give_back()
     if isinstance(outcome, Ping):
@@ -165,6 +192,15 @@ async def _receive(
             return Response(status_code=204)
         return JSONResponse({"status": "pong", "source": source, "event_type": outcome.event_type})
     return _accepted(outcome, fourkeys=fourkeys)
+
+
+def _forget_frames(error: BaseException) -> None:
+    """Drop the local variables of the finished frames an exception passed through (the worker
+    thread's among them) and its traceback: they hold the body, and an exception caught across
+    the thread boundary sits in reference cycles that only the garbage collector frees, which
+    kept bodies of refused deliveries in memory long after their answer."""
+    traceback.clear_frames(error.__traceback__)
+    error.__traceback__ = None
 
 
 def _accepted(landed: Landed, *, fourkeys: bool) -> Response:

@@ -92,26 +92,25 @@ async def read_body_within_limit(
     *,
     large_body_bytes: int | None = None,
     on_large: Callable[[], None] | None = None,
-) -> bytes:
+) -> bytearray:
     """Collect a streamed body, refusing with 413 as soon as it would exceed ``max_body_bytes``.
 
     The chunk that would cross the limit is never appended and nothing after it is read, so at
-    most ``max_body_bytes`` are ever held, whatever the sender declared or sends. ``on_large``
-    is called once, before the chunk that takes the body past ``large_body_bytes`` is kept; it
-    may raise (a ``Rejection``) to stop reading there.
+    most ``max_body_bytes`` are ever held, whatever the sender declared or sends. The body is
+    gathered in one growing buffer and returned as it is, so it is held once, not copied.
+    ``on_large`` is called once, before the chunk that takes the body past ``large_body_bytes``
+    is kept; it may raise (a ``Rejection``) to stop reading there.
     """
-    parts: list[bytes] = []
-    size = 0
+    body = bytearray()
     for_large = on_large if large_body_bytes is not None else None
     async for chunk in chunks:
-        if size + len(chunk) > max_body_bytes:
+        if len(body) + len(chunk) > max_body_bytes:
             raise Rejection(413, f"body exceeds the limit of {max_body_bytes} bytes")
-        if for_large is not None and large_body_bytes is not None and size + len(chunk) > large_body_bytes:
+        if for_large is not None and large_body_bytes is not None and len(body) + len(chunk) > large_body_bytes:
             for_large()
             for_large = None
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts)
+        body += chunk
+    return body
 
 
 def check_declared_length(content_length: str | None, max_body_bytes: int) -> int | None:
@@ -145,7 +144,11 @@ def fourkeys_source(headers: Mapping[str, str]) -> str:
 
 
 def verify_sender(
-    settings: ReceiverSettings, source: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    settings: ReceiverSettings,
+    source: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes | bytearray,
 ) -> None:
     """Raise 401 unless the delivery proves the source's secret; no-op when it is not set.
 
@@ -207,7 +210,7 @@ def check_sender_before_body(
 
 
 def parse_json_object(
-    body: bytes, content_type: str | None = None, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+    body: bytes | bytearray, content_type: str | None = None, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH
 ) -> dict[str, Any]:
     """The body as a JSON object whose value the envelope keeps as posted; 400 for anything else:
     not UTF-8, not JSON, NaN/Infinity, a top-level array or scalar, nesting deeper than
@@ -294,7 +297,7 @@ def event_type_for(source: str, headers: Mapping[str, str], payload: dict[str, A
 
 
 def delivery_id_for(
-    source: str, event_type: str, headers: Mapping[str, str], payload: dict[str, Any], body: bytes
+    source: str, event_type: str, headers: Mapping[str, str], payload: dict[str, Any], body: bytes | bytearray
 ) -> tuple[str, bool]:
     """The sender's delivery id and False, or, when it gave none, a derived one and True.
 
@@ -356,11 +359,12 @@ def _jenkins_full_name(url: object) -> str | None:
     return "/".join(unquote(name) for name in parts[1::2])
 
 
-def derived_delivery_id(source: str, event_type: str, body: bytes) -> str:
+def derived_delivery_id(source: str, event_type: str, body: bytes | bytearray) -> str:
     """A stable id for a sender that gives none (Four Keys' generator): ``sha256:`` and the hex
     SHA-256 of the source, the event type and the raw body. An identical re-post gets the same
     id, so ingestion counts it once."""
-    digest = hashlib.sha256(json.dumps([source, event_type]).encode("utf-8") + b"\n" + body)
+    digest = hashlib.sha256(json.dumps([source, event_type]).encode("utf-8") + b"\n")
+    digest.update(body)  # not concatenated: a large body is not copied
     return DERIVED_DELIVERY_ID_PREFIX + digest.hexdigest()
 
 
@@ -375,7 +379,7 @@ def accept_delivery(
     source: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    body: bytes,
+    body: bytes | bytearray,
     received_at: datetime | None = None,
 ) -> Ping | Landed:
     """Verify, parse and land one delivery (blocking: file I/O). ``headers`` is looked up by
