@@ -1,10 +1,12 @@
 """One webhook delivery, from raw bytes to a landed envelope, as plain functions.
 
-The HTTP layer (``app.py``) reads the body within the size limit and hands the bytes, the
+The HTTP layer (``app.py``) refuses what it can before the body (``check_declared_length``,
+``check_sender_before_body``), reads the body within the size limit and hands the bytes, the
 headers and the query parameters to ``accept_delivery``, which runs in a worker thread:
 
 1. verify the sender (only for a source whose secret is set): 401 otherwise;
-2. parse the body: UTF-8 JSON holding an object, else 400;
+2. parse the body: a UTF-8 JSON object no deeper than the nesting limit whose value the
+   envelope keeps as posted (no repeated key, no number a double cannot hold), else 400;
 3. find the event type and the delivery id (derived from the body when the sender gave none);
 4. answer pings without storing them;
 5. build the envelope through ``Envelope`` and write it atomically into the landing folder.
