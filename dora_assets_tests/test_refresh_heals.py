@@ -115,6 +115,16 @@ def plain_refresh(home: Path) -> subprocess.CompletedProcess:
     )
 
 
+def assert_refreshed(refresh: subprocess.CompletedProcess) -> None:
+    """Both runs succeeded and transform_lag did not fail. Other ERROR checks may fail (exit 1) on
+    a history judged near its end, as under `make test-time-travel`; they are not this test's."""
+    assert "dora-assets refresh: error:" not in refresh.stderr, refresh.stderr[-3000:]
+    assert "refresh: step failed:" not in refresh.stderr, refresh.stderr[-3000:]
+    failed = [line for line in refresh.stderr.splitlines() if line.startswith("refresh: check ")]
+    assert not [line for line in failed if SILVER_BEHIND_BRONZE in line], failed
+    assert refresh.returncode == (1 if any(" ERROR " in line for line in failed) else 0), refresh.stderr[-3000:]
+
+
 def rows(home: Path, table: str) -> list[tuple]:
     import duckdb
 
@@ -174,8 +184,8 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, landing: Path) -> dict:
     """One uninterrupted refresh of the landing files: its gold and its runs' events."""
     home = new_home(tmp_path_factory.mktemp("heal-baseline"), landing)
     child = refresh_child(home, None)
-    assert child.returncode == 0, child.stderr[-3000:]
-    assert "finished without being killed (exit 0)" in child.stdout
+    assert_refreshed(child)
+    assert "finished without being killed" in child.stdout
     events = [tuple(json.loads(line)) for line in (home / "events.jsonl").read_text().splitlines()]
     gold = {table: rows(home, table) for table in GOLD}
     assert all(gold.values())
@@ -225,7 +235,7 @@ def test_a_refresh_killed_at_a_stage_boundary_is_healed_by_the_next_refresh(
         assert later.passed, later.description
 
     healed = plain_refresh(home)
-    assert healed.returncode == 0, healed.stderr[-3000:]
+    assert_refreshed(healed)
     if pending_expected(boundary):  # the ingest finds no new file: the ledger alone widens the transform
         assert "pending window(s) from an earlier run" in healed.stdout, healed.stdout
     for table in GOLD:
