@@ -240,9 +240,7 @@ def test_a_refresh_killed_at_a_stage_boundary_is_healed_by_the_next_refresh(
 
     healed = plain_refresh(home)
     assert_refreshed(healed)
-    if pending_expected(
-        boundary, baseline["events"]
-    ):  # the ingest finds no new file: the ledger alone widens the transform
+    if pending_expected(boundary, baseline["events"]):  # no new file: the ledger alone widens the transform
         assert "pending window(s) from an earlier run" in healed.stdout, healed.stdout
     for table in GOLD:
         assert rows(home, table) == baseline["gold"][table], f"{table} differs after healing the kill at {boundary}"
