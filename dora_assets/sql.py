@@ -76,9 +76,10 @@ class SchemaMigration:
 
 def _raw_events_rebuilt_with_zstd_payloads() -> str:
     """Copy bronze.raw_events, row for row and in order, into a table declared as schema.sql
-    declares it now (payload stored with zstd), and put it in its place, in one transaction.
-    DuckDB cannot change a column's compression in place; the rows are not changed (bronze stays
-    append-only: nothing is updated or deleted, the same rows move to new storage once)."""
+    declares it now (payload stored with zstd, keyed by (source, delivery_id)), and put it in its
+    place, in one transaction. DuckDB cannot change a column's compression or drop a constraint in
+    place; the rows are not changed (bronze stays append-only: nothing is updated or deleted, the
+    same rows move to new storage once)."""
     [create] = [
         statement
         for statement in sql_statements("bronze", "schema")
@@ -150,8 +151,10 @@ SCHEMA_MIGRATIONS = (
         "before it existed (each of their payloads parsed once)",
         needed="SELECT 1 WHERE (SELECT count(*) FROM bronze.raw_events) "
         "> (SELECT count(*) FROM bronze.raw_events_index)",
+        # EXCEPT ALL, not an anti-join on delivery_id: ids are unique only within a source, and the
+        # index rows of rows already indexed are computed exactly as they were.
         statement="INSERT INTO bronze.raw_events_index SELECT * FROM bronze.raw_events_index_rows('bronze.raw_events') "
-        "WHERE delivery_id NOT IN (SELECT delivery_id FROM bronze.raw_events_index)",
+        "EXCEPT ALL SELECT * FROM bronze.raw_events_index",
     ),
     SchemaMigration(
         why="silver.pushed_commits: the commits of silver.pushes, flattened, which changes and deployment_changes "
@@ -172,6 +175,20 @@ SCHEMA_MIGRATIONS = (
         )
         for table in ("dora_monthly", "dora_weekly")
         for column in ("lead_times_held_back", "restore_times_held_back")
+    ),
+    SchemaMigration(
+        why="bronze.raw_events keyed by (source, delivery_id): a delivery id is unique only within its source (a "
+        "GitLab id header equal to a Jenkins build's id made the build a duplicate); the rows are copied once, "
+        "unchanged and in order, into a table declared so (DuckDB cannot drop a constraint in place)",
+        needed="SELECT 1 FROM duckdb_constraints() WHERE schema_name = 'bronze' AND table_name = 'raw_events' "
+        "AND constraint_type = 'PRIMARY KEY' AND constraint_column_names = ['delivery_id']",
+        statement=_raw_events_rebuilt_with_zstd_payloads(),
+    ),
+    SchemaMigration(
+        why="bronze.duplicates.source: a duplicate is a (source, delivery_id) that landed before",
+        needed=COLUMN_MISSING,
+        params=(("schema", "bronze"), ("table", "duplicates"), ("column", "source")),
+        statement="ALTER TABLE bronze.duplicates ADD COLUMN source VARCHAR",
     ),
 )
 

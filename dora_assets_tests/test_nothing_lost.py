@@ -16,11 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dora_assets import resources
 from dora_assets.bronze import ingest
 from dora_assets.bronze.audit import audit_bronze
 from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
+from dora_assets_tests.builders import sample
 from dora_assets_tests.test_cli import run_cli
 
 MiB = 1024 * 1024
@@ -45,6 +47,13 @@ def write_ndjson(path: Path, envelopes: list[dict]) -> Path:
 
 def rows(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return connection.execute(sql).fetchall()
+
+
+def as_text(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """Every row of ``table`` in its stored order, every column as text."""
+    return connection.execute(
+        "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM query_table($table)", {"table": table}
+    ).fetchall()
 
 
 # -- 1. a full disk is the run's fault, never the files' ---------------------------------------
@@ -177,6 +186,108 @@ def test_the_accounting_check_sees_a_file_quarantined_whole_that_reads_fine(
     assert "3 readable records" in checked.unbalanced[0].problems[0]
     assert [audit.landing_file for audit in audited.unbalanced] == ["good.ndjson"]
     connection.close()
+
+
+# -- 2. delivery ids are unique within their source only ---------------------------------------
+
+COLLIDING_ID = "payments#42#COMPLETED"  # what the receiver names Jenkins build 42's completion
+
+
+def jenkins_completion() -> dict:
+    return envelope(
+        COLLIDING_ID,
+        source="jenkins",
+        event_type="build.completed",
+        payload=sample("build.completed/plugins-wiki-docs-asgard-completed-success.json", "jenkins"),
+    )
+
+
+def gitlab_forgery() -> dict:  # X-Gitlab-Event-UUID is not signed: anyone may send any id
+    return envelope(
+        COLLIDING_ID,
+        source="gitlab",
+        event_type="deployment",
+        payload=sample("deployment/deployment.json", "gitlab"),
+    )
+
+
+def test_the_same_delivery_id_from_two_sources_is_two_deliveries(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "1-gitlab.json").write_text(json.dumps(gitlab_forgery()), encoding="utf-8")
+    (landing / "2-jenkins.json").write_text(json.dumps(jenkins_completion()), encoding="utf-8")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    first = ingest_landing(connection, landing)
+    (landing / "3-jenkins-again.json").write_text(json.dumps(jenkins_completion()), encoding="utf-8")
+    write_ndjson(landing / "4-both-again.ndjson", [gitlab_forgery(), jenkins_completion(), gitlab_forgery()])
+    again = ingest_landing(connection, landing)
+
+    assert (first.totals.landed, first.totals.duplicates) == (2, 0)
+    assert (again.totals.landed, again.totals.duplicates) == (0, 4)  # real redeliveries stay duplicates
+    assert rows(connection, "SELECT source, delivery_id, landing_file FROM bronze.raw_events ORDER BY 1") == [
+        ("gitlab", COLLIDING_ID, "1-gitlab.json"),
+        ("jenkins", COLLIDING_ID, "2-jenkins.json"),
+    ]
+    assert rows(
+        connection, "SELECT source, landing_file, line_number, first_landing_file FROM bronze.duplicates ORDER BY 2, 3"
+    ) == [
+        ("jenkins", "3-jenkins-again.json", None, "2-jenkins.json"),
+        ("gitlab", "4-both-again.ndjson", 1, "1-gitlab.json"),
+        ("jenkins", "4-both-again.ndjson", 2, "2-jenkins.json"),
+        ("gitlab", "4-both-again.ndjson", 3, "1-gitlab.json"),
+    ]
+    assert rows(connection, "SELECT count(*) FROM bronze.raw_events_index") == [(2,)]
+    assert audit_bronze(connection, landing).balanced
+    connection.close()
+
+
+def test_a_warehouse_keyed_by_delivery_id_alone_is_migrated_without_changing_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = str(tmp_path / "warehouse.duckdb")
+    write_ndjson(landing / "1-history.ndjson", [jenkins_completion(), envelope("g1"), envelope("g1"), {"broken": 1}])
+    with connect_warehouse(path) as connection:
+        ingest_landing(connection, landing)
+        # The previous release's bronze: raw_events keyed by delivery_id alone, duplicates without a source.
+        [(create,)] = rows(
+            connection, "SELECT sql FROM duckdb_tables() WHERE schema_name = 'bronze' AND table_name = 'raw_events'"
+        )
+        older = create.replace("bronze.raw_events(", "bronze.raw_events_older(").replace(
+            "delivery_id VARCHAR NOT NULL,", "delivery_id VARCHAR NOT NULL PRIMARY KEY,"
+        )
+        older = older.replace(", PRIMARY KEY(source, delivery_id)", "")
+        assert "PRIMARY KEY(source" not in older and older.count("PRIMARY KEY") == 1
+        connection.execute(
+            f"BEGIN; {older} INSERT INTO bronze.raw_events_older SELECT * FROM bronze.raw_events; "
+            "DROP TABLE bronze.raw_events; ALTER TABLE bronze.raw_events_older RENAME TO raw_events; "
+            "ALTER TABLE bronze.duplicates DROP COLUMN source; COMMIT;"
+        )
+        before = {
+            table: as_text(connection, table)
+            for table in ("bronze.raw_events", "bronze.quarantine", "bronze.landing_files")
+        }
+        before_duplicates = as_text(connection, "bronze.duplicates")
+    monkeypatch.setattr(resources, "_SCHEMA_READY", set())  # as a new process would find it
+
+    with connect_warehouse(path) as connection:
+        after = {table: as_text(connection, table) for table in before}
+        assert after == before  # the same rows, in the same order
+        duplicates = as_text(connection, "bronze.duplicates")
+        assert [row[:-1] for row in duplicates] == before_duplicates and [row[-1] for row in duplicates] == [None]
+        assert rows(
+            connection,
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = 'bronze' "
+            "AND table_name = 'raw_events' AND constraint_type = 'PRIMARY KEY'",
+        ) == [(["source", "delivery_id"],)]
+        (landing / "2-gitlab.json").write_text(json.dumps(gitlab_forgery()), encoding="utf-8")
+        report = ingest_landing(connection, landing)
+        assert (report.totals.landed, report.totals.duplicates) == (1, 0)
+        assert connection.execute(
+            "SELECT source FROM bronze.raw_events WHERE delivery_id = $id ORDER BY 1", {"id": COLLIDING_ID}
+        ).fetchall() == [("gitlab",), ("jenkins",)]
+        assert audit_bronze(connection, landing).balanced
 
 
 # -- 3. a landing file name that is not UTF-8 --------------------------------------------------

@@ -1,4 +1,6 @@
 -- Decide each staged record's fate: landed, duplicate or quarantined (with a precise reason).
+-- A duplicate is a record whose (source, delivery_id) landed before or earlier in the batch: ids
+-- are unique only within their source (bronze/sql/schema.sql).
 -- The envelope rules are those of dora_assets.bronze.envelope.Envelope (a test holds the two
 -- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type').
 -- Each record is parsed once: one json_extract takes the five envelope fields (the payload
@@ -73,8 +75,8 @@ valid_ranked AS (
     SELECT
         landing_file,
         line_number,
-        row_number() OVER (PARTITION BY delivery_id ORDER BY file_order, line_number) AS delivery_rank,
-        first(landing_file) OVER (PARTITION BY delivery_id ORDER BY file_order, line_number) AS first_in_batch
+        row_number() OVER (PARTITION BY source, delivery_id ORDER BY file_order, line_number) AS delivery_rank,
+        first(landing_file) OVER (PARTITION BY source, delivery_id ORDER BY file_order, line_number) AS first_in_batch
     FROM checked
     WHERE reason IS NULL
 )
@@ -102,4 +104,4 @@ LEFT JOIN valid_ranked AS ranked
     ON ranked.landing_file = checked.landing_file
     AND ranked.line_number IS NOT DISTINCT FROM checked.line_number
 LEFT JOIN bronze.raw_events AS landed
-    ON checked.reason IS NULL AND landed.delivery_id = checked.delivery_id;
+    ON checked.reason IS NULL AND landed.source = checked.source AND landed.delivery_id = checked.delivery_id;

@@ -4,12 +4,15 @@ CREATE SCHEMA IF NOT EXISTS bronze;
 
 CREATE SEQUENCE IF NOT EXISTS bronze.ingest_id_seq START 1;
 
--- One row per delivery (delivery_id is unique): the envelope's fields and the sender's payload.
+-- One row per delivery: the envelope's fields and the sender's payload. A delivery is its
+-- (source, delivery_id): an id is the sender's and unique only within its source (GitLab's and
+-- Jira's id headers are not signed, Jenkins ids are predictable), so the same id from two sources
+-- is two deliveries and the same id twice from one source is a redelivery (bronze.duplicates).
 -- Payloads are stored with zstd: webhook bodies are large, repetitive JSON documents, which zstd
 -- stores about 9x smaller than DuckDB's default string compression (dict_fsst) and writes about
 -- 10x faster at each checkpoint (bench/README.md).
 CREATE TABLE IF NOT EXISTS bronze.raw_events (
-    delivery_id      VARCHAR     NOT NULL PRIMARY KEY,
+    delivery_id      VARCHAR     NOT NULL,
     source           VARCHAR     NOT NULL,
     event_type       VARCHAR     NOT NULL,
     received_at      TIMESTAMPTZ NOT NULL,
@@ -18,7 +21,8 @@ CREATE TABLE IF NOT EXISTS bronze.raw_events (
     line_number      BIGINT,
     known_event_type BOOLEAN     NOT NULL,
     ingest_id        BIGINT      NOT NULL,
-    ingested_at      TIMESTAMPTZ NOT NULL
+    ingested_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, delivery_id)
 );
 
 -- One row per record (file, or line of an .ndjson/.jsonl file) that could not be landed.
@@ -33,14 +37,16 @@ CREATE TABLE IF NOT EXISTS bronze.quarantine (
     quarantined_at TIMESTAMPTZ NOT NULL
 );
 
--- One row per record skipped because its delivery_id had already landed (redelivery).
+-- One row per record skipped because its (source, delivery_id) had already landed (redelivery).
+-- source is NULL on rows written before it was recorded (then the id had landed from some source).
 CREATE TABLE IF NOT EXISTS bronze.duplicates (
     delivery_id        VARCHAR     NOT NULL,
     landing_file       VARCHAR     NOT NULL,
     line_number        BIGINT,
     first_landing_file VARCHAR,
     ingest_id          BIGINT      NOT NULL,
-    skipped_at         TIMESTAMPTZ NOT NULL
+    skipped_at         TIMESTAMPTZ NOT NULL,
+    source             VARCHAR
 );
 
 -- The ledger: one row per (landing file, content version) that ingestion has accounted for.

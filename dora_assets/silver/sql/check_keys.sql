@@ -2,8 +2,8 @@
 -- requires are never NULL. One row per problem found: (problem, affected rows, first examples).
 -- Each branch reads its table only when $table names it.
 WITH problems AS (
-    SELECT 'duplicate key (delivery_id)' AS problem, count(*) AS affected, list(delivery_id)[1:$max_examples] AS examples
-    FROM (SELECT delivery_id FROM silver.pushes WHERE $table = 'silver.pushes' GROUP BY ALL HAVING count(*) > 1)
+    SELECT 'duplicate key (source, delivery_id)' AS problem, count(*) AS affected, list(source || ':' || delivery_id)[1:$max_examples] AS examples
+    FROM (SELECT source, delivery_id FROM silver.pushes WHERE $table = 'silver.pushes' GROUP BY ALL HAVING count(*) > 1)
     UNION ALL
     SELECT 'NULL in repo, after_sha or pushed_at', count(*), list(delivery_id)[1:$max_examples]
     FROM silver.pushes WHERE $table = 'silver.pushes' AND (repo IS NULL OR after_sha IS NULL OR pushed_at IS NULL)

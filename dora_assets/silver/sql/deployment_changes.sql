@@ -24,6 +24,7 @@ WITH branch_pushes AS (
         repo,
         coalesce(branch, '') AS branch,
         after_sha,
+        source,
         delivery_id,
         {'pushed_at': pushed_at, 'delivery_id': delivery_id} AS push_key
     FROM silver.pushes
@@ -93,7 +94,7 @@ window_changes AS (
       ON shippers.repo = pushes.repo
      AND shippers.branch = pushes.branch
      AND shippers.shipped_up_to >= pushes.push_key
-    JOIN silver.pushed_commits AS carried USING (delivery_id)
+    JOIN silver.pushed_commits AS carried USING (source, delivery_id)  -- ids are unique within a source
     WHERE carried.change_id IS NOT NULL
       AND shippers.shipper.time_deployed >= $window_start
       AND shippers.shipper.time_deployed < $window_end
@@ -103,7 +104,7 @@ change_shippers AS (
     -- that carried a window change (in any branch, at any time) is placed.
     SELECT carried.repo, carried.change_id, min(shippers.shipper) AS shipper
     FROM (SELECT * FROM silver.pushed_commits SEMI JOIN window_changes USING (repo, change_id)) AS carried
-    JOIN branch_pushes AS pushes USING (delivery_id)
+    JOIN branch_pushes AS pushes USING (source, delivery_id)
     ASOF JOIN first_shipper_from AS shippers
       ON shippers.repo = pushes.repo
      AND shippers.branch = pushes.branch
