@@ -616,6 +616,7 @@ def print_audit(report, *, problems_only: bool) -> None:
 # How long `dora-assets dev` waits for dagster dev and its children to stop after forwarding
 # SIGTERM or SIGINT, before it kills what is left with SIGKILL.
 DEV_STOP_GRACE_SECONDS = 10.0
+DEV_ALONE_SECONDS = 2.0
 
 
 def command_dev(args: argparse.Namespace) -> int:
@@ -636,6 +637,7 @@ def command_dev(args: argparse.Namespace) -> int:
     child = subprocess.Popen(argv, env=env, start_new_session=True)
     stop_requested: list[float] = []
     started: set[int] = set()  # dagster dev's descendants seen since the stop was asked for
+    alone_since: float | None = None  # since when dagster dev has had no descendant left
 
     def forward(signum: int, _frame: object) -> None:
         if not stop_requested:
@@ -651,15 +653,24 @@ def command_dev(args: argparse.Namespace) -> int:
                 break
             except subprocess.TimeoutExpired:
                 if stop_requested:
-                    started.update(_descendants(child.pid))
-                    if time.monotonic() - stop_requested[0] > DEV_STOP_GRACE_SECONDS:
+                    remaining = _descendants(child.pid)
+                    started.update(remaining)
+                    # Once everything it started has exited, dagster dev has nothing left to wait for
+                    # (it lingers for seconds in its own clean-up): it gets DEV_ALONE_SECONDS more.
+                    if remaining:
+                        alone_since = None
+                    elif alone_since is None:
+                        alone_since = time.monotonic()
+                    now = time.monotonic()
+                    alone_too_long = alone_since is not None and now - alone_since > DEV_ALONE_SECONDS
+                    if now - stop_requested[0] > DEV_STOP_GRACE_SECONDS or alone_too_long:
                         _signal_tree(child.pid, signal.SIGKILL)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         # dagster dev has exited: nothing it started may outlive it (its group and any descendant
         # that left the group), given the same grace.
-        deadline = time.monotonic() + (DEV_STOP_GRACE_SECONDS if stop_requested else 0.0)
+        deadline = stop_requested[0] + DEV_STOP_GRACE_SECONDS if stop_requested else time.monotonic()
         while _signal_tree(child.pid, 0, group_only=True) and time.monotonic() < deadline:
             time.sleep(0.1)
         _signal_tree(child.pid, signal.SIGKILL, group_only=True)
@@ -693,14 +704,16 @@ def _signal_tree(pid: int, signum: int, *, group_only: bool = False) -> bool:
 
 
 def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc; empty elsewhere)."""
+    """Every live descendant of ``pid`` (from /proc; empty elsewhere). Exited ones waiting to be
+    reaped (zombies) are left out, and so are their own descendants, which now belong to init."""
     from pathlib import Path
 
     parents: dict[int, int] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
         except (OSError, ValueError, IndexError):
             continue
     found, frontier = [], [pid]

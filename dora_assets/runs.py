@@ -603,7 +603,7 @@ def _daemon_run_pid(instance: DagsterInstance, run_id: str) -> int | None:
         event = record.dagster_event
         data = event.engine_event_data if event is not None else None
         pid = data.metadata.get("pid") if data is not None else None
-        if pid is not None and str(record.user_message).startswith("Started process for run"):
+        if pid is not None and str(event.message or "").startswith("Started process for run"):
             try:
                 return int(getattr(pid, "value", pid))
             except ValueError:

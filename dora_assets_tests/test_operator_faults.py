@@ -212,7 +212,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, signum: int) -> None:
+def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, tmp_path: Path, signum: int) -> None:
     """With a run in progress: the landing sensor's dora_ingest run waits for the warehouse's write
     lock, which this test holds (as a long backup or another writer would). dagster dev alone waits
     for its code server to finish that run (up to the lock's 10 minutes)."""
@@ -221,19 +221,19 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
     land_history(data_home)
     holder = duckdb.connect(str(data_home.duckdb_path))  # the write lock, held until the end
     port = _free_port()
+    log = tmp_path / "dev.log"  # a file, not a pipe: dagster dev logs a lot, and a full pipe would stall it
     dev = subprocess.Popen(
         [sys.executable, "-m", "dora_assets.cli", "dev", "--port", str(port)],
         env=_cli_env(data_home),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log.open("w"),
     )
     children: set[int] = set()
     try:
         deadline = time.monotonic() + 300
         instance = None
         while True:
-            assert dev.poll() is None, dev.stderr.read()[-3000:]
+            assert dev.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "no sensor-launched run STARTED within 300 s"
             if instance is None and (data_home.dagster_home / "history" / "runs.db").is_file():
                 instance = _instance(data_home)
@@ -257,7 +257,7 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
         elapsed = time.monotonic() - sent
         assert dev.poll() is not None, f"dora-assets dev still running {elapsed:.1f} s after the signal"
         assert not left, f"still running {elapsed:.1f} s after the signal: {left}"
-        assert dev.returncode == 0, dev.stderr.read()[-3000:]
+        assert dev.returncode == 0, log.read_text()[-3000:]
         print(f"dora-assets dev and its {len(children)} processes stopped {elapsed:.1f} s after the signal")
     finally:
         for pid in [dev.pid, *children]:
@@ -387,3 +387,75 @@ def test_a_run_queued_too_long_is_reported_by_status_and_fails_no_stuck_runs(dat
     quiet = run_cli(data_home, "checks", "--run", "--json")  # within the default 30 minutes: not stuck
     [result] = [item for item in json.loads(quiet.stdout) if item["check"] == "no_stuck_runs"]
     assert result["passed"], result
+
+
+def _daemon_style_started_run(instance: DagsterInstance, pid: int | None) -> str:
+    """A dora_ingest run as the daemon's run worker records it: STARTED, with its "Started process
+    for run (pid: N)." engine event, and none of the CLI's dora/pid tags."""
+    from dagster import DagsterEvent, DagsterEventType
+    from dagster._core.events.log import EventLogEntry
+
+    from dora_assets.definitions import INGEST_JOB_NAME, WRITER_TAGS, defs
+
+    run = instance.create_run_for_job(defs.resolve_job_def(INGEST_JOB_NAME), tags=WRITER_TAGS)
+    if pid is not None:
+        _report_worker_pid(instance, run.run_id, pid)
+    start = DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name=run.job_name)
+    instance.handle_new_event(
+        EventLogEntry(
+            error_info=None,
+            level=20,
+            user_message="",
+            run_id=run.run_id,
+            timestamp=time.time(),
+            step_key=None,
+            job_name=run.job_name,
+            dagster_event=start,
+        )
+    )
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
+    return run.run_id
+
+
+def _report_worker_pid(instance: DagsterInstance, run_id: str, pid: int) -> None:
+    from dagster._core.events import EngineEventData
+
+    run = instance.get_run_by_id(run_id)
+    instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+
+
+def test_a_daemon_run_whose_worker_is_gone_is_swept_and_a_live_one_is_not(data_home: DoraPaths) -> None:
+    from dora_assets.runs import find_stuck_runs
+
+    instance = _instance(data_home)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+    worker = subprocess.Popen(sleeper)
+    replacement = None
+    try:
+        time.sleep(0.5)
+        alive = _daemon_style_started_run(instance, worker.pid)
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        dead = _daemon_style_started_run(instance, int(gone.stdout))
+        # A pid that now belongs to a process started well after the run: not the run's worker.
+        reused = _daemon_style_started_run(instance, None)
+        time.sleep(6)
+        replacement = subprocess.Popen(sleeper)
+        _report_worker_pid(instance, reused, replacement.pid)
+
+        stuck = {run.run_id: run for run in find_stuck_runs(instance)}
+        assert set(stuck) == {dead, reused}, stuck
+        assert f"its run worker (pid {gone.stdout.strip()}) is gone" in stuck[dead].reason
+        assert "belongs to a newer process" in stuck[reused].reason
+
+        status = run_cli(data_home, "status")
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert dead[:8] in status.stdout and reused[:8] in status.stdout, status.stdout
+        after = _instance(data_home)
+        assert after.get_run_by_id(dead).status == DagsterRunStatus.FAILURE
+        assert after.get_run_by_id(reused).status == DagsterRunStatus.FAILURE
+        assert after.get_run_by_id(alive).status == DagsterRunStatus.STARTED  # its worker lives: left alone
+    finally:
+        for process in (worker, replacement):
+            if process is not None:
+                process.kill()
+                process.wait()
