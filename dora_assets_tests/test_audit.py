@@ -110,7 +110,8 @@ def test_audit_fails_on_rows_without_a_ledger_entry(data_home: DoraPaths) -> Non
     assert refresh(data_home).returncode == 0
     tamper(
         data_home,
-        "INSERT INTO bronze.duplicates VALUES ('d1', 'github/rogue.ndjson', 1, NULL, 99, now())",
+        "INSERT INTO bronze.duplicates (delivery_id, landing_file, line_number, first_landing_file, ingest_id, "
+        "skipped_at) VALUES ('d1', 'github/rogue.ndjson', 1, NULL, 99, now())",
     )
 
     code, report = audit_json(data_home)

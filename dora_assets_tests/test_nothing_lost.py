@@ -20,6 +20,7 @@ from dora_assets import resources
 from dora_assets.bronze import ingest
 from dora_assets.bronze.audit import audit_bronze
 from dora_assets.bronze.ingest import ingest_landing
+from dora_assets.bronze.landing import read_ndjson_records
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import sample
@@ -323,3 +324,47 @@ def test_a_file_name_that_is_not_utf8_is_quarantined_once_and_the_others_land(tm
     audit = audit_bronze(connection, landing)
     assert audit.balanced and audit.pending == [] and audit.total("seen") == 3
     connection.close()
+
+
+# -- 9. one line-splitting rule for ingestion and the audit -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "separator"),
+    [("cr-only.ndjson", b"\r"), ("crlf.ndjson", b"\r\n"), ("lf.ndjson", b"\n"), ("mixed.ndjson", None)],
+)
+def test_ingestion_and_the_audit_split_lines_alike(tmp_path: Path, name: str, separator: bytes | None) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    records = [json.dumps(envelope(f"{name}-{n}")).encode() for n in range(4)]
+    if separator is None:  # lone CR, LF and CRLF in one file (DuckDB's strict reader refuses it)
+        content = records[0] + b"\r" + records[1] + b"\n" + records[2] + b"\r\n" + records[3]
+    else:
+        content = separator.join(records) + separator
+    (landing / name).write_bytes(content)
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+
+    report = ingest_landing(connection, landing)
+    audit = audit_bronze(connection, landing)
+
+    assert (report.totals.seen, report.totals.landed) == (4, 4)
+    assert rows(connection, "SELECT line_number FROM bronze.raw_events ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+    assert audit.balanced, [item.problems for item in audit.unbalanced]
+    assert audit.files[0].records_on_disk == 4
+    connection.close()
+
+
+def test_the_streaming_reader_bounds_a_long_line_of_a_cr_only_file(tmp_path: Path) -> None:
+    path = tmp_path / "records.ndjson"
+    path.write_bytes(b'{"a":1}\r' + b"x" * 50 + b"\r\r" + b'{"b":2}\r\n{"c":3}')
+
+    records = list(read_ndjson_records(path, max_record_bytes=40, chunk_bytes=16))
+
+    assert [(r.line_number, r.reject_code, r.text[:8]) for r in records] == [
+        (1, None, '{"a":1}'),
+        (2, "record_too_large", "x" * 8),
+        (4, None, '{"b":2}'),
+        (5, None, '{"c":3}'),
+    ]
+    for chunk_bytes in range(1, 12):  # line endings split between chunks anywhere: the same lines
+        assert list(read_ndjson_records(path, max_record_bytes=40, chunk_bytes=chunk_bytes)) == records

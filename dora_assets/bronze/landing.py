@@ -290,34 +290,65 @@ class NdjsonRecord:
         }
 
 
-def read_ndjson_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[NdjsonRecord]:
+# Where a line of an NDJSON file ends: LF, CRLF or a lone CR, as DuckDB's line reader
+# (read_ndjson_lines.sql) splits them. The one rule for ingestion and the audit.
+LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def read_ndjson_records(
+    path: Path, max_record_bytes: int = MAX_RECORD_BYTES, chunk_bytes: int = 1024 * 1024
+) -> Iterator[NdjsonRecord]:
     """Stream an NDJSON file's records with their physical line numbers (1-based).
 
-    Lines end with ``\\n``; a ``\\r`` before it is dropped (so mixed line endings are fine).
-    Blank lines (only spaces) are not records. A line longer than ``max_record_bytes`` is
-    reported, never held in memory whole; a line that is not UTF-8 is reported with its text
-    (undecodable bytes replaced).
+    A line ends with ``\\n``, ``\\r\\n`` or a lone ``\\r`` (``LINE_END``: the rule DuckDB's line
+    reader applies, so ingestion, its fallback reader and the audit count the same lines, whatever
+    mix of endings a file has). Blank lines (only spaces) are not records. A line longer than
+    ``max_record_bytes`` is reported, never held in memory whole; a line that is not UTF-8 is
+    reported with its text (undecodable bytes replaced).
     """
+    line_number = 0
+    for line, too_long in _physical_lines(path, max_record_bytes, chunk_bytes):
+        line_number += 1
+        if too_long:
+            head = line[:RAW_PREVIEW_BYTES].decode("utf-8", "replace")
+            yield NdjsonRecord(line_number, head, "record_too_large", "line is longer than the maximum record size")
+            continue
+        if not line.strip(b" "):
+            continue
+        try:
+            yield NdjsonRecord(line_number, line.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield NdjsonRecord(
+                line_number, line.decode("utf-8", "replace"), "invalid_encoding", "line is not valid UTF-8"
+            )
+
+
+def _physical_lines(path: Path, max_line_bytes: int, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Each physical line's bytes (without its ending) and whether it is longer than
+    ``max_line_bytes`` (then only its first ``max_line_bytes`` are kept, never the whole line).
+    The file is read in chunks; a CRLF split between two chunks is one line ending."""
+    parts: list[bytes] = []  # the current line's first bytes, from one chunk or more
+    size = 0  # the current line's length so far
+    after_cr = False  # the previous chunk ended with a CR: an LF opening this one belongs to it
     with path.open("rb") as handle:
-        line_number = 0
-        while True:
-            raw = handle.readline(max_record_bytes + 2)
-            if not raw:
-                return
-            line_number += 1
-            line = raw.removesuffix(b"\n").removesuffix(b"\r")
-            if len(line) > max_record_bytes:
-                if not raw.endswith(b"\n"):
-                    while (rest := handle.readline(1024 * 1024)) and not rest.endswith(b"\n"):
-                        pass
-                head = line[:RAW_PREVIEW_BYTES].decode("utf-8", "replace")
-                yield NdjsonRecord(line_number, head, "record_too_large", "line is longer than the maximum record size")
-                continue
-            if not line.strip(b" "):
-                continue
-            try:
-                yield NdjsonRecord(line_number, line.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield NdjsonRecord(
-                    line_number, line.decode("utf-8", "replace"), "invalid_encoding", "line is not valid UTF-8"
-                )
+        while chunk := handle.read(chunk_bytes):
+            start = 1 if after_cr and chunk.startswith(b"\n") else 0
+            after_cr = False
+            for end in LINE_END.finditer(chunk, start):
+                size = _keep(parts, size, chunk[start : end.start()], max_line_bytes)
+                line = b"".join(parts)
+                yield (line[:max_line_bytes], True) if size > max_line_bytes else (line, False)
+                parts, size = [], 0
+                start = end.end()
+                after_cr = end.group() == b"\r" and start == len(chunk)
+            size = _keep(parts, size, chunk[start:], max_line_bytes)
+    if size:
+        line = b"".join(parts)
+        yield (line[:max_line_bytes], True) if size > max_line_bytes else (line, False)
+
+
+def _keep(parts: list[bytes], size: int, piece: bytes, max_line_bytes: int) -> int:
+    """Add ``piece`` to the line's kept bytes, up to one byte past the limit; its new length."""
+    if piece and size <= max_line_bytes:
+        parts.append(piece[: max_line_bytes + 1 - size])
+    return size + len(piece)
