@@ -368,3 +368,34 @@ def test_the_streaming_reader_bounds_a_long_line_of_a_cr_only_file(tmp_path: Pat
     ]
     for chunk_bytes in range(1, 12):  # line endings split between chunks anywhere: the same lines
         assert list(read_ndjson_records(path, max_record_bytes=40, chunk_bytes=chunk_bytes)) == records
+
+
+# -- 13. a byte order mark: one rule for .json and .ndjson --------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_read_alike_in_json_and_ndjson(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    bom = b"\xef\xbb\xbf"
+    (landing / "a.json").write_bytes(bom + json.dumps(envelope("bom-json")).encode())
+    (landing / "b.ndjson").write_bytes(bom + json.dumps(envelope("bom-ndjson")).encode() + b"\n")
+    mixed = json.dumps(envelope("bom-mixed-1")).encode() + b"\r\n" + json.dumps(envelope("bom-mixed-2")).encode()
+    (landing / "c.ndjson").write_bytes(bom + mixed + b"\n")  # mixed endings: the streaming reader's
+    (landing / "d.ndjson").write_bytes(json.dumps(envelope("bom-later")).encode() + b"\n" + bom + b"{}\n")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+
+    report = ingest_landing(connection, landing)
+
+    assert rows(connection, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [
+        ("bom-json",),
+        ("bom-later",),
+        ("bom-mixed-1",),
+        ("bom-mixed-2",),
+        ("bom-ndjson",),
+    ]
+    # A BOM opens a file, never a later line: there it is a stray character, and the line is not JSON.
+    assert rows(connection, "SELECT landing_file, line_number, reason_code FROM bronze.quarantine") == [
+        ("d.ndjson", 2, "invalid_json")
+    ]
+    assert report.totals.balanced and audit_bronze(connection, landing).balanced
+    connection.close()

@@ -293,6 +293,8 @@ class NdjsonRecord:
 # Where a line of an NDJSON file ends: LF, CRLF or a lone CR, as DuckDB's line reader
 # (read_ndjson_lines.sql) splits them. The one rule for ingestion and the audit.
 LINE_END = re.compile(rb"\r\n|\r|\n")
+# A UTF-8 byte order mark opening a file is dropped (.json and .ndjson alike, as DuckDB's reader does).
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_ndjson_records(
@@ -309,6 +311,8 @@ def read_ndjson_records(
     line_number = 0
     for line, too_long in _physical_lines(path, max_record_bytes, chunk_bytes):
         line_number += 1
+        if line_number == 1:  # a byte order mark opening the file is no part of its first record
+            line = line.removeprefix(UTF8_BOM)
         if too_long:
             head = line[:RAW_PREVIEW_BYTES].decode("utf-8", "replace")
             yield NdjsonRecord(line_number, head, "record_too_large", "line is longer than the maximum record size")
