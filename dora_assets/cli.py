@@ -613,16 +613,20 @@ def print_audit(report, *, problems_only: bool) -> None:
         )
 
 
-# How long `dora-assets dev` waits for dagster dev and its children to stop after forwarding
-# SIGTERM or SIGINT, before it kills what is left with SIGKILL.
-DEV_STOP_GRACE_SECONDS = 10.0
+# How `dora-assets dev` stops dagster dev and its children: the signal it got (SIGTERM, SIGINT or
+# SIGHUP) is forwarded at once; SIGTERM follows after DEV_TERM_AFTER_SECONDS; what is left after
+# DEV_STOP_GRACE_SECONDS is killed (a run cut short there is failed by the stuck-run sweep). A
+# dagster dev whose children have all exited gets DEV_ALONE_SECONDS (it lingers in its clean-up).
+DEV_TERM_AFTER_SECONDS = 3.0
+DEV_STOP_GRACE_SECONDS = 8.0
 DEV_ALONE_SECONDS = 2.0
 
 
 def command_dev(args: argparse.Namespace) -> int:
     """`dagster dev` on the shared instance, as a child in its own process group: SIGTERM, SIGINT
-    or SIGHUP to this process is forwarded to that group (the webserver, the daemon and the code
-    servers), and whatever has not exited after DEV_STOP_GRACE_SECONDS is killed."""
+    or SIGHUP to this process is forwarded to that group and to every descendant (the webserver,
+    the daemon, the code servers, run workers), and whatever has not exited after
+    DEV_STOP_GRACE_SECONDS is killed."""
     import contextlib
     import signal
     import subprocess
@@ -665,6 +669,9 @@ def command_dev(args: argparse.Namespace) -> int:
                     alone_too_long = alone_since is not None and now - alone_since > DEV_ALONE_SECONDS
                     if now - stop_requested[0] > DEV_STOP_GRACE_SECONDS or alone_too_long:
                         _signal_tree(child.pid, signal.SIGKILL)
+                    elif now - stop_requested[0] > DEV_TERM_AFTER_SECONDS and len(stop_requested) == 1:
+                        stop_requested.append(now)  # SIGTERM sent once
+                        _signal_tree(child.pid, signal.SIGTERM)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
