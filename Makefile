@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-time-travel dev screenshots chromium faketime lint format clean bench
+.PHONY: run test test-time-travel dev screenshots chromium faketime lint format clean bench detection-delays
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -57,6 +57,12 @@ screenshots: $(STAMP) chromium
 SIZES ?= 10k,100k,1M
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --sizes $(SIZES)
+
+## detection-delays: how long each kind of gap goes unflagged, by the key's normal rate (README,
+## "How gaps are surfaced"); e.g. `make detection-delays RATES=5,50`
+RATES ?= 1,5,20,100
+detection-delays: $(STAMP)
+	$(BIN)/python bench/detection_delays.py --rates $(RATES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -54,23 +54,23 @@ class CheckThresholds(BaseModel):
     silence_expected_deliveries: float = Field(
         default=8.0,
         gt=0,
-        description="A silence is a gap (ERROR) when a key's own traffic model (hour-of-week rates, negative "
-        "binomial days) gives it a chance of at most e^-this (default 8: 0.03%); for a steady key this is the "
-        "number of deliveries the silent hours would normally hold.",
+        description="A silence is a gap (ERROR) when the key's own traffic model (hour-of-week activity, negative "
+        "binomial days) gives it a chance of at most e^-this (default 8: 0.03%); for a steady key, the number of "
+        "active hours the silent hours would normally hold.",
     )
     silence_longest_ratio: float = Field(
-        default=1.5,
+        default=1.2,
         ge=1,
-        description="...and when its hours would normally hold at least this many times the deliveries expected "
-        "in the longest silence of the key's own baseline: a silence as long as the key has had before is "
-        "quiet, within its normal range (WARN), not a gap. Default 1.5.",
+        description="...and when it expects at least this many times the active hours of the longest silence of "
+        "the key's own baseline: a silence no longer than the key has had before is quiet, within its normal "
+        "range (WARN), not a gap. Default 1.2.",
     )
     dispersion_floor: float = Field(
         default=0.1,
         ge=0,
         description="The least overdispersion assumed for any key (alpha of the negative binomial, variance = "
-        "mean + alpha * mean^2; 0 is Poisson): traffic fitted as steadier than this over a few weeks is "
-        "still judged with this much burstiness. Default 0.1.",
+        "mean + alpha * mean^2; 0 is Poisson): traffic that looked steadier over a few weeks is still judged "
+        "with this much burstiness. Default 0.1.",
     )
     volume_lookback_days: int = Field(default=14, ge=1, description="Complete days judged for a volume drop.")
     volume_min_expected: float = Field(default=8.0, gt=0, description="Days expecting fewer are not judged.")

@@ -190,6 +190,17 @@ SCHEMA_MIGRATIONS = (
         params=(("schema", "bronze"), ("table", "duplicates"), ("column", "source")),
         statement="ALTER TABLE bronze.duplicates ADD COLUMN source VARCHAR",
     ),
+    # A file renamed over with the same size and modification time has another inode or ctime.
+    *(
+        SchemaMigration(
+            why=f"bronze.landing_files.{column}: the file's stamp when it was read, so that a file replaced with "
+            "the same size and modification time is hashed again, not skipped",
+            needed=COLUMN_MISSING,
+            params=(("schema", "bronze"), ("table", "landing_files"), ("column", column)),
+            statement=f"ALTER TABLE bronze.landing_files ADD COLUMN {column} BIGINT",
+        )
+        for column in ("inode", "changed_ns")
+    ),
 )
 
 

@@ -34,7 +34,7 @@ HISTORIES = FIXTURES / "real-histories"
 WEEK = timedelta(weeks=1)
 # The organisation's last moment: uv's last commit (16:54 UTC on its last day) moved back 104 weeks.
 END = datetime(2024, 8, 23, 16, 55, tzinfo=UTC)
-DAYS_KEPT = 150  # enough for a 56-day baseline, a 14-day volume lookback and 60 judged days
+DAYS_KEPT = 160  # enough for a 91-day baseline and 60 judged days (plus the volume lookback)
 
 
 @dataclass(frozen=True)

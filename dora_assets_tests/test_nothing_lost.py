@@ -399,3 +399,40 @@ def test_a_utf8_byte_order_mark_is_read_alike_in_json_and_ndjson(tmp_path: Path)
     ]
     assert report.totals.balanced and audit_bronze(connection, landing).balanced
     connection.close()
+
+
+# -- 11. a file replaced atomically with the same size and modification time --------------------
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_is_not_skipped_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    target = write_ndjson(landing / "a.ndjson", [envelope("r-1"), envelope("r-2")])
+    untouched = write_ndjson(landing / "b.ndjson", [envelope("u-1")])
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    ingest_landing(connection, landing, settle_seconds=0)
+    before = target.stat()
+    replacement = landing / ".a.ndjson.tmp"  # written aside, then renamed over the original
+    write_ndjson(replacement, [envelope("x-1"), envelope("x-2")])
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, target)
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert after.st_ino != before.st_ino
+    os.chmod(untouched, 0o600)  # its status-change time moves, its content does not
+
+    audited = audit_bronze(connection, landing)
+    report = ingest_landing(connection, landing, settle_seconds=0)
+
+    assert [item.landing_file for item in audited.unbalanced] == ["a.ndjson"]
+    assert "changed after it was ingested" in audited.unbalanced[0].problems[0]
+    assert (report.totals.files, report.totals.quarantined) == (1, 1)
+    assert rows(connection, "SELECT landing_file, reason_code FROM bronze.quarantine") == [("a.ndjson", "file_changed")]
+    hashed: list[str] = []
+    real_hash = ingest.file_sha256
+    monkeypatch.setattr(ingest, "file_sha256", lambda path: hashed.append(path.name) or real_hash(path))
+    again = ingest_landing(connection, landing, settle_seconds=0)
+    assert again.totals.seen == 0 and hashed == []  # b.ndjson's content was confirmed once, not re-hashed
+    connection.close()

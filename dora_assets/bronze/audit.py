@@ -275,11 +275,17 @@ def _check_tables(audit: FileAudit, row: dict) -> None:
 
 def _changed_since_ledger(found: LandingFile, row: dict) -> bool:
     """Whether the file now holds content no ledger version accounted for, judged as ingestion
-    does: the latest version's size and modification time, else its SHA-256 (a file merely
-    touched is unchanged). Files quarantined whole are never opened."""
+    does: the latest version's size, modification time, inode and ctime (the last two unknown on
+    rows written before they were recorded), else its SHA-256 (a file merely touched, or renamed
+    over with the same bytes, is unchanged). Files quarantined whole are never opened."""
     if found.kind == "rejected":
         return False
-    if row["size_bytes"] == found.size_bytes and row["modified_at"] == modified_timestamp(found.modified_ns):
+    same_stamp = row["inode"] is None or (row["inode"], row["changed_ns"]) == (found.inode, found.changed_ns)
+    if (
+        same_stamp
+        and row["size_bytes"] == found.size_bytes
+        and row["modified_at"] == modified_timestamp(found.modified_ns)
+    ):
         return False
     try:
         return file_sha256(found.path) not in row["content_hashes"]

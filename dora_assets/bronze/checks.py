@@ -227,10 +227,10 @@ def _silence_result(
                 "key": _key_name(row),
                 "silent since": row["silent_since"],
                 "silent hours": row["silent_hours"],
-                "deliveries expected": row["expected_deliveries"],
+                "active hours expected": row["expected_active_hours"],
                 "-ln chance": row["score"],
                 "longest usual silence (h)": row["longest_usual_hours"],
-                "its deliveries expected": row["longest_usual_expected"],
+                "its active hours expected": row["longest_usual_active_hours"],
                 "dispersion": row["dispersion"],
             }
             for row in (gaps or quiet or judged)[: thresholds.max_examples]

@@ -141,7 +141,8 @@ def ingest_landing(
     report = IngestReport(
         in_flight=scan.in_flight, unreadable=list(scan.unreadable), folders_skipped=scan.settled_skipped
     )
-    pending = _pending_files(connection, scan.files, report.unreadable)
+    confirmed: list[dict] = []
+    pending = _pending_files(connection, scan.files, report.unreadable, confirmed)
     database = _database_path(connection)
     try:
         for batch in _batches(pending, batch_bytes):
@@ -155,6 +156,7 @@ def ingest_landing(
         if (cause := run_fault(error, database)) is not None:
             raise IngestHalted(_halted_message(cause, report)) from None
         raise
+    record_confirmed_stamps(connection, confirmed)
     if settle_seconds > 0:
         report.folders_settled = settle_folders(connection, scan, settle_seconds)
     report.pending = pending_windows(connection)
@@ -229,29 +231,52 @@ def pending_landing_files(
 
 
 def _ledger_latest(connection: duckdb.DuckDBPyConnection, landing_files: list[str]) -> dict[str, tuple]:
-    """Per landing file the ledger knows: (size, modification time in µs, content hashes)."""
+    """Per landing file the ledger knows: (size, modification time in µs, content hashes, the
+    latest row's (inode, ctime) or None before they were recorded, the confirmed stamps as a set
+    of (size, modification time in µs, inode, ctime))."""
     rows = run_sql(connection, "bronze", "ledger_latest", {"landing_files": landing_files}).fetchall()
-    return {name: (size, modified, hashes) for name, size, modified, hashes in rows}
+    return {
+        name: (size, modified, hashes, None if inode is None else (inode, changed), {tuple(item) for item in stamps})
+        for name, size, modified, hashes, inode, changed, stamps in rows
+    }
 
 
 def _unchanged(landing_file: LandingFile, known: tuple | None) -> bool:
-    """Whether the ledger's latest row for the file has its current size and modification time
-    (then its content is taken as accounted for, without re-hashing history)."""
-    return known is not None and known[0] == landing_file.size_bytes and known[1] == landing_file.modified_ns // 1000
+    """Whether the file is as the ledger last saw it (then its content is taken as accounted for,
+    without re-hashing history): its latest ledger row's size and modification time, and that
+    row's inode and ctime (a file renamed over with the same size and modification time has
+    another), or a stamp at which its content was hashed again and confirmed. Rows written
+    before inodes were recorded compare size and modification time only."""
+    if known is None:
+        return False
+    modified_us = landing_file.modified_ns // 1000
+    stamp = (landing_file.inode, landing_file.changed_ns)
+    if (landing_file.size_bytes, modified_us, *stamp) in known[4]:
+        return True
+    if known[0] != landing_file.size_bytes or known[1] != modified_us:
+        return False
+    return known[3] is None or known[3] == stamp
 
 
 def _pending_files(
-    connection: duckdb.DuckDBPyConnection, files: list[LandingFile], unreadable: list[str]
+    connection: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    unreadable: list[str],
+    confirmed: list[dict] | None = None,
 ) -> Iterator[_PendingFile]:
     """Files whose current content the ledger has not seen.
 
-    A file is unchanged when its size and modification time match its latest ledger row (no
-    re-hashing of history). A known file whose content changed after ingestion (appended or
-    rewritten) is quarantined whole as a new version, never half-read.
+    A file is unchanged when its size, modification time, inode and ctime match its latest ledger
+    row or a confirmed stamp (no re-hashing of history, see ``_unchanged``). A known file hashed
+    again and found to hold content the ledger accounted for adds its stamp to ``confirmed``
+    (recorded by the caller, so it is not hashed again). A known file whose content changed after
+    ingestion (appended, rewritten or replaced) is quarantined whole as a new version, never
+    half-read.
 
     The files are hashed, in order, by a background thread while the caller ingests the batches
     already yielded (hashlib and file reads release the GIL, and DuckDB works in its own threads).
     """
+    confirmed = [] if confirmed is None else confirmed
     ledger = _ledger_latest(connection, [landing_file.landing_file for landing_file in files])
     candidates = []
     for landing_file in files:
@@ -266,9 +291,35 @@ def _pending_files(
                 if error is not None:  # vanished or unreadable since the scan: left for the next run, reported
                     unreadable.append(f"{landing_file.landing_file}: {error.strerror or error}")
                     continue
+                if known and sha256 in known[2]:  # touched, chmod-ed, linked or renamed over with the same bytes
+                    if sha256:
+                        confirmed.append(_stamp_row(landing_file, sha256))
+                    continue
                 yield from _pending_file(landing_file, known, sha256)
         finally:  # the caller stopped early (an error): do not hash the rest
             hashing.shutdown(wait=True, cancel_futures=True)
+
+
+def _stamp_row(landing_file: LandingFile, sha256: str) -> dict:
+    return {
+        "landing_file": landing_file.landing_file,
+        "content_sha256": sha256,
+        "size_bytes": landing_file.size_bytes,
+        "modified_at": modified_timestamp(landing_file.modified_ns),
+        "inode": landing_file.inode,
+        "changed_ns": landing_file.changed_ns,
+    }
+
+
+def record_confirmed_stamps(connection: duckdb.DuckDBPyConnection, confirmed: list[dict]) -> None:
+    """Append the stamps at which files were hashed again and found unchanged."""
+    if not confirmed:
+        return
+    connection.register("confirmed_stamps_frame", pd.DataFrame(confirmed))
+    try:
+        run_sql(connection, "bronze", "land_landing_file_stamps", {"checked_at": datetime.now(UTC)})
+    finally:
+        connection.unregister("confirmed_stamps_frame")
 
 
 def _hash(landing_file: LandingFile) -> tuple[str, OSError | None]:
@@ -474,6 +525,8 @@ def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile
                 "problem_code": item.problem_code,
                 "problem": item.problem,
                 "raw_preview": raw_preview(item.file.path) if item.problem_code else None,
+                "inode": item.file.inode,
+                "changed_ns": item.file.changed_ns,
             }
             for order, item in enumerate(batch)
         ]

@@ -40,7 +40,7 @@ class LandingFile:
     lists every file ever dropped and opens only the new ones); ``kind`` is ``json`` (one
     envelope), ``ndjson`` (one envelope per line) or ``rejected`` (quarantined whole with
     ``problem_code``/``problem``, never parsed). ``modified_ns`` and ``changed_ns`` are the
-    entry's mtime and ctime as the scan saw them.
+    entry's mtime and ctime as the scan saw them, ``inode`` its inode number.
     """
 
     landing_file: str
@@ -51,6 +51,7 @@ class LandingFile:
     problem_code: str | None = None
     problem: str | None = None
     changed_ns: int = 0
+    inode: int = 0
 
     @property
     def path(self) -> Path:
@@ -198,7 +199,7 @@ def _classify(
 
     def rejected(code: str, problem: str) -> LandingFile:
         return LandingFile(
-            relative, location, "rejected", info.st_size, info.st_mtime_ns, code, problem, info.st_ctime_ns
+            relative, location, "rejected", info.st_size, info.st_mtime_ns, code, problem, info.st_ctime_ns, info.st_ino
         )
 
     if stat.S_ISLNK(info.st_mode):
@@ -236,7 +237,9 @@ def _classify(
             f"a .json file holds one envelope; {info.st_size} bytes exceeds {MAX_JSON_FILE_BYTES}"
             " (use .ndjson for batches)",
         )
-    return LandingFile(relative, location, kind, info.st_size, info.st_mtime_ns, changed_ns=info.st_ctime_ns)
+    return LandingFile(
+        relative, location, kind, info.st_size, info.st_mtime_ns, changed_ns=info.st_ctime_ns, inode=info.st_ino
+    )
 
 
 def _display_name(relative: str) -> str:

@@ -1,23 +1,26 @@
 -- Sources (repo '*'), repos (event_type '*') and (source, repo, event_type) keys that went
 -- silent, each judged against its own history in delivery_hours (the baseline before $now).
 --
--- The traffic model: a key's deliveries per hour of the week (`rate`, its mean over the weeks
--- the key has existed) scaled by a negative binomial day effect. Real traffic is overdispersed
--- (release trains, days off, quiet weeks): its daily counts vary far more than a Poisson count
--- would, so `dispersion` (alpha, var = mean + alpha * mean^2) is fitted per key by the method of
--- moments to its complete days, around the mean of each weekday. The chance that a day with `mu`
--- expected deliveries in the silent hours holds none is (1 + alpha * mu) ^ (-1 / alpha) (e^-mu
--- when alpha = 0); a silence spanning several days multiplies its days' chances. `score` is
--- -ln(chance) of the current silence: the whole hours since the last delivery, the current hour
--- excluded.
+-- The traffic model counts active hours (hours with at least one delivery), not deliveries: a
+-- release train of 30 pushes in one hour is one active hour, so bursts do not inflate what a
+-- quiet hour "should" have held. For every hour of the week, `rate` = -ln(1 - p), where p is the
+-- share of the key's weeks in which that hour was active (capped at 0.95): the Poisson rate that
+-- would leave the hour empty as often as it was. Days are overdispersed (release trains, days
+-- off, quiet weeks): the number of active hours per day varies more than a Poisson count would,
+-- so `dispersion` (alpha of a negative binomial, var = mean + alpha * mean^2) is fitted per key by
+-- the method of moments to its complete days, around the mean of each weekday, never below
+-- $dispersion_floor. The chance that the silent hours of one day, expecting `mu` active hours,
+-- are all empty is (1 + alpha * mu) ^ (-1 / alpha); a silence spanning several days multiplies
+-- its days' chances. `score` is -ln(chance) of the current silence: the whole hours since the
+-- last delivery, the current hour excluded.
 --
--- A silence is a gap when its score reaches $threshold (chance <= e^-threshold) AND its hours
--- would normally hold at least $longest_ratio times the deliveries expected in the longest
--- silence the key had in the baseline (`longest_usual`, weighed with the same rates): a key
--- whose own history holds week-long quiet stretches is not flagged for a quiet day, and a busy
--- key's usual weekend is not its ceiling on a Tuesday. `quiet_normal` marks silences the model
--- finds unlikely but that the key's own history has matched: quiet, within its normal range.
--- Keys younger than $min_history_hours are not judged.
+-- A silence is a gap when its score reaches $threshold (chance <= e^-threshold) AND it expects at
+-- least $longest_ratio times the active hours of the longest silence the key had in the baseline
+-- (`longest_usual`, weighed with today's rates): a key whose own history holds week-long quiet
+-- stretches is not flagged for a quiet day, and a busy key's usual weekend does not excuse a
+-- silent Tuesday. `quiet_normal` marks silences the model finds unlikely but that the key's own
+-- history has matched: quiet, within its normal range. Keys younger than $min_history_hours are
+-- not judged.
 WITH spans AS (
     SELECT
         source,
@@ -37,20 +40,21 @@ hourly_rate AS (
         hours.event_type,
         isodow(hours.hour) AS day_of_week,
         hour(hours.hour) AS hour_of_day,
-        sum(hours.deliveries) / any_value(spans.weeks) AS rate
+        -ln(1 - least(count(*) / any_value(spans.weeks), 0.95)) AS rate
     FROM delivery_hours AS hours
     JOIN spans USING (source, repo, event_type)
     GROUP BY ALL
 ),
 complete_days AS (
-    -- Every complete UTC day of a key's history before today, zeros included.
+    -- Every complete UTC day of a key's history before today, zeros included; `deliveries` of a
+    -- day below are its active hours.
     SELECT spans.source, spans.repo, spans.event_type, days.day::DATE AS day
     FROM spans, generate_series(
         spans.first_hour::DATE::TIMESTAMP + INTERVAL 1 DAY, $now::DATE::TIMESTAMP - INTERVAL 1 DAY, INTERVAL 1 DAY
     ) AS days(day)
 ),
 daily AS (
-    SELECT source, repo, event_type, hour::DATE AS day, sum(deliveries) AS deliveries
+    SELECT source, repo, event_type, hour::DATE AS day, count(*) AS deliveries  -- active hours
     FROM delivery_hours
     GROUP BY ALL
 ),
@@ -178,9 +182,9 @@ SELECT
     event_type,
     silent_since,
     silent_hours,
-    round(expected, 2) AS expected_deliveries,
+    round(expected, 2) AS expected_active_hours,
     round(score, 2) AS score,
-    round(longest_usual, 2) AS longest_usual_expected,
+    round(longest_usual, 2) AS longest_usual_active_hours,
     longest_usual_hours,
     round(alpha, 3) AS dispersion,
     baseline_deliveries,

@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS bronze.duplicates (
 );
 
 -- The ledger: one row per (landing file, content version) that ingestion has accounted for.
+-- inode and changed_ns (the file's ctime) are what the scan saw when it was read (NULL on rows
+-- written before they were recorded): a file at the ledger's size and modification time but with
+-- another inode or ctime may have been replaced (renamed over) with other content, so it is
+-- hashed again rather than taken as unchanged.
 CREATE TABLE IF NOT EXISTS bronze.landing_files (
     landing_file        VARCHAR     NOT NULL,
     content_sha256      VARCHAR     NOT NULL,
@@ -62,7 +66,23 @@ CREATE TABLE IF NOT EXISTS bronze.landing_files (
     records_duplicate   BIGINT      NOT NULL,
     ingest_id           BIGINT      NOT NULL,
     ingested_at         TIMESTAMPTZ NOT NULL,
+    inode               BIGINT,
+    changed_ns          BIGINT,
     PRIMARY KEY (landing_file, content_sha256)
+);
+
+-- Stamps (inode, ctime) at which a file in the ledger was hashed again and found to hold content
+-- the ledger has accounted for (chmod, a hard link, a restore from backup, or a replacement with
+-- the same bytes move them): the file is taken as unchanged at that stamp from then on, without
+-- hashing it on every run. Append-only, like the rest of bronze.
+CREATE TABLE IF NOT EXISTS bronze.landing_file_stamps (
+    landing_file   VARCHAR     NOT NULL,
+    content_sha256 VARCHAR     NOT NULL,
+    size_bytes     BIGINT      NOT NULL,
+    modified_at    TIMESTAMPTZ NOT NULL,
+    inode          BIGINT      NOT NULL,
+    changed_ns     BIGINT      NOT NULL,
+    checked_at     TIMESTAMPTZ NOT NULL
 );
 
 -- The walk's memory: one row each time a leaf folder of the landing folder (one holding no

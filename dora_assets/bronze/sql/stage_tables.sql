@@ -10,7 +10,9 @@ CREATE OR REPLACE TEMP TABLE batch_files (
     status         VARCHAR NOT NULL,
     problem_code   VARCHAR,
     problem        VARCHAR,
-    raw_preview    VARCHAR
+    raw_preview    VARCHAR,
+    inode          BIGINT,
+    changed_ns     BIGINT
 );
 CREATE OR REPLACE TEMP TABLE staged_records (
     landing_file  VARCHAR NOT NULL,
