@@ -155,6 +155,42 @@ def test_a_failed_commit_is_reported_as_itself_not_as_a_failed_rollback(
     connection.close()
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        duckdb.IOException("IO Error: Could not read from file: the device went away"),  # the file reads fine
+        duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB"),
+        duckdb.IOException('IO Error: Could not set lock on file "/data/warehouse.duckdb": Conflicting lock'),
+    ],
+    ids=["io-error-on-a-readable-file", "out-of-memory", "lost-lock"],
+)
+def test_other_faults_of_the_run_blame_no_file_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: duckdb.Error
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "a.json").write_text(json.dumps(envelope("a1")), encoding="utf-8")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    real_run_sql = ingest.run_sql
+
+    def failing(conn, layer, name, params=None):
+        if name == "stage_json_records":
+            raise error
+        return real_run_sql(conn, layer, name, params)
+
+    monkeypatch.setattr(ingest, "run_sql", failing)
+    with pytest.raises(ingest.IngestHalted) as halted:
+        ingest_landing(connection, landing)
+    monkeypatch.undo()
+
+    assert "\n" not in str(halted.value) and "ingestion stopped: " in str(halted.value)
+    assert rows(connection, "SELECT count(*) FROM bronze.landing_files") == [(0,)]
+    assert rows(connection, "SELECT count(*) FROM bronze.quarantine") == [(0,)]
+    ingest_landing(connection, landing)
+    assert rows(connection, "SELECT delivery_id FROM bronze.raw_events") == [("a1",)]
+    connection.close()
+
+
 def test_the_accounting_check_sees_a_file_quarantined_whole_that_reads_fine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

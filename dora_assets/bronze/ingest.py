@@ -62,6 +62,14 @@ RUN_FAULT_MARKERS = (
 _QUOTED_PATH = re.compile(r'"([^"]+)"')
 
 
+class _RunFault(Exception):
+    """A batch met a fault of the run (``cause``, one line); ingest_landing reports it as IngestHalted."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
 class IngestHalted(RuntimeError):
     """Ingestion stopped for a reason that is no landing file's fault (out of space, out of memory,
     an I/O error, a lost lock): the batch that met it committed nothing, so none of its files is
@@ -152,6 +160,8 @@ def ingest_landing(
                 report.totals.add(totals)
                 for code, count in reasons.items():
                     report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+    except _RunFault as fault:
+        raise IngestHalted(_halted_message(fault.cause, report)) from None
     except duckdb.Error as error:
         if (cause := run_fault(error, database)) is not None:
             raise IngestHalted(_halted_message(cause, report)) from None
@@ -383,13 +393,15 @@ def _ingest_batch_isolating_failures(
         yield _ingest_batch(connection, batch)
         return
     except duckdb.Error as error:
-        if run_fault(error, database) is not None:
-            raise
+        cause = run_fault(error, database)
+        if cause is None and len(batch) == 1 and isinstance(error, duckdb.IOException) and _reads_whole(batch[0].file):
+            # DuckDB's I/O failed on a file that reads fine: not the file's fault
+            cause = f"I/O error while ingesting {batch[0].file.landing_file}, which reads fine: {_one_line(error)}"
+        if cause is not None:
+            raise _RunFault(cause) from None
         if len(batch) == 1:
             item = batch[0]
-            if isinstance(error, duckdb.IOException) and _reads_whole(item.file):
-                raise  # DuckDB's I/O failed on a file that reads fine: not the file's fault
-            reason = f"DuckDB could not read the file: {' '.join(str(error).split())[:500]}"
+            reason = f"DuckDB could not read the file: {_one_line(error)}"
             yield _ingest_batch(connection, [replace(item, problem_code="unreadable_file", problem=reason)])
             return
     for item in batch:
@@ -417,6 +429,10 @@ def run_fault(error: duckdb.Error, database: str = "") -> str | None:
     if isinstance(error, duckdb.TransactionException) and "commit" in lower:
         return f"could not commit to the warehouse {database}: {text}"
     return None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:500]
 
 
 def _halted_message(cause: str, report: IngestReport) -> str:
