@@ -459,3 +459,63 @@ def test_a_daemon_run_whose_worker_is_gone_is_swept_and_a_live_one_is_not(data_h
             if process is not None:
                 process.kill()
                 process.wait()
+
+
+def test_the_daemon_sweeps_a_zombie_and_the_queued_writer_run_it_blocked_launches(data_home: DoraPaths) -> None:
+    """The issue's scenario through the real daemon: a SIGKILLed refresh's run holds the
+    dora/duckdb=writer slot (limit 1), so a queued dora_ingest cannot start; the stuck_runs sensor
+    (evaluated by `dagster-daemon`) marks the zombie failed and the queue launches the run."""
+    land_history(data_home)
+    zombie = kill_refresh_while_started(data_home)
+    env = _cli_env(data_home, {"DAGSTER_HOME": str(data_home.dagster_home)})
+    workspace = ["-m", "dora_assets.definitions"]
+    launched = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "launch", *workspace, "-j", "dora_ingest"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    instance = _instance(data_home)
+    [queued] = instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
+    queued_id = queued.dagster_run.run_id
+    assert queued.dagster_run.tags.get("dora/duckdb") == "writer"
+    assert instance.get_run_by_id(zombie).status == DagsterRunStatus.STARTED
+
+    log = data_home.home / "daemon.log"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", *workspace],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 400
+        while True:
+            assert daemon.poll() is None, log.read_text()[-3000:]
+            run = instance.get_run_by_id(queued_id)
+            if run.is_finished:
+                break
+            assert time.monotonic() < deadline, f"the queued run is still {run.status} after 400 s"
+            time.sleep(1)
+        assert run.status == DagsterRunStatus.SUCCESS, run.status
+        failed = instance.get_run_by_id(zombie)
+        assert failed.status == DagsterRunStatus.FAILURE
+        [failure] = [
+            record.message
+            for record in instance.all_logs(zombie)
+            if record.dagster_event is not None and record.dagster_event.event_type_value == "PIPELINE_FAILURE"
+        ]
+        assert "is gone; marked failed by the stuck_runs sensor" in failure, failure
+        started = instance.get_run_record_by_id(queued_id).start_time
+        assert started > instance.get_run_record_by_id(zombie).end_time  # it waited for the sweep
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
