@@ -154,7 +154,8 @@ def _hours(delays: list[float]) -> str:
     finite = [delay for delay in delays if math.isfinite(delay)]
     if not finite:
         return "never (within a week)"
-    spread = f" ({min(finite):g}-{max(finite):g} h)" if len(delays) > 1 else ""
+    low, high = min(finite), max(finite)
+    spread = "" if len(delays) == 1 else f" ({low:g} h)" if low == high else f" ({low:g}-{high:g} h)"
     if len(finite) < len(delays):
         return f"{len(finite)} of {len(delays)} within a week{spread}"
     return f"{statistics.median(delays):g} h{spread}"
