@@ -46,6 +46,8 @@ from dora_assets.windows import PARTITIONS_START
 
 # The ingest's materialization metadata (bronze/raw_events) that this module reads back.
 INGESTED_THROUGH = "ingested_through"
+# Windows listed one by one in the check's metadata (the oldest first; the counts cover all).
+MAX_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def transform_lag_result(
             "overdue_windows": len(overdue),
             "oldest_pending_minutes": round(oldest, 1),
         },
-        lists={"months": months(concerned), "ingest_ids": [window.ingest_id for window in concerned]},
+        lists={"months": months(concerned), "ingest_ids": [window.ingest_id for window in concerned[:MAX_ROWS]]},
         rows=[
             {
                 "ingest_id": window.ingest_id,
@@ -215,7 +217,7 @@ def transform_lag_result(
                 "recorded_at": window.recorded_at,
                 "pending_minutes": round(ages[window.ingest_id], 1),
             }
-            for window in concerned
+            for window in concerned[:MAX_ROWS]
         ],
         thresholds={"transform_lag_minutes": lag_minutes},
     )
