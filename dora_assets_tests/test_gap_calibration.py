@@ -27,7 +27,9 @@ from dora_assets.bronze.checks import (
     VOLUME_DROP,
     judge_silences,
     landing_backlog,
+    negative_binomial_at_most,
     no_future_deliveries,
+    poisson_at_most,
     silence_verdicts,
     silences,
     volume_drop,
@@ -148,6 +150,18 @@ def repo_of(delivery: dict) -> str:
 
 
 # -- no false alarms ----------------------------------------------------------------------
+
+
+def test_the_negative_binomial_gives_bursty_keys_their_quiet_days() -> None:
+    # P(X <= x) with mean 10: a Poisson count (dispersion 0) is empty once in e^10 days; with
+    # dispersion 1 (variance 110), one day in 11 is empty: (1 + 10)^-1.
+    assert (
+        negative_binomial_at_most(0, 10, 0) == pytest.approx(poisson_at_most(0, 10)) == pytest.approx(4.54e-5, rel=1e-3)
+    )
+    assert negative_binomial_at_most(0, 10, 1) == pytest.approx(1 / 11)
+    # P(X <= 1) = 1/11 + P(X = 1) = 1/11 + (1/11) * (10/11)
+    assert negative_binomial_at_most(1, 10, 1) == pytest.approx(1 / 11 + 10 / 121)
+    assert negative_binomial_at_most(1000, 10, 0.3) == pytest.approx(1.0)
 
 
 def test_no_error_at_any_judged_moment_of_the_clean_real_shaped_organisation(sweep) -> None:

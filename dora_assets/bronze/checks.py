@@ -252,9 +252,9 @@ def _silence_result(
             asset=RAW_EVENTS,
             description=(
                 "Freshness per source: the hours since a source's last delivery are judged against its own "
-                "traffic (hour-of-week rates, overdispersed days): ERROR when chance would give so long a "
-                "silence less than e^-8 of the time and it is longer than any of its last 8 weeks; WARN when "
-                "it is quiet but within that range."
+                "traffic (how often each hour of the week is active, negative binomial days): ERROR when chance "
+                "would give so long a silence at most e^-8 of the time and it is 1.2x the longest silence of its "
+                "last 8 weeks (checks.silence_*); WARN when unlikely but within that range."
             ),
         ),
         AssetCheckSpec(
