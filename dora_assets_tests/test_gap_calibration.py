@@ -178,17 +178,17 @@ def test_no_error_at_any_judged_moment_of_the_clean_real_shaped_organisation(swe
         assert judgement.metadata(EVENT_TYPE_SILENCE)["event_types_judged"] >= 2 * len(REPOS)
 
 
-def test_no_silence_gap_every_6_hours_of_the_last_60_days(sweep) -> None:
-    # The silence checks run hourly in production: judged every 6 hours over the same 60 days
-    # (240 more moments, at hours the daily sweep did not use that day, through the functions
+def test_no_silence_gap_twice_a_day_over_the_last_60_days(sweep) -> None:
+    # The silence checks run hourly in production: judged every 12 hours over the same 60 days
+    # (120 more moments, at hours the daily sweep did not use that day, through the functions
     # the checks call; bronze holds the whole history, the SQL reads only what was received
     # before each moment), no key is a gap.
     warehouse, _ = sweep
     thresholds = DoraConfigResource().load().checks
     gaps = []
     with warehouse.resource().get_connection() as connection:
-        for step in range(240):
-            moment = END - timedelta(hours=6 * step + 3)
+        for step in range(120):
+            moment = END - timedelta(hours=12 * step + 3)
             verdicts = silence_verdicts(judge_silences(connection, thresholds, moment))
             gaps += [
                 (str(moment), check, row["repo"], row["event_type"])
