@@ -160,15 +160,15 @@ def ingest_landing(
                 report.totals.add(totals)
                 for code, count in reasons.items():
                     report.quarantine_reasons[code] = report.quarantine_reasons.get(code, 0) + count
+        record_confirmed_stamps(connection, confirmed)
+        if settle_seconds > 0:
+            report.folders_settled = settle_folders(connection, scan, settle_seconds)
     except _RunFault as fault:
         raise IngestHalted(_halted_message(fault.cause, report)) from None
-    except duckdb.Error as error:
+    except duckdb.Error as error:  # a write outside the batches (stamps, settled folders) or a quarantine's
         if (cause := run_fault(error, database)) is not None:
             raise IngestHalted(_halted_message(cause, report)) from None
         raise
-    record_confirmed_stamps(connection, confirmed)
-    if settle_seconds > 0:
-        report.folders_settled = settle_folders(connection, scan, settle_seconds)
     report.pending = pending_windows(connection)
     report.ingested_through = ledger_high_water(connection)
     return report
