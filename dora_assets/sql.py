@@ -7,6 +7,7 @@ the ``$named`` parameters it uses. Values are always bound, never formatted into
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -221,12 +222,15 @@ def run_sql_in_transaction(
     params: Mapping[str, Any] | None = None,
 ) -> None:
     """Execute one SQL file, or several in order, atomically: all of their statements commit
-    together or none does."""
+    together or none does. The error that ends the transaction is the one raised: a COMMIT that
+    failed (no space for the WAL, say) has already ended it, and the ROLLBACK DuckDB then refuses
+    ("no transaction is active") must not hide it."""
     connection.execute("BEGIN TRANSACTION")
     try:
         for name in [names] if isinstance(names, str) else names:
             run_sql(connection, layer, name, params)
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("ROLLBACK")
         raise

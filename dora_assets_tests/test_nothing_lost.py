@@ -191,6 +191,20 @@ def test_other_faults_of_the_run_blame_no_file_either(
     connection.close()
 
 
+def test_a_failed_commit_of_a_silver_or_gold_transaction_is_reported_as_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dora_assets import sql
+
+    def ends_the_transaction(conn, layer, name, params=None):  # as DuckDB does when the WAL cannot be written
+        conn.execute("ROLLBACK")
+        raise duckdb.IOException('Could not write file "/nowhere/warehouse.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr(sql, "run_sql", ends_the_transaction)
+    with duckdb.connect() as connection, pytest.raises(duckdb.IOException, match="No space left on device"):
+        sql.run_sql_in_transaction(connection, "silver", "pushes")
+
+
 def test_the_accounting_check_sees_a_file_quarantined_whole_that_reads_fine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
