@@ -191,6 +191,28 @@ def test_other_faults_of_the_run_blame_no_file_either(
     connection.close()
 
 
+def test_an_io_error_of_the_streaming_reader_fails_the_run_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    mixed = landing / "mixed.ndjson"  # mixed line endings: read by the streaming reader
+    mixed.write_bytes(json.dumps(envelope("m1")).encode() + b"\r\n" + json.dumps(envelope("m2")).encode() + b"\n")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+
+    def device_error(path, *args, **kwargs):
+        raise OSError(5, "Input/output error", str(path))
+
+    monkeypatch.setattr(ingest, "read_ndjson_records", device_error)
+    with pytest.raises(ingest.IngestHalted, match=r"ingestion stopped: input/output error reading .*mixed\.ndjson"):
+        ingest_landing(connection, landing)
+    monkeypatch.undo()
+    assert rows(connection, "SELECT count(*) FROM bronze.landing_files") == [(0,)]
+    ingest_landing(connection, landing)
+    assert rows(connection, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("m1",), ("m2",)]
+    connection.close()
+
+
 def test_a_failed_commit_of_a_silver_or_gold_transaction_is_reported_as_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -12,6 +12,7 @@ dora_assets/transform_ledger.py).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import time
@@ -169,6 +170,9 @@ def ingest_landing(
         if (cause := run_fault(error, database)) is not None:
             raise IngestHalted(_halted_message(cause, report)) from None
         raise
+    except OSError as error:  # Python's own reads (the streaming reader): the disk's fault, not the file's
+        where = f" {'writing' if error.errno == errno.ENOSPC else 'reading'} {error.filename}" if error.filename else ""
+        raise IngestHalted(_halted_message(f"{(error.strerror or str(error)).lower()}{where}", report)) from None
     report.pending = pending_windows(connection)
     report.ingested_through = ledger_high_water(connection)
     return report
