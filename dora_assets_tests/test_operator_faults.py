@@ -234,7 +234,13 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
         instance = None
         while True:
             assert dev.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "no sensor-launched run STARTED within 300 s"
+            assert time.monotonic() < deadline, (
+                "no sensor-launched run STARTED within 300 s: runs "
+                + str([(r.dagster_run.job_name, r.dagster_run.status.value) for r in instance.get_run_records()])
+                + f"; dagster dev's log ends: {log.read_text()[-2000:]}"
+                if instance is not None
+                else "the instance was never created"
+            )
             if instance is None and (data_home.dagster_home / "history" / "runs.db").is_file():
                 instance = _instance(data_home)
             if instance is not None and instance.get_run_records(
