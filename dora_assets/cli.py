@@ -632,10 +632,13 @@ def command_dev(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
-    from dora_assets.runs import ensure_dagster_home
+    from dora_assets.runs import dagster_instance
 
     paths = DoraPaths.from_env()
-    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(paths.dagster_home))}
+    # The instance's storage is created (migrated) here, under dora-assets' lock, so that dagster
+    # dev's processes never race another dora-assets command creating it on a fresh data home.
+    dagster_instance(paths).dispose()
+    env = {**os.environ, "DAGSTER_HOME": str(paths.dagster_home)}
     argv = [sys.executable, "-m", "dagster", "dev", "-m", "dora_assets.definitions"]
     argv += ["-h", args.host, "-p", str(args.port)]
     child = subprocess.Popen(argv, env=env, start_new_session=True)

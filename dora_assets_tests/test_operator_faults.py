@@ -203,6 +203,14 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -241,7 +249,7 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
                 if instance is not None
                 else "the instance was never created"
             )
-            if instance is None and (data_home.dagster_home / "history" / "runs.db").is_file():
+            if instance is None and _answers(port):  # dagster dev has its instance (not before)
                 instance = _instance(data_home)
             if instance is not None and instance.get_run_records(
                 filters=RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=1
