@@ -153,9 +153,56 @@ def warehouse_damage(path: str | Path) -> str | None:
     if not (16384 <= block_size <= 4 * _DEFAULT_BLOCK_ALLOC_SIZE and block_size & (block_size - 1) == 0):
         block_size = _DEFAULT_BLOCK_ALLOC_SIZE  # an older file format without the field
     expected = 3 * _HEADER_BYTES + block_count * block_size
-    if size < expected:
-        return f"truncated: it is {size} bytes long, but its header records {block_count} blocks, {expected} bytes"
-    return None
+    if size >= expected:
+        return None
+    # The header's count includes free blocks, and DuckDB trims free blocks off the end of the
+    # file: a file shorter than the count is whole as long as every block in use is there.
+    present = (size - 3 * _HEADER_BYTES) // block_size
+    highest = _highest_block_in_use(path)
+    if highest is None or highest < present:
+        return None
+    return f"truncated: it is {size} bytes long ({present} blocks), but its tables use block {highest}"
+
+
+def _highest_block_in_use(path: str | Path) -> int | None:
+    """The highest block id the tables of the file at ``path`` use, read through DuckDB's own
+    metadata (a missing metadata block is a DuckDB error naming the damage). None when the file
+    cannot be opened read-only just now (another process, or this one, has it open to write: it
+    is in use, and its state is not ours to judge)."""
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.ConnectionException:
+        return None  # this process already has it open (read-write): it is in use, and was whole then
+    except duckdb.IOException as error:
+        if any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
+            return None
+        _raise_if_damaged(str(path), error)
+        raise
+    except duckdb.Error as error:
+        _raise_if_damaged(str(path), error)
+        raise
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT schema_name || '.' || table_name "
+                "FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+            ).fetchall()
+        ]
+        highest = -1
+        for table in tables:
+            [(used,)] = connection.execute(
+                "SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
+                "FROM pragma_storage_info($table) WHERE persistent",
+                {"table": table},
+            ).fetchall()
+            highest = max(highest, used if used is not None else -1)
+        return highest
+    except duckdb.Error as error:
+        _raise_if_damaged(str(path), error)
+        raise
+    finally:
+        connection.close()
 
 
 def damaged_warehouse_message(path: str | Path, problem: str) -> str:

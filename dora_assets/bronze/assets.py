@@ -80,6 +80,7 @@ bronze_specs = [
                 ("first_landing_file", "VARCHAR", "The landing file whose copy was landed."),
                 ("ingest_id", "BIGINT", "The ingest batch."),
                 ("skipped_at", "TIMESTAMPTZ", "When the batch committed."),
+                ("source", "VARCHAR", "The sender; NULL on rows skipped before it was recorded."),
             ]
         ),
     ),
@@ -105,6 +106,8 @@ bronze_specs = [
                 ("records_duplicate", "BIGINT", "Records skipped as duplicates."),
                 ("ingest_id", "BIGINT", "The ingest batch."),
                 ("ingested_at", "TIMESTAMPTZ", "When the batch committed."),
+                ("inode", "BIGINT", "The file's inode when read (NULL on rows written before it was recorded)."),
+                ("changed_ns", "BIGINT", "The file's ctime when read, ns since the epoch (NULL likewise)."),
             ]
         ),
     ),

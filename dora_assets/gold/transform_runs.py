@@ -19,6 +19,7 @@ from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import DuckDBWarehouse
 from dora_assets.silver.assets import silver_assets
 from dora_assets.transform_ledger import months, record_transform_run, run_coverage
+from dora_assets.windows import SINGLE_RUN
 
 TRANSFORM_RUNS = AssetKey(["gold", "transform_runs"])
 GOLD_TABLES = [DORA_MONTHLY, DORA_WEEKLY, DORA_SUMMARY]
@@ -29,6 +30,9 @@ SILVER_TABLES = [key for definition in silver_assets for key in definition.keys]
     key=TRANSFORM_RUNS,
     deps=GOLD_TABLES,
     group_name="gold",
+    # As the gold tables: `dagster asset materialize --select group:gold --partition-range ...`
+    # takes it in the same single run.
+    backfill_policy=SINGLE_RUN,
     kinds={"duckdb"},
     metadata=column_schema(
         [
