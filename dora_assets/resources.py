@@ -130,79 +130,87 @@ DAMAGE_MARKERS = ("corrupt", "checksum", "could not read enough bytes", "not a v
 
 
 def warehouse_damage(path: str | Path) -> str | None:
-    """What is wrong with the DuckDB file at ``path``: it is shorter than its own header says
-    (truncated), or not a DuckDB file at all; None when it looks whole, is empty or does not exist.
-    Reads its first 12 KiB only."""
+    """What is wrong with the DuckDB file at ``path``: not a DuckDB file, unreadable to DuckDB, or
+    shorter than the blocks its tables use (truncated); None when it is whole, empty, missing, or
+    open to write in this or another process (in use: not ours to judge).
+
+    The file's headers are read only while a read-only DuckDB connection of our own holds it.
+    DuckDB locks the file with POSIX record locks, which a process loses when it closes *any*
+    descriptor of the file: reading it with a plain open() beside a writing connection of this
+    process would silently let another process open the warehouse to write as well."""
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            head = handle.read(3 * _HEADER_BYTES)
-    except (FileNotFoundError, IsADirectoryError):
+        size = Path(path).stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    if size == 0:
+    if size == 0 or Path(path).is_dir():
         return None  # DuckDB makes an empty file a new database
-    if len(head) < 3 * _HEADER_BYTES:
-        return f"it is {size} bytes long, shorter than a DuckDB file's headers (truncated)"
-    if head[8:12] != _MAGIC:
-        return "it is not a DuckDB database file (its header lacks the DUCK magic bytes)"
-    headers = [
-        struct.unpack_from("<QQQQQQ", head, offset)  # checksum, iteration, meta, free list, blocks, block size
-        for offset in (_HEADER_BYTES, 2 * _HEADER_BYTES)
-    ]
-    _, _, _, _, block_count, block_size = max(headers, key=lambda header: header[1])
-    if not (16384 <= block_size <= 4 * _DEFAULT_BLOCK_ALLOC_SIZE and block_size & (block_size - 1) == 0):
-        block_size = _DEFAULT_BLOCK_ALLOC_SIZE  # an older file format without the field
-    expected = 3 * _HEADER_BYTES + block_count * block_size
-    if size >= expected:
-        return None
-    # The header's count includes free blocks, and DuckDB trims free blocks off the end of the
-    # file: a file shorter than the count is whole as long as every block in use is there.
-    present = (size - 3 * _HEADER_BYTES) // block_size
-    highest = _highest_block_in_use(path)
-    if highest is None or highest < present:
-        return None
-    return f"truncated: it is {size} bytes long ({present} blocks), but its tables use block {highest}"
-
-
-def _highest_block_in_use(path: str | Path) -> int | None:
-    """The highest block id the tables of the file at ``path`` use, read through DuckDB's own
-    metadata (a missing metadata block is a DuckDB error naming the damage). None when the file
-    cannot be opened read-only just now (another process, or this one, has it open to write: it
-    is in use, and its state is not ours to judge)."""
     try:
-        connection = duckdb.connect(str(path), read_only=True)
+        probe = duckdb.connect(str(path), read_only=True)
     except duckdb.ConnectionException:
-        return None  # this process already has it open (read-write): it is in use, and was whole then
+        return None  # this process has it open to write
     except duckdb.IOException as error:
         if any(marker in str(error).lower() for marker in LOCK_ERROR_MARKERS):
-            return None
-        _raise_if_damaged(str(path), error)
-        raise
+            return None  # another process has it open to write
+        return _damage_in(error)
     except duckdb.Error as error:
-        _raise_if_damaged(str(path), error)
-        raise
+        return _damage_in(error)
     try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT schema_name || '.' || table_name "
-                "FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
-            ).fetchall()
+        with open(path, "rb") as handle:
+            head = handle.read(3 * _HEADER_BYTES)
+        if len(head) < 3 * _HEADER_BYTES:
+            return f"it is {size} bytes long, shorter than a DuckDB file's headers (truncated)"
+        if head[8:12] != _MAGIC:
+            return "it is not a DuckDB database file (its header lacks the DUCK magic bytes)"
+        headers = [
+            struct.unpack_from("<QQQQQQ", head, offset)  # checksum, iteration, meta, free list, blocks, block size
+            for offset in (_HEADER_BYTES, 2 * _HEADER_BYTES)
         ]
-        highest = -1
-        for table in tables:
-            [(used,)] = connection.execute(
-                "SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
-                "FROM pragma_storage_info($table) WHERE persistent",
-                {"table": table},
-            ).fetchall()
-            highest = max(highest, used if used is not None else -1)
-        return highest
+        _, _, _, _, block_count, block_size = max(headers, key=lambda header: header[1])
+        if not (16384 <= block_size <= 4 * _DEFAULT_BLOCK_ALLOC_SIZE and block_size & (block_size - 1) == 0):
+            block_size = _DEFAULT_BLOCK_ALLOC_SIZE  # an older file format without the field
+        if size >= 3 * _HEADER_BYTES + block_count * block_size:
+            return None
+        # The header's count includes free blocks, and DuckDB trims free blocks off the end of
+        # the file: a shorter file is whole as long as every block its tables use is there.
+        present = (size - 3 * _HEADER_BYTES) // block_size
+        highest = _highest_block_in_use(probe)
+        if highest < present:
+            return None
+        return f"truncated: it is {size} bytes long ({present} blocks), but its tables use block {highest}"
     except duckdb.Error as error:
-        _raise_if_damaged(str(path), error)
-        raise
+        return _damage_in(error)
     finally:
-        connection.close()
+        probe.close()
+
+
+def _damage_in(error: duckdb.Error) -> str:
+    """DuckDB's own word on a file it cannot read, when it names damage; else the error goes on."""
+    if "not a valid duckdb database" in str(error).lower():
+        return "it is not a DuckDB database file (DuckDB cannot open it)"
+    if any(marker in str(error).lower() for marker in DAMAGE_MARKERS):
+        return "DuckDB: " + " ".join(str(error).split())[:160]
+    raise error
+
+
+def _highest_block_in_use(connection: duckdb.DuckDBPyConnection) -> int:
+    """The highest block id the tables of ``connection``'s database use, from DuckDB's storage
+    metadata (no data is read; a missing metadata block is a DuckDB error naming the damage)."""
+    tables = [
+        row[0]
+        for row in connection.execute(
+            "SELECT schema_name || '.' || table_name "
+            "FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+        ).fetchall()
+    ]
+    highest = -1
+    for table in tables:
+        [(used,)] = connection.execute(
+            "SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
+            "FROM pragma_storage_info($table) WHERE persistent",
+            {"table": table},
+        ).fetchall()
+        highest = max(highest, -1 if used is None else used)
+    return highest
 
 
 def damaged_warehouse_message(path: str | Path, problem: str) -> str:
