@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -161,3 +164,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real file system of ``size`` (tmpfs, e.g. "16m") mounted at ``folder``, unmounted
+    afterwards whatever happens: the disk-full tests fill it. Mounting needs root (CI runs as
+    root); elsewhere the test is skipped with a reason that says it did NOT run."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("NOT RUN: a disk-full test mounts a small tmpfs, which needs root (CI runs it as root)")
+    if shutil.which("mount") is None or shutil.which("umount") is None:
+        pytest.skip("NOT RUN: a disk-full test needs mount(8) and umount(8) to make a small tmpfs")
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"NOT RUN: mount -t tmpfs failed although running as root: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import string
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from dora_assets.bronze.landing import read_ndjson_records
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import sample
+from dora_assets_tests.conftest import small_tmpfs
 from dora_assets_tests.test_cli import run_cli
 
 MiB = 1024 * 1024
@@ -60,31 +59,11 @@ def as_text(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
 # -- 1. a full disk is the run's fault, never the files' ---------------------------------------
 
 
-def _tmpfs_unavailable_reason() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "NOT RUN: the full-disk test mounts a small tmpfs, which needs root (CI runs it as root)"
-    if shutil.which("mount") is None or shutil.which("umount") is None:
-        return "NOT RUN: the full-disk test needs mount(8) and umount(8) to make a small tmpfs"
-    return None
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 16 MiB file system (tmpfs), unmounted afterwards whatever happens."""
-    reason = _tmpfs_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"NOT RUN: mount -t tmpfs failed although running as root: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    with small_tmpfs(tmp_path / "small-disk", "16m") as disk:
+        yield disk
 
 
 def _fill(disk: Path, leave_bytes: int) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from dora_assets.settings import DoraPaths
+from dora_assets_tests.conftest import small_tmpfs
 from dora_assets_tests.test_cli import run_cli
 from dora_assets_tests.test_metrics_known_answers import land_history
 
@@ -137,31 +137,11 @@ def test_an_impossible_backfill_range_is_refused_before_any_run(
     assert not data_home.dagster_home.exists() or not any(data_home.dagster_home.rglob("*.db"))
 
 
-def _tmpfs_unavailable_reason() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "NOT RUN: the full-disk test mounts a small tmpfs, which needs root (CI runs it as root)"
-    if shutil.which("mount") is None or shutil.which("umount") is None:
-        return "NOT RUN: the full-disk test needs mount(8) and umount(8) to make a small tmpfs"
-    return None
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MiB file system (tmpfs), unmounted afterwards whatever happens."""
-    reason = _tmpfs_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"NOT RUN: mount -t tmpfs failed although running as root: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    with small_tmpfs(tmp_path / "small-disk", "4m") as disk:
+        yield disk
 
 
 def test_a_full_disk_under_dagster_home_is_one_line_naming_it(data_home: DoraPaths, small_disk: Path) -> None:

@@ -166,68 +166,63 @@ def _plausibility_result(
     )
 
 
-@asset_check(
-    asset=DEPLOYMENT_CHANGES,
-    name=PLAUSIBLE_LEAD_TIMES,
-    description=(
-        "No lead time is negative beyond the clock-skew tolerance (a change created after the deployment "
-        "that shipped it: ERROR, held back from gold's lead time figures in its repo and month). Lead "
-        "times over checks.max_lead_time_days (a long-lived branch) are reported at WARN and kept, unless "
-        "checks.exclude_lead_time_outliers."
-    ),
-)
-def plausible_lead_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
-    thresholds = dora_config.load().checks
-    found = _find(
-        warehouse,
-        dora_config,
-        "check_lead_times",
-        tolerance_hours=thresholds.future_tolerance_minutes / 60,
-        outlier_hours=thresholds.max_lead_time_days * 24,
-    )
-    return _plausibility_result(
-        found,
-        what="lead time",
-        plural="lead times",
-        rows="(deployment, change) pairs",
-        excluded=thresholds.exclude_lead_time_outliers,
-        outlier_days=thresholds.max_lead_time_days,
-        thresholds=thresholds.model_dump(
-            include={"future_tolerance_minutes", "max_lead_time_days", "exclude_lead_time_outliers"}
-        ),
-    )
+def _plausibility_check(
+    key: AssetKey, name: str, sql_name: str, description: str, *, what: str, plural: str, rows: str, limit: str
+):
+    """A check of one kind of duration in ``key``'s table: negative beyond the clock-skew
+    tolerance is wrong (ERROR); over ``checks.max_<limit>_days`` is unusual (WARN), held back
+    only when ``checks.exclude_<what>_outliers`` says so."""
+    max_field, exclude_field = f"max_{limit}_days", f"exclude_{what.replace(' ', '_')}_outliers"
+
+    @asset_check(asset=key, name=name, description=description)
+    def plausibility(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
+        thresholds = dora_config.load().checks
+        outlier_days = getattr(thresholds, max_field)
+        found = _find(
+            warehouse,
+            dora_config,
+            sql_name,
+            tolerance_hours=thresholds.future_tolerance_minutes / 60,
+            outlier_hours=outlier_days * 24,
+        )
+        return _plausibility_result(
+            found,
+            what=what,
+            plural=plural,
+            rows=rows,
+            excluded=getattr(thresholds, exclude_field),
+            outlier_days=outlier_days,
+            thresholds=thresholds.model_dump(include={"future_tolerance_minutes", max_field, exclude_field}),
+        )
+
+    return plausibility
 
 
-@asset_check(
-    asset=INCIDENTS,
-    name=PLAUSIBLE_RESTORE_TIMES,
-    description=(
-        "No incident is resolved before it was created (beyond the clock-skew tolerance: ERROR, held back "
-        "from gold's time to restore figures in its repo and month). Times to restore over "
-        "checks.max_restore_days (an incident left open) are reported at WARN and kept, unless "
-        "checks.exclude_restore_time_outliers."
-    ),
+plausible_lead_times = _plausibility_check(
+    DEPLOYMENT_CHANGES,
+    PLAUSIBLE_LEAD_TIMES,
+    "check_lead_times",
+    "No lead time is negative beyond the clock-skew tolerance (a change created after the deployment that "
+    "shipped it: ERROR, held back from gold's lead time figures in its repo and month). Lead times over "
+    "checks.max_lead_time_days (a long-lived branch) are reported at WARN and kept, unless "
+    "checks.exclude_lead_time_outliers.",
+    what="lead time",
+    plural="lead times",
+    rows="(deployment, change) pairs",
+    limit="lead_time",
 )
-def plausible_restore_times(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
-    thresholds = dora_config.load().checks
-    found = _find(
-        warehouse,
-        dora_config,
-        "check_restore_times",
-        tolerance_hours=thresholds.future_tolerance_minutes / 60,
-        outlier_hours=thresholds.max_restore_days * 24,
-    )
-    return _plausibility_result(
-        found,
-        what="time to restore",
-        plural="times to restore",
-        rows="resolved incidents",
-        excluded=thresholds.exclude_restore_time_outliers,
-        outlier_days=thresholds.max_restore_days,
-        thresholds=thresholds.model_dump(
-            include={"future_tolerance_minutes", "max_restore_days", "exclude_restore_time_outliers"}
-        ),
-    )
+plausible_restore_times = _plausibility_check(
+    INCIDENTS,
+    PLAUSIBLE_RESTORE_TIMES,
+    "check_restore_times",
+    "No incident is resolved before it was created (beyond the clock-skew tolerance: ERROR, held back from "
+    "gold's time to restore figures in its repo and month). Times to restore over checks.max_restore_days "
+    "(an incident left open) are reported at WARN and kept, unless checks.exclude_restore_time_outliers.",
+    what="restore time",
+    plural="times to restore",
+    rows="resolved incidents",
+    limit="restore",
+)
 
 
 @asset_check(
