@@ -304,6 +304,20 @@ class LandingFolder(ConfigurableResource):
         default=DEFAULT_SETTLE_SECONDS,
         description="Age after which an ingested folder's listing is remembered; 0 = list every folder every run.",
     )
+    received_at_min_year: int = Field(
+        default=2000,
+        ge=1,
+        le=9999,
+        description="Deliveries whose received_at lies before January 1st of this year (UTC) are quarantined "
+        "as implausible_received_at (a broken clock or a bad writer; silver's days start in 2015).",
+    )
+    received_at_max_future_days: float = Field(
+        default=2.0,
+        ge=0,
+        description="Deliveries whose received_at lies more than this many days after the ingesting process's "
+        "clock are quarantined as implausible_received_at; a smaller lead (clock skew) lands, and the "
+        "no_future_deliveries check reports it until its time comes.",
+    )
 
     def directory(self) -> Path:
         return Path(self.path).resolve() if self.path else DoraPaths.from_env().landing_dir

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from dora_assets.bronze.ingest import ingest_landing
+from dora_assets.bronze.ingest import ReceivedAtRange, ingest_landing
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import DuckDBWarehouse, LandingFolder
 from dora_assets.transform_ledger import INGESTED_THROUGH
@@ -56,7 +56,11 @@ bronze_specs = [
         metadata=column_schema(
             [
                 *_PROVENANCE,
-                ("reason_code", "VARCHAR", "invalid_json, invalid_envelope, unknown_source, invalid_encoding, ..."),
+                (
+                    "reason_code",
+                    "VARCHAR",
+                    "invalid_json, invalid_envelope, unknown_source, implausible_received_at, invalid_encoding, ...",
+                ),
                 ("reason", "VARCHAR", "What exactly is wrong, for a person."),
                 ("raw", "VARCHAR", "The record as text (first 64 KiB; undecodable bytes replaced)."),
                 ("delivery_id", "VARCHAR", "The envelope's delivery_id when one could be read."),
@@ -148,6 +152,7 @@ def bronze_ingestion(
             landing_dir,
             temporary_grace_seconds=landing.temporary_grace_seconds,
             settle_seconds=landing.settle_seconds,
+            received_at_range=ReceivedAtRange(landing.received_at_min_year, landing.received_at_max_future_days),
         )
         counts = {
             key: table_row_count(connection, ".".join(key.path))

@@ -9,6 +9,7 @@ loop, and a test holds the two to the same verdicts.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,18 @@ KNOWN_EVENT_TYPES: dict[str, frozenset[str]] = {
 }
 KNOWN_SOURCES: tuple[str, ...] = tuple(sorted(KNOWN_EVENT_TYPES))
 MAX_DELIVERY_ID_LENGTH = 255
+# The one rule for received_at's form, applied by Envelope and by ingestion's SQL
+# (sql/classify_records.sql, bound as $timestamp_pattern): an ISO-8601 date-time with a zone.
+# Date YYYY-MM-DD; 'T', 't' or a space; hh:mm, optional :ss and up to 9 fractional digits
+# (kept to the microsecond); a zone 'Z', 'z' or an offset of hours and minutes (hh:mm or hhmm)
+# within the offsets in use, -14:00 to +14:00. An hours-only offset ("+05") is refused: ISO-8601
+# allows it, but pydantic does not, and it is a truncation more often than not. A calendar date
+# that does not exist (02-30) matches the pattern but is refused by both parsers.
+RECEIVED_AT_PATTERN = (
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9](\.[0-9]{1,9})?)?([Zz]|[+-]((0[0-9]|1[0-3]):?[0-5][0-9]|14:?00))"
+)
+_RECEIVED_AT = re.compile(RECEIVED_AT_PATTERN)
 
 
 class Envelope(BaseModel):
@@ -158,6 +171,10 @@ class Envelope(BaseModel):
     def _iso_string(cls, value: object) -> object:
         if not isinstance(value, str | datetime):
             raise ValueError("must be an ISO-8601 string with a zone")
+        if isinstance(value, str) and not _RECEIVED_AT.fullmatch(value):
+            raise ValueError(
+                "must be an ISO-8601 date-time with a zone (Z or an offset hh:mm or hhmm within -14:00..+14:00)"
+            )
         return value
 
     @property

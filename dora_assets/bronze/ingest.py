@@ -19,13 +19,18 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from dora_assets.bronze.envelope import KNOWN_SOURCES, MAX_DELIVERY_ID_LENGTH, known_event_type_keys
+from dora_assets.bronze.envelope import (
+    KNOWN_SOURCES,
+    MAX_DELIVERY_ID_LENGTH,
+    RECEIVED_AT_PATTERN,
+    known_event_type_keys,
+)
 from dora_assets.bronze.landing import (
     DEFAULT_SETTLE_SECONDS,
     MAX_RECORD_BYTES,
@@ -44,8 +49,13 @@ from dora_assets.transform_ledger import ingested_through as ledger_high_water
 
 LINE_DELIMITER = "\x1e\x1f\x1e\x1f"
 RAW_LIMIT_CHARACTERS = 64 * 1024
-# ISO-8601 date-time with a zone, as pydantic's AwareDatetime accepts it.
-TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
+# ISO-8601 date-time with a zone: the Envelope's rule (envelope.RECEIVED_AT_PATTERN).
+TIMESTAMP_PATTERN = RECEIVED_AT_PATTERN
+# The plausible range of received_at (LandingFolder.received_at_min_year and
+# received_at_max_future_days): a delivery stamped outside it is quarantined as
+# implausible_received_at, judged against this process's clock when the batch lands.
+DEFAULT_RECEIVED_AT_MIN_YEAR = 2000
+DEFAULT_RECEIVED_AT_MAX_FUTURE_DAYS = 2.0
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 # DuckDB errors that are never a landing file's fault: the warehouse's disk, memory or lock failed
 # (messages as DuckDB words them, lower case), with the cause each is reported under.
@@ -127,6 +137,18 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
+class ReceivedAtRange:
+    """The plausible received_at: from January 1st of ``min_year`` (UTC) to ``max_future_days``
+    after the landing's own clock when a batch lands."""
+
+    min_year: int = DEFAULT_RECEIVED_AT_MIN_YEAR
+    max_future_days: float = DEFAULT_RECEIVED_AT_MAX_FUTURE_DAYS
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        return datetime(self.min_year, 1, 1, tzinfo=UTC), now + timedelta(days=self.max_future_days)
+
+
+@dataclass(frozen=True)
 class _PendingFile:
     file: LandingFile
     sha256: str
@@ -142,9 +164,13 @@ def ingest_landing(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     temporary_grace_seconds: float = 3600.0,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    received_at_range: ReceivedAtRange | None = None,
 ) -> IngestReport:
     """Ingest every landing file the ledger has not accounted for, then record the folders that
-    have settled. ``settle_seconds`` <= 0 turns settling off: every run lists every folder."""
+    have settled. ``settle_seconds`` <= 0 turns settling off: every run lists every folder.
+    Deliveries whose received_at lies outside ``received_at_range`` (default: ReceivedAtRange())
+    are quarantined as implausible_received_at."""
+    received_at_range = received_at_range or ReceivedAtRange()
     settled = settled_folders(connection) if settle_seconds > 0 else None
     scan = scan_landing(landing_dir, temporary_grace_seconds=temporary_grace_seconds, settled=settled)
     report = IngestReport(
@@ -155,7 +181,9 @@ def ingest_landing(
     database = _database_path(connection)
     try:
         for batch in _batches(pending, batch_bytes):
-            for ingest_id, totals, reasons in _ingest_batch_isolating_failures(connection, batch, database):
+            for ingest_id, totals, reasons in _ingest_batch_isolating_failures(
+                connection, batch, database, received_at_range
+            ):
                 report.batches += 1
                 report.ingest_ids.append(ingest_id)
                 report.totals.add(totals)
@@ -383,7 +411,10 @@ def _batches(pending: Iterable[_PendingFile], batch_bytes: int) -> Iterator[list
 
 
 def _ingest_batch_isolating_failures(
-    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile], database: str
+    connection: duckdb.DuckDBPyConnection,
+    batch: list[_PendingFile],
+    database: str,
+    received_at_range: ReceivedAtRange | None = None,
 ) -> Iterator[tuple[int, IngestTotals, dict[str, int]]]:
     """Ingest a batch; if DuckDB cannot process it, isolate the file that breaks it.
 
@@ -394,7 +425,7 @@ def _ingest_batch_isolating_failures(
     stops the run and never loses the other files' records.
     """
     try:
-        yield _ingest_batch(connection, batch)
+        yield _ingest_batch(connection, batch, received_at_range)
         return
     except duckdb.Error as error:
         cause = run_fault(error, database)
@@ -406,10 +437,12 @@ def _ingest_batch_isolating_failures(
         if len(batch) == 1:
             item = batch[0]
             reason = f"DuckDB could not read the file: {_one_line(error)}"
-            yield _ingest_batch(connection, [replace(item, problem_code="unreadable_file", problem=reason)])
+            yield _ingest_batch(
+                connection, [replace(item, problem_code="unreadable_file", problem=reason)], received_at_range
+            )
             return
     for item in batch:
-        yield from _ingest_batch_isolating_failures(connection, [item], database)
+        yield from _ingest_batch_isolating_failures(connection, [item], database, received_at_range)
 
 
 def run_fault(error: duckdb.Error, database: str = "") -> str | None:
@@ -470,12 +503,13 @@ def _database_path(connection: duckdb.DuckDBPyConnection) -> str:
 
 
 def _ingest_batch(
-    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]
+    connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile], received_at_range: ReceivedAtRange | None = None
 ) -> tuple[int, IngestTotals, dict[str, int]]:
     """Stage the batch's records in connection-local temp tables, then land them in one
     transaction: rows, quarantine, duplicates and ledger commit together or not at all."""
     _stage_batch(connection, batch)
     ingested_at = datetime.now(UTC)
+    earliest, latest = (received_at_range or ReceivedAtRange()).bounds(ingested_at)
     connection.execute("BEGIN TRANSACTION")
     try:
         [(ingest_id,)] = connection.execute("SELECT nextval('bronze.ingest_id_seq')").fetchall()
@@ -489,6 +523,8 @@ def _ingest_batch(
                 "max_delivery_id_length": MAX_DELIVERY_ID_LENGTH,
                 "timestamp_pattern": TIMESTAMP_PATTERN,
                 "raw_limit": RAW_LIMIT_CHARACTERS,
+                "received_at_earliest": earliest,
+                "received_at_latest": latest,
             },
         )
         landing = {"ingest_id": ingest_id, "ingested_at": ingested_at}

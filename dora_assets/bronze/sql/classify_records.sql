@@ -2,7 +2,10 @@
 -- A duplicate is a record whose (source, delivery_id) landed before or earlier in the batch: ids
 -- are unique only within their source (bronze/sql/schema.sql).
 -- The envelope rules are those of dora_assets.bronze.envelope.Envelope (a test holds the two
--- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type').
+-- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type'),
+-- $timestamp_pattern (envelope.RECEIVED_AT_PATTERN, the one rule for received_at's form; 't' and
+-- 'z' are read as 'T' and 'Z'), $received_at_earliest and $received_at_latest (the plausible
+-- range: a valid envelope stamped outside it is quarantined as implausible_received_at).
 -- Each record is parsed once: one json_extract takes the five envelope fields (the payload
 -- re-serialized as it is landed, the others small JSON values whose type and text are read
 -- cheaply); a record that is not valid JSON gets NULL. Only the root type of a record that does
@@ -34,10 +37,12 @@ fields AS (
         parts[2] ->> '$' AS event_type,
         parts[3] ->> '$' AS delivery_id,
         parts[4] ->> '$' AS received_at_text,
+        CASE WHEN regexp_full_match(parts[4] ->> '$', $timestamp_pattern)
+             THEN try_cast(upper(parts[4] ->> '$') AS TIMESTAMPTZ) END AS received_at_value,
         parts[5] AS payload_document
     FROM parsed
 ),
-checked AS (
+envelope_checked AS (
     SELECT
         *,
         CASE
@@ -55,12 +60,12 @@ checked AS (
             WHEN length(delivery_id) > $max_delivery_id_length THEN 'envelope field delivery_id is longer than ' || $max_delivery_id_length || ' characters'
             WHEN received_at_type IS NULL THEN 'envelope field received_at is missing'
             WHEN received_at_type <> 'VARCHAR' THEN 'envelope field received_at must be an ISO-8601 string with a zone, got ' || json_kind(received_at_type)
-            WHEN NOT regexp_full_match(received_at_text, $timestamp_pattern) OR try_cast(received_at_text AS TIMESTAMPTZ) IS NULL
+            WHEN received_at_value IS NULL
                 THEN 'envelope field received_at is not an ISO-8601 timestamp with a zone: ' || left(received_at_text, 64)
             WHEN payload_type IS NULL THEN 'envelope field payload is missing'
             WHEN payload_type <> 'OBJECT' THEN 'envelope field payload must be a JSON object, got ' || json_kind(payload_type)
             WHEN NOT list_contains($known_sources, source) THEN 'unknown source ' || left(source, 64) || '; expected one of ' || array_to_string($known_sources, ', ')
-        END AS reason,
+        END AS envelope_reason,
         CASE
             WHEN reject_code IS NOT NULL THEN reject_code
             WHEN NOT is_json THEN 'invalid_json'
@@ -70,6 +75,20 @@ checked AS (
             ELSE 'invalid_envelope'
         END AS candidate_code
     FROM fields
+),
+checked AS (
+    SELECT
+        * EXCLUDE (envelope_reason, candidate_code),
+        CASE
+            WHEN envelope_reason IS NOT NULL THEN envelope_reason
+            WHEN received_at_value < $received_at_earliest OR received_at_value > $received_at_latest
+                THEN 'envelope field received_at is outside the plausible range '
+                    || strftime($received_at_earliest::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%SZ') || ' to '
+                    || strftime($received_at_latest::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%SZ') || ' (now plus the allowed lead): '
+                    || left(received_at_text, 64)
+        END AS reason,
+        CASE WHEN envelope_reason IS NOT NULL THEN candidate_code ELSE 'implausible_received_at' END AS candidate_code
+    FROM envelope_checked
 ),
 valid_ranked AS (
     SELECT
@@ -95,7 +114,7 @@ SELECT
     checked.delivery_id,
     checked.source,
     checked.event_type,
-    CASE WHEN checked.reason IS NULL THEN checked.received_at_text::TIMESTAMPTZ END AS received_at,
+    CASE WHEN checked.reason IS NULL THEN checked.received_at_value END AS received_at,
     CASE WHEN checked.reason IS NULL THEN checked.payload_document END AS payload,
     list_contains($known_event_types, checked.source || ':' || checked.event_type) AS known_event_type,
     coalesce(landed.landing_file, CASE WHEN ranked.delivery_rank > 1 THEN ranked.first_in_batch END) AS first_landing_file
