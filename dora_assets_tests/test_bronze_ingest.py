@@ -140,12 +140,33 @@ def test_rerun_adds_nothing_and_later_redelivery_is_a_duplicate(warehouse, landi
 
 
 @pytest.mark.real_clock
-def test_file_changed_after_ingestion_is_quarantined_not_half_read(warehouse, landing: Path) -> None:
+def test_file_appended_after_ingestion_is_read_again_whole_not_half_read(warehouse, landing: Path) -> None:
+    # Lines appended to an .ndjson file (issue 18 item 10): the new version is read whole, its
+    # new record lands and the one already landed is a duplicate.
     target = landing / "growing.ndjson"
     target.write_text(line(env("a")), encoding="utf-8")
     ingest_landing(warehouse, landing)
     with target.open("a", encoding="utf-8") as handle:
         handle.write(line(env("b")))
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+
+    report = ingest_landing(warehouse, landing)
+
+    assert (report.totals.seen, report.totals.landed, report.totals.duplicates) == (2, 1, 1)
+    assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY delivery_id") == [("a",), ("b",)]
+    assert rows(warehouse, "SELECT status FROM bronze.landing_files ORDER BY ingest_id") == [
+        ("ingested",),
+        ("appended_after_ingestion",),
+    ]
+    assert ingest_landing(warehouse, landing).totals.files == 0
+
+
+@pytest.mark.real_clock
+def test_file_rewritten_after_ingestion_is_quarantined_not_half_read(warehouse, landing: Path) -> None:
+    target = landing / "rewritten.ndjson"
+    target.write_text(line(env("a")), encoding="utf-8")
+    ingest_landing(warehouse, landing)
+    target.write_text(line(env("x")) + line(env("b")), encoding="utf-8")  # not an append: its first line changed
     os.utime(target, ns=(time.time_ns(), time.time_ns() + 1_000_000))
 
     report = ingest_landing(warehouse, landing)
@@ -386,8 +407,8 @@ def test_a_file_that_vanishes_mid_run_is_quarantined_not_fatal(
     (landing / "c.ndjson").write_text(line(env("c1")), encoding="utf-8")
     hash_file = ingest.file_sha256
 
-    def hash_then_vanish(path: Path) -> str:
-        digest = hash_file(path)
+    def hash_then_vanish(path: Path, **options: int) -> str:
+        digest = hash_file(path, **options)
         if path.name == vanishing:
             path.unlink()
         return digest

@@ -483,7 +483,93 @@ def test_a_file_replaced_with_the_same_size_and_mtime_is_not_skipped_silently(
     assert rows(connection, "SELECT landing_file, reason_code FROM bronze.quarantine") == [("a.ndjson", "file_changed")]
     hashed: list[str] = []
     real_hash = ingest.file_sha256
-    monkeypatch.setattr(ingest, "file_sha256", lambda path: hashed.append(path.name) or real_hash(path))
+    monkeypatch.setattr(
+        ingest, "file_sha256", lambda path, **options: hashed.append(path.name) or real_hash(path, **options)
+    )
     again = ingest_landing(connection, landing, settle_seconds=0)
     assert again.totals.seen == 0 and hashed == []  # b.ndjson's content was confirmed once, not re-hashed
+    connection.close()
+
+
+# -- 10. a file appended after (or while) it was ingested ----------------------------------------
+
+
+def lines_of(*envelopes: dict) -> str:
+    return "".join(json.dumps(item) + "\n" for item in envelopes)
+
+
+def assert_landed_once_and_audited(connection: duckdb.DuckDBPyConnection, landing: Path, ids: list[str]) -> None:
+    """Every id landed exactly once, and the audit balances the file on what it holds now."""
+    assert rows(connection, "SELECT delivery_id FROM bronze.raw_events ORDER BY delivery_id") == [(i,) for i in ids]
+    audited = audit_bronze(connection, landing)
+    assert audited.balanced, [item.problems for item in audited.unbalanced]
+    [file_audit] = audited.files
+    assert file_audit.seen == file_audit.records_on_disk == len(ids)
+    assert file_audit.landed + file_audit.quarantined + file_audit.duplicates == len(ids)
+    assert ingest_landing(connection, landing, settle_seconds=0).totals.files == 0  # nothing left to read
+
+
+def test_lines_appended_after_ingestion_land_as_a_new_version_of_the_file(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    target = landing / "a.ndjson"
+    fourth = json.dumps(envelope("a-4"))
+    # Three whole lines and half of a fourth: a writer that appends (which the contract forbids)
+    # was caught mid-line.
+    target.write_text(lines_of(*(envelope(f"a-{n}") for n in (1, 2, 3))) + fourth[:40], encoding="utf-8")
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    first = ingest_landing(connection, landing, settle_seconds=0)
+    assert (first.totals.landed, first.totals.quarantined) == (3, 1)  # the half line is not JSON
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(fourth[40:] + "\n" + lines_of(envelope("a-5")))
+
+    second = ingest_landing(connection, landing, settle_seconds=0)
+
+    assert (second.totals.seen, second.totals.landed, second.totals.duplicates) == (5, 2, 3)
+    assert rows(connection, "SELECT status, records_seen FROM bronze.landing_files ORDER BY ingest_id") == [
+        ("ingested", 4),
+        ("appended_after_ingestion", 5),
+    ]
+    assert rows(connection, "SELECT delivery_id, line_number FROM bronze.duplicates ORDER BY line_number") == [
+        ("a-1", 1),
+        ("a-2", 2),
+        ("a-3", 3),
+    ]
+    assert rows(connection, "SELECT reason_code FROM bronze.quarantine") == [("invalid_json",)]  # the first version's
+    assert_landed_once_and_audited(connection, landing, ["a-1", "a-2", "a-3", "a-4", "a-5"])
+    connection.close()
+
+
+def test_lines_appended_between_the_scan_and_the_read_are_all_accounted_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    target = write_ndjson(landing / "a.ndjson", [envelope(f"a-{n}") for n in range(1, 149)])
+    real_stage = ingest._stage_batch
+    appended: list[int] = []
+
+    def stage_after_an_append(connection: duckdb.DuckDBPyConnection, batch: list) -> None:
+        if not appended:  # the scan listed and hashed the file; a writer appends before DuckDB reads it
+            with target.open("a", encoding="utf-8") as handle:
+                handle.write(lines_of(*(envelope(f"a-{n}") for n in range(149, 348))))
+            appended.append(len(batch))
+        real_stage(connection, batch)
+
+    monkeypatch.setattr(ingest, "_stage_batch", stage_after_an_append)
+    connection = connect_warehouse(str(tmp_path / "warehouse.duckdb"))
+    ingest_landing(connection, landing, settle_seconds=0)
+    assert appended
+    # The ledger's version is the 148 lines' bytes the scan saw; the file now holds more, so the
+    # audit names it changed until ingestion reads it again.
+    assert not audit_bronze(connection, landing).balanced
+
+    ingest_landing(connection, landing, settle_seconds=0)
+
+    assert rows(connection, "SELECT DISTINCT status FROM bronze.landing_files ORDER BY ALL") == [
+        ("appended_after_ingestion",),
+        ("ingested",),
+    ]
+    assert rows(connection, "SELECT count(*) FROM bronze.quarantine") == [(0,)]
+    assert_landed_once_and_audited(connection, landing, sorted(f"a-{n}" for n in range(1, 348)))
     connection.close()

@@ -103,7 +103,7 @@ bronze_specs = [
                 ("content_sha256", "VARCHAR", "SHA-256 of the file's bytes when ingested."),
                 ("size_bytes", "BIGINT", "File size when ingested."),
                 ("modified_at", "TIMESTAMPTZ", "File modification time when ingested."),
-                ("status", "VARCHAR", "ingested, quarantined or changed_after_ingestion."),
+                ("status", "VARCHAR", "ingested, quarantined, appended_after_ingestion or changed_after_ingestion."),
                 ("records_seen", "BIGINT", "Records found in the file."),
                 ("records_landed", "BIGINT", "Records landed in raw_events."),
                 ("records_quarantined", "BIGINT", "Records quarantined."),

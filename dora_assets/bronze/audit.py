@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
+from dora_assets.bronze.ingest import APPENDED_STATUS
 from dora_assets.bronze.landing import (
     RECORD_EXTENSIONS,
     LandingFile,
@@ -114,8 +115,10 @@ def audit_bronze(
         audit = _table_audit(row)
         found = on_disk.get(audit.landing_file)
         if found is not None and row["versions"] and _changed_since_ledger(found, row):
-            # Ingestion quarantines such a file whole when it next lists its folder; a settled
-            # folder is not listed again (bronze/landing.py), so the audit is what finds it there.
+            # Ingestion reads such a file again when it next lists its folder (whole, as a new
+            # version, when lines were appended to an .ndjson/.jsonl file; otherwise it quarantines
+            # it whole); a settled folder is not listed again (bronze/landing.py), so the audit is
+            # what finds it there.
             audit.problems.append(
                 f"the file changed after it was ingested (now {found.size_bytes} bytes, the ledger has"
                 f" {row['size_bytes']}): landing files must not be modified, and its new content is not in bronze"
@@ -222,7 +225,8 @@ def _ledger_audit(connection: duckdb.DuckDBPyConnection) -> AuditReport:
     ).fetchall()
     cursor = connection.execute(
         "SELECT * FROM bronze_audit_files WHERE versions = 0 OR seen <> landed + quarantined + duplicates "
-        "OR ledger_landed <> landed OR ledger_quarantined <> quarantined OR ledger_duplicates <> duplicates "
+        "OR ledger_landed <> landed_all OR ledger_quarantined <> quarantined_all "
+        "OR ledger_duplicates <> duplicates_all "
         "ORDER BY landing_file"
     )
     names = [column[0] for column in cursor.description]
@@ -268,9 +272,11 @@ def _check_tables(audit: FileAudit, row: dict) -> None:
             f"seen {audit.seen} != landed {audit.landed} + quarantined {audit.quarantined}"
             f" + duplicates {audit.duplicates}"
         )
-    for name in ("landed", "quarantined", "duplicates"):
-        if row[f"ledger_{name}"] != row[name]:
-            audit.problems.append(f"the ledger says {row[f'ledger_{name}']} {name} but bronze holds {row[name]}")
+    for name in ("landed", "quarantined", "duplicates"):  # over every version of the file
+        if row[f"ledger_{name}"] != row[f"{name}_all"]:
+            audit.problems.append(
+                f"the ledger says {row[f'ledger_{name}']} {name} but bronze holds {row[f'{name}_all']}"
+            )
 
 
 def _changed_since_ledger(found: LandingFile, row: dict) -> bool:
@@ -294,7 +300,7 @@ def _changed_since_ledger(found: LandingFile, row: dict) -> bool:
 
 
 def _unchanged_since_ingestion(found: LandingFile, row: dict) -> bool:
-    if row["status"] != "ingested" or found.kind == "rejected":
+    if row["status"] not in {"ingested", APPENDED_STATUS} or found.kind == "rejected":
         return False
     modified_at: datetime = row["modified_at"]
     return row["size_bytes"] == found.size_bytes and modified_at == modified_timestamp(found.modified_ns)

@@ -57,6 +57,8 @@ TIMESTAMP_PATTERN = RECEIVED_AT_PATTERN
 DEFAULT_RECEIVED_AT_MIN_YEAR = 2000
 DEFAULT_RECEIVED_AT_MAX_FUTURE_DAYS = 2.0
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+# The ledger status of a version read again whole because the file grew (lines appended).
+APPENDED_STATUS = "appended_after_ingestion"
 # DuckDB errors that are never a landing file's fault: the warehouse's disk, memory or lock failed
 # (messages as DuckDB words them, lower case), with the cause each is reported under.
 RUN_FAULT_MARKERS = (
@@ -275,11 +277,18 @@ def pending_landing_files(
 def _ledger_latest(connection: duckdb.DuckDBPyConnection, landing_files: list[str]) -> dict[str, tuple]:
     """Per landing file the ledger knows: (size, modification time in µs, content hashes, the
     latest row's (inode, ctime) or None before they were recorded, the confirmed stamps as a set
-    of (size, modification time in µs, inode, ctime))."""
+    of (size, modification time in µs, inode, ctime), the latest row's content hash)."""
     rows = run_sql(connection, "bronze", "ledger_latest", {"landing_files": landing_files}).fetchall()
     return {
-        name: (size, modified, hashes, None if inode is None else (inode, changed), {tuple(item) for item in stamps})
-        for name, size, modified, hashes, inode, changed, stamps in rows
+        name: (
+            size,
+            modified,
+            hashes,
+            None if inode is None else (inode, changed),
+            {tuple(item) for item in stamps},
+            latest_sha256,
+        )
+        for name, size, modified, hashes, inode, changed, stamps, latest_sha256 in rows
     }
 
 
@@ -311,9 +320,11 @@ def _pending_files(
     A file is unchanged when its size, modification time, inode and ctime match its latest ledger
     row or a confirmed stamp (no re-hashing of history, see ``_unchanged``). A known file hashed
     again and found to hold content the ledger accounted for adds its stamp to ``confirmed``
-    (recorded by the caller, so it is not hashed again). A known file whose content changed after
-    ingestion (appended, rewritten or replaced) is quarantined whole as a new version, never
-    half-read.
+    (recorded by the caller, so it is not hashed again). An .ndjson/.jsonl file that grew after
+    ingestion, its first bytes still those of the ledger's latest version (lines appended), is
+    read again whole as a new version (``appended_after_ingestion``): its new records land, the
+    ones already landed are duplicates. A known file whose content changed otherwise (rewritten or
+    replaced) is quarantined whole as a new version, never half-read.
 
     The files are hashed, in order, by a background thread while the caller ingests the batches
     already yielded (hashlib and file reads release the GIL, and DuckDB works in its own threads).
@@ -337,9 +348,25 @@ def _pending_files(
                     if sha256:
                         confirmed.append(_stamp_row(landing_file, sha256))
                     continue
+                try:
+                    appended = _appended(landing_file, known)
+                except OSError as error:  # vanished or unreadable since it was hashed: left for the next run
+                    unreadable.append(f"{landing_file.landing_file}: {error.strerror or error}")
+                    continue
+                if appended:
+                    yield _PendingFile(landing_file, sha256, APPENDED_STATUS, None, None)
+                    continue
                 yield from _pending_file(landing_file, known, sha256)
         finally:  # the caller stopped early (an error): do not hash the rest
             hashing.shutdown(wait=True, cancel_futures=True)
+
+
+def _appended(landing_file: LandingFile, known: tuple | None) -> bool:
+    """Whether a known .ndjson/.jsonl file only grew since the ledger's latest version: it is
+    longer, and its first bytes (as many as that version had) hash to that version's hash."""
+    if known is None or landing_file.kind != "ndjson" or not known[5] or landing_file.size_bytes <= known[0]:
+        return False
+    return file_sha256(landing_file.path, limit=known[0]) == known[5]
 
 
 def _stamp_row(landing_file: LandingFile, sha256: str) -> dict:
@@ -368,8 +395,8 @@ def _hash(landing_file: LandingFile) -> tuple[str, OSError | None]:
     """The file's SHA-256 ("" for files never opened), or why it could not be read."""
     if landing_file.kind == "rejected" and not _readable(landing_file):
         return "", None
-    try:
-        return file_sha256(landing_file.path), None
+    try:  # the bytes the scan saw: a version is what the ledger's size says, whatever is appended later
+        return file_sha256(landing_file.path, limit=landing_file.size_bytes), None
     except OSError as error:
         return "", error
 

@@ -253,12 +253,19 @@ def modified_timestamp(modified_ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)
 
 
-def file_sha256(path: Path, chunk_bytes: int = 1024 * 1024) -> str:
-    """Content hash, streamed in chunks so a huge file never sits in memory."""
+def file_sha256(path: Path, chunk_bytes: int = 1024 * 1024, *, limit: int | None = None) -> str:
+    """Content hash, streamed in chunks so a huge file never sits in memory; of the first
+    ``limit`` bytes only when given (the size a scan saw: bytes appended since are not hashed)."""
     digest = hashlib.sha256()
+    remaining = limit
     with path.open("rb") as handle:
-        while chunk := handle.read(chunk_bytes):
+        while remaining is None or remaining > 0:
+            chunk = handle.read(chunk_bytes if remaining is None else min(chunk_bytes, remaining))
+            if not chunk:
+                break
             digest.update(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
     return digest.hexdigest()
 
 
