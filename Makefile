@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-time-travel dev screenshots chromium faketime lint format clean bench detection-delays
+.PHONY: run test test-faults test-time-travel dev screenshots chromium faketime lint format clean bench detection-delays
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -25,7 +25,12 @@ chromium:
 
 ## test: set up and run the whole test suite
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n auto --dist loadfile dora_assets_tests
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not every_boundary" dora_assets_tests
+
+## test-faults: the self-healing refresh killed at every stage boundary of its two runs (16), not
+## only the six that `make test` covers
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist load dora_assets_tests/test_refresh_heals.py
 
 # Debian's faketime (libfaketime), for the time-travel run.
 faketime:
@@ -40,7 +45,7 @@ SHARD ?=
 test-time-travel: $(STAMP) chromium faketime
 	@for shift in $(CLOCK_SHIFTS); do \
 	  echo "test-time-travel: the clock moved $$shift"; \
-	  faketime -f "$$shift" $(BIN)/python -m pytest -n auto --dist loadfile -m "not real_clock" \
+	  faketime -f "$$shift" $(BIN)/python -m pytest -n auto --dist loadfile -m "not real_clock and not every_boundary" \
 	    $(if $(SHARD),--shard $(SHARD)) dora_assets_tests || exit 1; \
 	done
 
