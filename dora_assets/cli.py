@@ -302,20 +302,19 @@ def command_replay(args: argparse.Namespace) -> int:
 def command_backfill(args: argparse.Namespace) -> int:
     """Recompute silver for the days ``--start`` to ``--end`` (inclusive), and gold."""
     from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
-    from dora_assets.windows import PARTITIONS_START, partition_range_tags
+    from dora_assets.windows import MONTHLY, PARTITIONS_START, partition_range_tags
 
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
     if args.start < PARTITIONS_START:
         raise CommandError(f"--start {args.start} is before the first partition, {PARTITIONS_START}")
-    # Silver's monthly partitions end with next month's (end_offset=1); nothing can be later.
-    today = datetime.now(UTC).date()
-    last_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    # Silver's partitions (windows.MONTHLY, end_offset=1) end with next month's; nothing is later.
+    last = MONTHLY.get_last_partition_window()
     for flag, day in (("--start", args.start), ("--end", args.end)):
-        if day >= date(last_month.year + (last_month.month == 12), last_month.month % 12 + 1, 1):
+        if last is None or day >= last.end.date():
             raise CommandError(
-                f"{flag} {day} is after the last partition, {last_month:%Y-%m} (silver's months end with the "
-                f"month after this one): pick days from {PARTITIONS_START} to {today}"
+                f"{flag} {day} is after the last partition, {last.start:%Y-%m} (silver's months end with the "
+                f"month after this one): pick days from {PARTITIONS_START} to {datetime.now(UTC).date()}"
             )
     outcome = _run_and_report("backfill", TRANSFORM_JOB_NAME, tags=partition_range_tags(args.start, args.end))
     return _finish("backfill", [outcome], quiet=args.quiet)
