@@ -8,6 +8,7 @@ detectable. Expected outcomes come from the scenario, not from running the check
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from dora_assets.bronze.checks import (
     volume_drop,
 )
 from dora_assets.bronze.ingest import ingest_landing
+from dora_assets.config import CheckThresholds
 from dora_assets.definitions import defs
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder, connect_warehouse
@@ -319,3 +321,30 @@ def test_files_piling_up_unprocessed(sweep, tmp_path: Path, deliveries: list[dic
     assert judgement.errors() == {LANDING_BACKLOG}
     assert judgement.metadata(LANDING_BACKLOG)["examples"] == ["late.ndjson"]
     warehouse.close()
+
+
+def test_one_event_type_among_many_needs_a_rarer_silence_than_one_repo(tmp_path: Path, deliveries: list[dict]) -> None:
+    # acme/uv's pushes lost from Monday 12 August 2024 14:00 UTC, its pull requests still
+    # arriving. event_type_silence judges every (repo, event type) key at once, so each needs a
+    # chance below e^-(8 + ln(keys judged)); sources and repos keep e^-8.
+    start = datetime.fromisoformat("2024-08-12T14:00:00+00:00")
+
+    def lost(delivery: dict) -> bool:
+        return repo_of(delivery) == BUSY and delivery["event_type"] == "push" and received(delivery) >= start
+
+    verdicts = {}
+    for hours in (24, 36):
+        now = start + timedelta(hours=hours)
+        warehouse = with_gap(tmp_path / f"after-{hours}h", deliveries, lost, now)
+        rows = judge_silences(warehouse.keeper, CheckThresholds(), now)
+        warehouse.close()
+        event_types = [row for row in rows if row["repo"] != "*" and row["event_type"] != "*"]
+        assert {row["threshold"] for row in rows if row not in event_types} == {8.0}
+        assert {row["threshold"] for row in event_types} == {round(8 + math.log(len(event_types)), 2)}
+        [pushes] = [row for row in event_types if row["repo"] == BUSY and row["event_type"] == "push"]
+        verdicts[hours] = pushes
+
+    # After a day the silence is rarer than e^-8, a gap for a single key, but not for one of ~19.
+    assert 8 < verdicts[24]["score"] < verdicts[24]["threshold"]
+    assert not verdicts[24]["is_gap"]
+    assert verdicts[36]["is_gap"]

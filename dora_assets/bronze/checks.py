@@ -186,6 +186,9 @@ def _key_name(row: dict) -> str:
     return name if row["event_type"] == "*" else f"{name}:{row['event_type']}"
 
 
+_BONFERRONI_NOTE = " for each of the event types judged: the bar plus ln(their number)"
+
+
 def _silence_result(
     check_name: str, judged: list[dict], gaps: list[dict], quiet: list[dict], thresholds: CheckThresholds
 ) -> AssetCheckResult:
@@ -197,8 +200,9 @@ def _silence_result(
         severity = AssetCheckSeverity.ERROR
         description = (
             f"{len(gaps)} {plural} silent for longer than their own traffic explains (chance below "
-            f"e^-{thresholds.silence_expected_deliveries:g}, and {thresholds.silence_longest_ratio:g}x the longest "
-            f"silence of their last {thresholds.baseline_days} days): " + ", ".join(names[:5])
+            f"e^-{gaps[0]['threshold']:g}{_BONFERRONI_NOTE if scope == 'event type' else ''}, and "
+            f"{thresholds.silence_longest_ratio:g}x the longest silence of their last "
+            f"{thresholds.baseline_days} days): " + ", ".join(names[:5])
         )
     elif quiet:
         severity = AssetCheckSeverity.WARN
@@ -229,6 +233,7 @@ def _silence_result(
                 "silent hours": row["silent_hours"],
                 "active hours expected": row["expected_active_hours"],
                 "-ln chance": row["score"],
+                "-ln chance needed": row["threshold"],
                 "longest usual silence (h)": row["longest_usual_hours"],
                 "its active hours expected": row["longest_usual_active_hours"],
                 "dispersion": row["dispersion"],

@@ -84,6 +84,12 @@ WEEKEND_ACTIVITY = 0.08  # weekend merges as a share of a weekday's
 SKIPPED_DEPLOY_WINDOW = 0.1  # release freezes, nobody around
 STAGING_FAILURE_RATE = 0.08
 PRODUCTION_ATTEMPTS = 3
+# Feature branches are pushed up to 72 h before their merge, and a merge's pushes are made when
+# the merge is played: the history is played this far past its end, so that its last days hold
+# the branch pushes (and everything else) of what happens just after. Nothing received after the
+# end (or `until`) is delivered; without this the last days before the end would be thinner than
+# any other, and a gap check would rightly find them quiet.
+LOOKAHEAD = timedelta(days=4)
 MIN_MAIN_PUSH_GAP = timedelta(minutes=2)  # merges to main queue up; pushes to one branch never share a second
 UUID_EPOCH_TICKS = 0x01B21DD213814000  # 100 ns ticks from 1582-10-15 (UUID v1 epoch) to 1970-01-01
 ID_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -512,12 +518,14 @@ class _DemoHistory:
         self.repos = [self._make_repo(index) for index in range(repo_count)]
 
     def run(self) -> list[Envelope]:
-        """Play every action before the end of the last day; envelopes in received order."""
+        """Play every action until LOOKAHEAD after the end of the last day; the envelopes
+        received before the cut-off, in received order."""
+        played_until = self.end_at + LOOKAHEAD
         day = self.start_at
-        while day < self.end_at:
+        while day < played_until:
             self._at(day, self._plan_day)
             day += timedelta(days=1)
-        while self.queue and self.queue[0][0] < self.end_at:
+        while self.queue and self.queue[0][0] < played_until:
             at, _, action = heapq.heappop(self.queue)
             action(at)
         self._leave_latest_incidents_open()
@@ -996,7 +1004,8 @@ class _DemoHistory:
 
     def _leave_latest_incidents_open(self) -> None:
         """The one or two latest incidents are still open when the history ends."""
-        latest = sorted(self.incidents, key=lambda issue: (issue.created_at, issue.repo.full_name, issue.number))
+        opened = [issue for issue in self.incidents if issue.created_at < self.received_before]
+        latest = sorted(opened, key=lambda issue: (issue.created_at, issue.repo.full_name, issue.number))
         still_open = latest[-self.rng.randint(1, 2) :] if latest else []
         dropped = {id(issue.close_envelope) for issue in still_open if issue.close_envelope is not None}
         self.envelopes = [envelope for envelope in self.envelopes if id(envelope) not in dropped]

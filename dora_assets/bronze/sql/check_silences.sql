@@ -14,13 +14,20 @@
 -- its days' chances. `score` is -ln(chance) of the current silence: the whole hours since the
 -- last delivery, the current hour excluded.
 --
--- A silence is a gap when its score reaches $threshold (chance <= e^-threshold) AND it expects at
+-- A silence is a gap when its score reaches its check's threshold AND it expects at
 -- least $longest_ratio times the active hours of the longest silence the key had in the baseline
 -- (`longest_usual`, weighed with today's rates): a key whose own history holds week-long quiet
 -- stretches is not flagged for a quiet day, and a busy key's usual weekend does not excuse a
 -- silent Tuesday. `quiet_normal` marks silences the model finds unlikely but that the key's own
 -- history has matched: quiet, within its normal range. Keys younger than $min_history_hours are
 -- not judged.
+--
+-- event_type_silence judges many keys at once (about five per repo: ~150 for an organisation of
+-- 30 repos), and an unlikely silence somewhere among them is far likelier than in one: each event
+-- type's threshold is $threshold + ln(event-type keys judged), so the chance that any of them is
+-- this silent by chance stays e^-$threshold, however many there are (a Bonferroni correction:
+-- with 20 event-type keys, each needs a chance below e^-11). Sources and repos keep $threshold:
+-- they are few, and a busy repo silent for a day must still be flagged that day.
 WITH spans AS (
     SELECT
         source,
@@ -175,6 +182,16 @@ judged AS (
      AND current.is_current
     LEFT JOIN longest USING (source, repo, event_type)
     WHERE epoch($now::TIMESTAMPTZ - spans.first_hour) >= $min_history_hours * 3600
+),
+thresholds AS (
+    SELECT
+        *,
+        CASE
+            WHEN repo <> '*' AND event_type <> '*'
+                THEN $threshold + ln(count(*) OVER (PARTITION BY repo <> '*' AND event_type <> '*'))
+            ELSE $threshold
+        END AS key_threshold
+    FROM judged
 )
 SELECT
     source,
@@ -187,8 +204,9 @@ SELECT
     round(longest_usual, 2) AS longest_usual_active_hours,
     longest_usual_hours,
     round(alpha, 3) AS dispersion,
+    round(key_threshold, 2) AS threshold,
     baseline_deliveries,
-    score >= $threshold AND expected >= $longest_ratio * longest_usual AS is_gap,
-    score >= $threshold AND expected < $longest_ratio * longest_usual AS quiet_normal
-FROM judged
+    score >= key_threshold AND expected >= $longest_ratio * longest_usual AS is_gap,
+    score >= key_threshold AND expected < $longest_ratio * longest_usual AS quiet_normal
+FROM thresholds
 ORDER BY is_gap DESC, score DESC, source, repo, event_type;
