@@ -4,8 +4,8 @@
 
 The warehouse is $DORA_DUCKDB_PATH, else $DORA_HOME/warehouse.duckdb (run it with the services'
 environment). The backup opens it read-write, as a run does. DuckDB lets one process at a time hold
-a file read-write, and every writer of this project takes that lock: runs from the queue (tagged
-dora/duckdb=writer, one at a time) and the CLI's runs, which bypass the queue. Each waits for the
+a file read-write, and every writer of this project takes that lock: runs from the queue (the
+dora_warehouse pool, one at a time) and the CLI's runs, which bypass the queue. Each waits for the
 lock with backoff, up to DuckDBWarehouse.lock_timeout_seconds (10 minutes) before failing. So the
 backup waits for a run in progress to finish, then works alone, and runs that start meanwhile wait
 for it (a backup that takes longer than 10 minutes makes them fail: stop the daemon for those).

@@ -54,7 +54,7 @@ def _operator_must_fix(error: BaseException) -> bool:
 
 def _sweep_dead_runs(command: str, instance) -> list:
     """Mark runs whose process is gone (a killed `dora-assets` command, a dead run worker) as
-    failed before starting another, so that none holds the writer slot or a queue place for good;
+    failed before starting another, so that none holds the warehouse pool or a queue place for good;
     one line on stderr for each."""
     from dora_assets.runs import sweep_dead_runs
 

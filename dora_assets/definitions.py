@@ -51,16 +51,13 @@ from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
 from dora_assets.gold.transform_runs import transform_runs
 from dora_assets.report.assets import dora_dashboard
-from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.run_health import no_stuck_runs, stuck_runs
 from dora_assets.silver.assets import silver_assets
 from dora_assets.silver.checks import silver_checks
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_after_ingest
 
 CHECKS_JOB_NAME = "dora_checks"
-# Every run that writes the warehouse carries this tag; the instance's run queue lets one such
-# run at a time proceed (see runs.py), so DuckDB's single writer is never contended.
-WRITER_TAGS = {"dora/duckdb": "writer"}
 # A daily refresh plus two hours of slack: a layer older than this missed its refresh.
 FRESHNESS_WINDOW = timedelta(hours=26)
 
@@ -88,7 +85,6 @@ dora_ingest_job = define_asset_job(
     name=INGEST_JOB_NAME,
     selection=AssetSelection.groups("bronze"),
     description="Land every new landing file in bronze (append-only) and run the bronze checks.",
-    tags=WRITER_TAGS,
 )
 
 dora_transform_job = define_asset_job(
@@ -99,14 +95,12 @@ dora_transform_job = define_asset_job(
         "and gold from it, with their checks. Launched after every ingest, by `dora-assets backfill` "
         "and `dora-assets replay`."
     ),
-    tags=WRITER_TAGS,
 )
 
 dora_extract_github_job = define_asset_job(
     name=EXTRACT_JOB_NAME,
     selection=AssetSelection.assets(github_api),
     description="Land GitHub API history of the configured repos for a range of days (backfill or gap repair).",
-    tags=WRITER_TAGS,  # it reads bronze and writes the extraction cursors
 )
 
 REPORT_JOB_NAME = "dora_report"
@@ -114,7 +108,6 @@ dora_report_job = define_asset_job(
     name=REPORT_JOB_NAME,
     selection=AssetSelection.assets(dora_dashboard),
     description="Rebuild the HTML dashboard from gold and the latest check results (`dora-assets report`).",
-    tags=WRITER_TAGS,
 )
 
 dora_checks_job = define_asset_job(
@@ -123,9 +116,28 @@ dora_checks_job = define_asset_job(
     description="Evaluate every check without materializing anything: gaps surface even when nobody refreshes.",
 )
 
+ASSETS = [github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard]
+ASSET_CHECKS = [*bronze_checks, *silver_checks, *gold_checks, *freshness_checks, no_stuck_runs]
+
+
+def warehouse_pool_violations(definitions: list) -> list[str]:
+    """The assets and checks that need the warehouse resource but are not in WAREHOUSE_POOL, or are
+    in it without needing it. The pool is what serialises DuckDB's writers (resources.py), so
+    one asset outside it could be launched beside a writer, whoever launches it."""
+    wrong = []
+    for definition in definitions:
+        needs_warehouse = "warehouse" in definition.required_resource_keys
+        if needs_warehouse != (definition.op.pool == WAREHOUSE_POOL):
+            wrong.append(f"{definition.op.name} (pool {definition.op.pool!r})")
+    return wrong
+
+
+if violations := warehouse_pool_violations([*ASSETS, *ASSET_CHECKS]):
+    raise RuntimeError(f"assets or checks that open the warehouse must be in pool {WAREHOUSE_POOL}: {violations}")
+
 defs = Definitions(
-    assets=[github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard],
-    asset_checks=[*bronze_checks, *silver_checks, *gold_checks, *freshness_checks, no_stuck_runs],
+    assets=ASSETS,
+    asset_checks=ASSET_CHECKS,
     jobs=[dora_extract_github_job, dora_ingest_job, dora_transform_job, dora_report_job, dora_checks_job],
     schedules=[
         ScheduleDefinition(

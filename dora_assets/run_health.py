@@ -1,6 +1,6 @@
 """Stuck runs made visible (README "Zombie runs"): a run whose process is gone (a SIGKILLed
 `dora-assets refresh`, a dead run worker) stays STARTED in the instance and holds the
-dora/duckdb=writer slot and a place in the queue, so every queued ingest and transform waits for
+dora_warehouse pool and a place in the queue, so every queued ingest and transform waits for
 good. The sweep (``runs.sweep_dead_runs``) marks such runs failed; it runs in every `dora-assets`
 command that starts runs, in `dora-assets status`, in the ``stuck_runs`` sensor (every minute
 while the daemon or `dagster dev` runs) and in the ``no_stuck_runs`` check, which fails at ERROR
@@ -53,7 +53,7 @@ def stuck_runs(context: SensorEvaluationContext) -> SkipReason:
     asset=RAW_EVENTS,
     name="no_stuck_runs",
     description="No run of the instance is stuck: none whose process is gone (it would hold the "
-    "dora/duckdb=writer slot and a queue place for good; the check marks it failed) and none queued "
+    "dora_warehouse pool and a queue place for good; the check marks it failed) and none queued "
     "for longer than DORA_STUCK_QUEUED_MINUTES (default 30).",
 )
 def no_stuck_runs(context) -> AssetCheckResult:

@@ -35,16 +35,18 @@ PG_URL_ENV = "DAGSTER_PG_URL"
 LOW_DISK_BYTES = 1024 * 1024
 
 _RUN_QUEUE = """\
-# DuckDB lets one process write the warehouse. Every job that writes it is tagged
-# dora/duckdb=writer; the run queue (Dagster's QueuedRunCoordinator, used by dagster dev, the
-# webserver and the daemon) starts one such run at a time. Runs started outside the queue (the
-# dora-assets CLI) wait for the file lock instead.
-run_queue:
-  max_concurrent_runs: 4
-  tag_concurrency_limits:
-    - key: dora/duckdb
-      value: writer
-      limit: 1
+# DuckDB lets one process write the warehouse. Every asset and check that opens it is in the
+# dora_warehouse pool (resources.WAREHOUSE_POOL); at run granularity, with every pool limited to 1,
+# the run queue (Dagster's QueuedRunCoordinator, used by dagster dev, the webserver and the daemon)
+# starts one run holding such a step at a time, whether a job, a sensor, a "Materialize" click or an
+# asset backfill launched it. Runs started outside the queue (the dora-assets CLI) wait for the
+# file lock instead.
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    granularity: run
+    default_limit: 1
 """
 
 # The embedded default: SQLite files under DAGSTER_HOME.
@@ -88,7 +90,7 @@ storage:
     + _RUN_QUEUE
     + """\
 # A run whose worker never reports STARTED (it died while starting) is marked failed after 5 minutes,
-# so that it cannot hold the dora/duckdb=writer slot for good. Needs the daemon.
+# so that it cannot hold the dora_warehouse pool for good. Needs the daemon.
 run_monitoring:
   enabled: true
   start_timeout_seconds: 300
@@ -507,7 +509,7 @@ def _iso(timestamp: float | None) -> str | None:
 # Dagster's run monitoring asks the run launcher whether a run's worker is alive; the default run
 # launcher (dagster dev, the daemon on one host) cannot tell, and runs executed in-process by the
 # dora-assets CLI have no launcher at all. A SIGKILLed `dora-assets refresh` therefore leaves its run
-# STARTED for good, holding the dora/duckdb=writer slot and one of the queue's places. The sweep
+# STARTED for good, holding the dora_warehouse pool and one of the queue's places. The sweep
 # below marks such runs failed: each CLI run records its process (RUN_PID_TAG, RUN_HOST_TAG and the
 # process's start time, so that a reused pid is not taken for it); a run launched by the daemon is
 # judged by the pid in its "Started process for run" event, on the SQLite profile only (a SQLite

@@ -11,9 +11,19 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from dagster import AssetKey, asset
+from dagster._core.instance.config import PoolGranularity
 
-from dora_assets.definitions import CHECKS_JOB_NAME, INGEST_JOB_NAME, defs
+from dora_assets.definitions import (
+    ASSET_CHECKS,
+    ASSETS,
+    CHECKS_JOB_NAME,
+    INGEST_JOB_NAME,
+    defs,
+    warehouse_pool_violations,
+)
 from dora_assets.demo.generator import generate_demo
+from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
 from dora_assets.runs import dagster_instance, ensure_dagster_home
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
@@ -60,12 +70,33 @@ def test_overlapping_runs_all_succeed_and_land_everything_once(data_home: DoraPa
         assert actual[key] == approx({name: figures[name] for name in FIGURES}), key
 
 
-def test_the_instance_queues_warehouse_writers_one_at_a_time(data_home: DoraPaths) -> None:
-    config = yaml.safe_load((ensure_dagster_home(data_home.dagster_home) / "dagster.yaml").read_text())
-    assert {"key": "dora/duckdb", "value": "writer", "limit": 1} in config["run_queue"]["tag_concurrency_limits"]
-    queue = dagster_instance(data_home).get_concurrency_config().run_queue_config
-    assert {"key": "dora/duckdb", "value": "writer", "limit": 1} in queue.tag_concurrency_limits
+def pools_of(job) -> set[str | None]:
+    return {op.pool for op in job.graph.iterate_op_defs()}
 
-    for job in (INGEST_JOB_NAME, TRANSFORM_JOB_NAME):
-        assert defs.resolve_job_def(job).tags.get("dora/duckdb") == "writer"
-    assert "dora/duckdb" not in defs.resolve_job_def(CHECKS_JOB_NAME).tags  # checks only read
+
+def test_the_instance_queues_runs_that_open_the_warehouse_one_at_a_time(data_home: DoraPaths) -> None:
+    config = yaml.safe_load((ensure_dagster_home(data_home.dagster_home) / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
+    pools = dagster_instance(data_home).get_concurrency_config().pool_config
+    assert (pools.pool_granularity, pools.default_pool_limit) == (PoolGranularity.RUN, 1)
+    assert "run_queue" not in config  # one place for the queue's settings: concurrency
+
+    # The pool is on the assets and checks themselves, so every way of launching them (the jobs,
+    # a "Materialize" click, an asset backfill) holds it; checks open the warehouse too.
+    for job in (INGEST_JOB_NAME, TRANSFORM_JOB_NAME, CHECKS_JOB_NAME):
+        assert WAREHOUSE_POOL in pools_of(defs.resolve_job_def(job)), job
+    single = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={AssetKey(["silver", "pushes"])})
+    assert WAREHOUSE_POOL in pools_of(single)
+    assert warehouse_pool_violations([*ASSETS, *ASSET_CHECKS]) == []
+
+
+def test_an_asset_that_opens_the_warehouse_outside_the_pool_is_refused() -> None:
+    @asset(name="stray")
+    def stray(warehouse: DuckDBWarehouse) -> None:
+        del warehouse
+
+    @asset(name="tidy", pool=WAREHOUSE_POOL)
+    def tidy() -> None:
+        pass
+
+    assert warehouse_pool_violations([stray, tidy]) == ["stray (pool None)", "tidy (pool 'dora_warehouse')"]

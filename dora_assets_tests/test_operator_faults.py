@@ -336,7 +336,7 @@ def test_a_killed_refresh_leaves_a_stuck_run_that_status_reports_and_the_sweep_f
     assert zombie[:8] in skip.skip_message and "is gone" in skip.skip_message, skip.skip_message
     assert instance.get_run_by_id(zombie).status == DagsterRunStatus.FAILURE
 
-    # 3. A new refresh sweeps a third zombie itself, then works: the writer slot is free again.
+    # 3. A new refresh sweeps a third zombie itself, then works: the warehouse pool is free again.
     zombie = kill_refresh_while_started(data_home)
     refresh = run_cli(data_home, "refresh", "--quiet")
     assert refresh.returncode == 0, refresh.stderr[-3000:]
@@ -353,7 +353,7 @@ def test_a_killed_refresh_leaves_a_stuck_run_that_status_reports_and_the_sweep_f
 
 
 def test_a_run_queued_too_long_is_reported_by_status_and_fails_no_stuck_runs(data_home: DoraPaths) -> None:
-    from dora_assets.definitions import INGEST_JOB_NAME, WRITER_TAGS, defs
+    from dora_assets.definitions import INGEST_JOB_NAME, defs
 
     # A dora_ingest run as the UI or a sensor enqueues it, left QUEUED (no daemon dequeues it here).
     instance = _instance(data_home)
@@ -361,7 +361,6 @@ def test_a_run_queued_too_long_is_reported_by_status_and_fails_no_stuck_runs(dat
     queued = instance.create_run_for_job(
         defs.resolve_job_def(INGEST_JOB_NAME),
         status=DagsterRunStatus.QUEUED,
-        tags=WRITER_TAGS,
         remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(code_location, "__repository__"), INGEST_JOB_NAME),
     )
     env = {"DORA_STUCK_QUEUED_MINUTES": "0.01"}  # 0.6 s
@@ -389,9 +388,9 @@ def _daemon_style_started_run(instance: DagsterInstance, pid: int | None) -> str
     from dagster import DagsterEvent, DagsterEventType
     from dagster._core.events.log import EventLogEntry
 
-    from dora_assets.definitions import INGEST_JOB_NAME, WRITER_TAGS, defs
+    from dora_assets.definitions import INGEST_JOB_NAME, defs
 
-    run = instance.create_run_for_job(defs.resolve_job_def(INGEST_JOB_NAME), tags=WRITER_TAGS)
+    run = instance.create_run_for_job(defs.resolve_job_def(INGEST_JOB_NAME))
     if pid is not None:
         _report_worker_pid(instance, run.run_id, pid)
     start = DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name=run.job_name)
@@ -457,7 +456,7 @@ def test_a_daemon_run_whose_worker_is_gone_is_swept_and_a_live_one_is_not(data_h
 
 def test_the_daemon_sweeps_a_zombie_and_the_queued_writer_run_it_blocked_launches(data_home: DoraPaths) -> None:
     """The issue's scenario through the real daemon: a SIGKILLed refresh's run holds the
-    dora/duckdb=writer slot (limit 1), so a queued dora_ingest cannot start; the stuck_runs sensor
+    dora_warehouse pool (limit 1, run granularity), so a queued dora_ingest cannot start; the stuck_runs sensor
     (evaluated by `dagster-daemon`) marks the zombie failed and the queue launches the run."""
     land_history(data_home)
     zombie = kill_refresh_while_started(data_home)
@@ -474,7 +473,6 @@ def test_the_daemon_sweeps_a_zombie_and_the_queued_writer_run_it_blocked_launche
     instance = _instance(data_home)
     [queued] = instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
     queued_id = queued.dagster_run.run_id
-    assert queued.dagster_run.tags.get("dora/duckdb") == "writer"
     assert instance.get_run_by_id(zombie).status == DagsterRunStatus.STARTED
 
     log = data_home.home / "daemon.log"

@@ -5,10 +5,11 @@
   written or printed. dora-assets rewrites only its own dagster.yaml, never a user's.
 - The services of deploy/Procfile (dagster-daemon, dagster-webserver, `dora-assets serve`) run as
   separate processes on that instance: a delivery posted to the receiver and files dropped into
-  the landing folder reach gold through sensor ticks; writer-tagged runs submitted through the
-  webserver are queued and never overlap; everything stops on SIGTERM and leaves no process behind.
+  the landing folder reach gold through sensor ticks; runs of the warehouse pool submitted through
+  the webserver (a job and "Materialize" clicks) are queued and never overlap; everything stops on
+  SIGTERM and leaves no process behind.
 - The deploy/ files (systemd units, Procfile, Helm values, Kubernetes manifest) name what the code
-  reads: the module, the writer tag limit, the environment variables.
+  reads: the module, the warehouse pool's limit, the environment variables.
 
 The server: $DAGSTER_PG_URL when set (.ci/run starts one; conftest takes the variable out of the
 environment of every other test), else a throwaway server started here with Debian's initdb and
@@ -54,11 +55,13 @@ from dagster._core.scheduler.instigation import InstigatorType
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from dora_assets.alerts import SLACK_WEBHOOK_ENV
+from dora_assets.bronze.assets import bronze_ingestion
 from dora_assets.cli import build_parser
 from dora_assets.cli import main as cli_main
-from dora_assets.definitions import INGEST_JOB_NAME, WRITER_TAGS, defs
+from dora_assets.definitions import INGEST_JOB_NAME, defs
 from dora_assets.extract.github_client import API_URL_ENV
 from dora_assets.receiver.settings import SECRET_ENV_VARS
+from dora_assets.resources import WAREHOUSE_POOL
 from dora_assets.runs import (
     INSTANCE_YAML,
     OWN_HEADER,
@@ -75,7 +78,7 @@ from dora_assets_tests.test_webserver import LAUNCH, free_port, gold_org_rows, g
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = REPO_ROOT / "deploy"
-WRITER_LIMIT = {"key": "dora/duckdb", "value": "writer", "limit": 1}
+WAREHOUSE_POOLS = {"granularity": "run", "default_limit": 1}
 # Environment variables the code (or Dagster, for DAGSTER_HOME) reads, from the code's own constants.
 DORA_PATH_VARS = {"DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG"}
 SECRET_VARS = {PG_URL_ENV, defs.resources["github"].token.env_var_name, *SECRET_ENV_VARS.values(), SLACK_WEBHOOK_ENV}
@@ -280,7 +283,7 @@ def test_the_profile_follows_dagster_pg_url_and_only_our_own_file_is_rewritten(
     assert config.read_text() == POSTGRES_INSTANCE_YAML
     profile = yaml.safe_load(config.read_text())
     assert profile["storage"] == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
-    assert WRITER_LIMIT in profile["run_queue"]["tag_concurrency_limits"]
+    assert profile["concurrency"]["pools"] == WAREHOUSE_POOLS
     assert "s3cret" not in config.read_text() and all("s3cret" not in str(w.message) for w in caught)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -369,7 +372,8 @@ def test_runs_live_in_postgres_and_a_refresh_is_seen_from_another_process(
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
-    assert WRITER_LIMIT in instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    pools = instance.get_concurrency_config().pool_config
+    assert (pools.pool_granularity.value, pools.default_pool_limit) == ("run", 1)
 
     land_history(data_home)
     env = clean_env(DORA_HOME=str(data_home.home), DAGSTER_HOME=str(home), **{PG_URL_ENV: pg_url})
@@ -436,7 +440,7 @@ def test_the_instance_database_comes_back_from_pg_dump(
         skip_loudly_in_test("pg_dump/pg_restore not found (Debian's postgresql-client)")
     monkeypatch.setenv(PG_URL_ENV, pg_url)
     instance = dagster_instance(data_home)
-    result = tiny.execute_in_process(instance=instance, tags=WRITER_TAGS)
+    result = tiny.execute_in_process(instance=instance, tags={"dora/test": "backup"})
     events = len(instance.all_logs(result.run_id))
     env = clean_env(PGPASSWORD=password_of(pg_url))
     parts = urlsplit(libpq_url(pg_url))
@@ -456,7 +460,7 @@ def test_the_instance_database_comes_back_from_pg_dump(
         try:
             run = restored.get_run_by_id(result.run_id)
             assert run is not None and run.status == DagsterRunStatus.SUCCESS
-            assert run.tags.get("dora/duckdb") == "writer"
+            assert run.tags.get("dora/test") == "backup"
             assert len(restored.all_logs(result.run_id)) == events
         finally:
             restored.dispose()
@@ -700,6 +704,11 @@ def _landed(paths: DoraPaths, delivery: str) -> bool:
         return False
 
 
+def pools_of_run(run) -> set[str]:
+    """The concurrency pools of the steps a run plans (as the run queue sees them)."""
+    return set(run.run_op_concurrency.all_pools or []) if run.run_op_concurrency else set()
+
+
 def _wait_for_runs_to_finish(instance: DagsterInstance, deadline: float) -> None:
     while busy := [
         (r.dagster_run.job_name, r.dagster_run.status.value)
@@ -712,12 +721,20 @@ def _wait_for_runs_to_finish(instance: DagsterInstance, deadline: float) -> None
 
 @pytest.mark.real_clock
 def test_writer_runs_submitted_through_the_webserver_queue_and_never_overlap(services: Services) -> None:
+    """A job launched from the UI, and two "Materialize" clicks on bronze (the asset job, no job
+    and no tag of ours), at once: the dora_warehouse pool queues them one at a time."""
     instance = services.instance()
     _wait_for_runs_to_finish(instance, deadline=time.monotonic() + 300)
     started = time.monotonic()
     batch = uuid.uuid4().hex[:8]
     submitted = []
-    for _ in range(3):
+    bronze = [{"path": key.path} for key in bronze_ingestion.keys]
+    selectors = [
+        {"jobName": INGEST_JOB_NAME},
+        {"jobName": "__ASSET_JOB", "assetSelection": bronze},
+        {"jobName": "__ASSET_JOB", "assetSelection": bronze},
+    ]
+    for selector in selectors:
         launched = graphql(
             services.graphql_url,
             LAUNCH,
@@ -726,7 +743,7 @@ def test_writer_runs_submitted_through_the_webserver_queue_and_never_overlap(ser
                     "selector": {
                         "repositoryLocationName": "dora_assets.definitions",
                         "repositoryName": "__repository__",
-                        "jobName": INGEST_JOB_NAME,
+                        **selector,
                     },
                     "runConfigData": {},
                     "executionMetadata": {"tags": [{"key": "dora/test-batch", "value": batch}]},
@@ -753,12 +770,12 @@ def test_writer_runs_submitted_through_the_webserver_queue_and_never_overlap(ser
     for run_id in submitted:
         run = records[run_id].dagster_run
         assert run.status == DagsterRunStatus.SUCCESS, (run_id, run.status, services.log_tail("daemon"))
-        assert run.tags.get("dora/duckdb") == WRITER_TAGS["dora/duckdb"]
         assert instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_ENQUEUED).records
     assert seen_waiting
-    # No two writer runs of this instance ever overlapped (the sensor-launched ones included).
+    assert {records[run_id].dagster_run.job_name for run_id in submitted} == {INGEST_JOB_NAME, "__ASSET_JOB"}
+    # No two runs holding the pool ever overlapped (the sensor-launched ones included).
     writers = sorted(
-        (r for r in instance.get_run_records(filters=RunsFilter(tags=WRITER_TAGS)) if r.start_time),
+        (r for r in instance.get_run_records() if r.start_time and WAREHOUSE_POOL in pools_of_run(r.dagster_run)),
         key=lambda r: r.start_time,
     )
     assert len(writers) >= 5
@@ -851,9 +868,8 @@ def test_the_deploy_files_match_the_code() -> None:
     workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
     module = workspace["load_from"][0]["python_module"]["module_name"]
     assert module == "dora_assets.definitions"
-    queue = [yaml.safe_load(text)["run_queue"] for text in (INSTANCE_YAML, POSTGRES_INSTANCE_YAML)]
-    assert all(WRITER_LIMIT in q["tag_concurrency_limits"] for q in queue)
-    assert WRITER_LIMIT["key"] in WRITER_TAGS and WRITER_TAGS[WRITER_LIMIT["key"]] == WRITER_LIMIT["value"]
+    pools = [yaml.safe_load(text)["concurrency"]["pools"] for text in (INSTANCE_YAML, POSTGRES_INSTANCE_YAML)]
+    assert pools == [WAREHOUSE_POOLS, WAREHOUSE_POOLS]
 
     # The secrets file: exactly the secrets the code reads, each named once.
     names = re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (DEPLOY / "dora-assets.env.example").read_text(), re.M)
@@ -902,7 +918,8 @@ def test_the_deploy_files_match_the_code() -> None:
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     coordinator = values["dagsterDaemon"]["runCoordinator"]
     assert coordinator["enabled"] is True and coordinator["type"] == "QueuedRunCoordinator"
-    assert coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"] == [WRITER_LIMIT]
+    assert coordinator["config"]["queuedRunCoordinator"]["blockOpConcurrencyLimitedRuns"]["enabled"] is True
+    assert values["additionalInstanceConfig"]["concurrency"]["pools"] == WAREHOUSE_POOLS
     assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
 
     # The receiver beside the chart: the same image's `dora-assets serve`, the same volume, the

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 
 from dora_assets.bronze.ingest import ReceivedAtRange, ingest_landing
 from dora_assets.metadata import column_schema, table_row_count
-from dora_assets.resources import DuckDBWarehouse, LandingFolder
+from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse, LandingFolder
 from dora_assets.transform_ledger import INGESTED_THROUGH
 
 RAW_EVENTS = AssetKey(["bronze", "raw_events"])
@@ -139,7 +139,7 @@ bronze_specs = [
 ]
 
 
-@multi_asset(specs=bronze_specs, name="bronze_ingestion", can_subset=False)
+@multi_asset(pool=WAREHOUSE_POOL, specs=bronze_specs, name="bronze_ingestion", can_subset=False)
 def bronze_ingestion(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, landing: LandingFolder
 ) -> Iterator[MaterializeResult]:

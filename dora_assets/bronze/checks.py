@@ -20,7 +20,7 @@ from dora_assets.bronze.audit import audit_bronze
 from dora_assets.bronze.ingest import pending_landing_files
 from dora_assets.check_results import check_result
 from dora_assets.config import CheckThresholds
-from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.sql import fetch_dicts, run_sql
 
 ACCOUNTING_BALANCED = "accounting_balanced"
@@ -36,6 +36,7 @@ NO_FUTURE_DELIVERIES = "no_future_deliveries"
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=LANDING_FILES,
     name=ACCOUNTING_BALANCED,
     description=(
@@ -74,6 +75,7 @@ def bronze_accounting_balanced(
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=LANDING_FILES,
     name=LANDING_BACKLOG,
     description=(
@@ -251,6 +253,7 @@ def _silence_result(
 
 
 @multi_asset_check(
+    pool=WAREHOUSE_POOL,
     specs=[
         AssetCheckSpec(
             SOURCE_SILENCE,
@@ -359,6 +362,7 @@ def _day_key(row: dict) -> str:
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=RAW_EVENTS,
     name=VOLUME_DROP,
     description=(
@@ -455,6 +459,7 @@ def _share(part: int, whole: int) -> float:
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=RAW_EVENTS,
     name=QUARANTINE_SHARE,
     description=(
@@ -474,6 +479,7 @@ def quarantine_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=RAW_EVENTS,
     name=UNKNOWN_EVENT_TYPES,
     description=(
@@ -497,6 +503,7 @@ def unknown_event_types(warehouse: DuckDBWarehouse, dora_config: DoraConfigResou
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=RAW_EVENTS,
     name=DUPLICATE_SHARE,
     description=(
@@ -575,6 +582,7 @@ def future_times_result(
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=RAW_EVENTS,
     name=NO_FUTURE_DELIVERIES,
     description="No delivery's received_at lies in the future (beyond checks.future_tolerance_minutes).",

@@ -16,7 +16,7 @@ from pydantic import Field
 from dora_assets.extract.github import describe, extract_repo
 from dora_assets.extract.github_client import GitHubApiError, GitHubClient
 from dora_assets.metadata import column_schema
-from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.windows import PARTITIONS_START, SINGLE_RUN, TimeWindow
 
 GITHUB_API = AssetKey(["landing", "github_api"])
@@ -33,6 +33,7 @@ class GitHubExtraction(Config):
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=GITHUB_API,
     group_name="landing",  # key = where the data lives: files in the landing folder
     kinds={"github"},

@@ -6,7 +6,7 @@ from dagster import AssetKey, MaterializeResult, MetadataValue, asset
 
 from dora_assets.config import DoraConfig
 from dora_assets.metadata import column_schema, markdown_table, table_row_count
-from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
 from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS
 from dora_assets.sql import fetch_dicts, run_sql_in_transaction
 from dora_assets.windows import SINGLE_RUN, TimeWindow
@@ -140,6 +140,7 @@ def _latest_metadata(rows: int, latest: list[dict], benchmark: str) -> dict:
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DORA_MONTHLY,
     deps=SILVER_INPUTS,
     **GOLD_TABLE,
@@ -155,6 +156,7 @@ def dora_monthly(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, cl
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DORA_WEEKLY,
     deps=SILVER_INPUTS,
     **GOLD_TABLE,
@@ -174,6 +176,7 @@ def _figure(name: str) -> tuple[str, str, str]:
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DORA_SUMMARY,
     deps=SILVER_INPUTS,
     **GOLD_TABLE,

@@ -4,13 +4,14 @@ from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from dora_assets.check_results import check_result
 from dora_assets.gold.assets import DORA_MONTHLY
-from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sql import fetch_dicts
 
 ORG_TOTALS_ADD_UP = "org_totals_add_up"
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=DORA_MONTHLY,
     name=ORG_TOTALS_ADD_UP,
     description="Each month's org-wide row (repo '*') adds up to the sum of that month's repo rows.",

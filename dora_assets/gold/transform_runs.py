@@ -16,7 +16,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from dora_assets.gold.assets import DORA_MONTHLY, DORA_SUMMARY, DORA_WEEKLY
 from dora_assets.metadata import column_schema, table_row_count
-from dora_assets.resources import DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
 from dora_assets.silver.assets import silver_assets
 from dora_assets.transform_ledger import months, record_transform_run, run_coverage
 from dora_assets.windows import SINGLE_RUN
@@ -27,6 +27,7 @@ SILVER_TABLES = [key for definition in silver_assets for key in definition.keys]
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=TRANSFORM_RUNS,
     deps=GOLD_TABLES,
     group_name="gold",

@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from dora_assets.gold.assets import DORA_SUMMARY, DORA_WEEKLY
 from dora_assets.report.dashboard import render_dashboard
-from dora_assets.resources import Clock, DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DuckDBWarehouse
 from dora_assets.runs import latest_check_results
 from dora_assets.settings import DoraPaths
 from dora_assets.windows import SINGLE_RUN
@@ -14,6 +14,7 @@ DASHBOARD_FILE = "dora.html"
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DORA_DASHBOARD,
     deps=[DORA_SUMMARY, DORA_WEEKLY],
     group_name="gold",

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from dora_assets.bronze.assets import RAW_EVENTS
 from dora_assets.metadata import column_schema, table_row_count
-from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sql import run_sql_in_transaction
 from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
@@ -65,6 +65,7 @@ def refresh_silver_table(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=PUSHES,
     deps=[RAW_EVENTS],
     **SILVER_TABLE,
@@ -92,6 +93,7 @@ def pushes(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=CHANGES,
     deps=[PUSHES],
     **SILVER_TABLE,
@@ -114,6 +116,7 @@ def changes(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DEPLOYMENTS,
     deps=[RAW_EVENTS],
     **SILVER_TABLE,
@@ -146,6 +149,7 @@ def deployments(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=DEPLOYMENT_CHANGES,
     deps=[DEPLOYMENTS, CHANGES, PUSHES],
     **SILVER_TABLE,
@@ -172,6 +176,7 @@ def deployment_changes(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=INCIDENTS,
     deps=[RAW_EVENTS],
     **SILVER_TABLE,
@@ -200,6 +205,7 @@ def incidents(
 
 
 @asset(
+    pool=WAREHOUSE_POOL,
     key=PULL_REQUESTS,
     deps=[RAW_EVENTS],
     **SILVER_TABLE,

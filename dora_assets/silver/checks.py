@@ -14,7 +14,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from dora_assets.bronze.checks import future_times_result
 from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES
 from dora_assets.check_results import check_result
-from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse
+from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
 from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
 from dora_assets.sql import fetch_dicts
 from dora_assets.transform_ledger import run_coverage, transform_lag_result
@@ -84,6 +84,7 @@ def _keys_check(key: AssetKey):
     table = _table(key)
 
     @asset_check(
+        pool=WAREHOUSE_POOL,
         asset=key,
         name=UNIQUE_KEY_AND_REQUIRED_COLUMNS,
         description=(
@@ -116,6 +117,7 @@ def _future_check(key: AssetKey):
     table = _table(key)
 
     @asset_check(
+        pool=WAREHOUSE_POOL,
         asset=key,
         name=NO_FUTURE_TIMESTAMPS,
         description=(
@@ -174,7 +176,7 @@ def _plausibility_check(
     only when ``checks.exclude_<what>_outliers`` says so."""
     max_field, exclude_field = f"max_{limit}_days", f"exclude_{what.replace(' ', '_')}_outliers"
 
-    @asset_check(asset=key, name=name, description=description)
+    @asset_check(pool=WAREHOUSE_POOL, asset=key, name=name, description=description)
     def plausibility(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource) -> AssetCheckResult:
         thresholds = dora_config.load().checks
         outlier_days = getattr(thresholds, max_field)
@@ -226,6 +228,7 @@ plausible_restore_times = _plausibility_check(
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=DEPLOYMENTS,
     additional_deps=[PUSHES, CHANGES],
     name=DEPLOYMENTS_HAVE_PUSHES,
@@ -251,6 +254,7 @@ def deployments_have_pushes(warehouse: DuckDBWarehouse, dora_config: DoraConfigR
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=INCIDENTS,
     additional_deps=[DEPLOYMENT_CHANGES],
     name=ROOT_CAUSES_WERE_DEPLOYED,
@@ -280,6 +284,7 @@ def _rejects_check(key: AssetKey):
     target_table = key.path[-1]
 
     @asset_check(
+        pool=WAREHOUSE_POOL,
         asset=key,
         name=NO_REJECTED_EVENTS,
         description=(
@@ -323,6 +328,7 @@ SILVER_LEDGER_KEYS = [PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENT
 
 
 @asset_check(
+    pool=WAREHOUSE_POOL,
     asset=PUSHES,
     additional_deps=[CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS],
     name=SILVER_BEHIND_BRONZE,
