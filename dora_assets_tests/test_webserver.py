@@ -87,7 +87,9 @@ def webserver(data_home: DoraPaths, tmp_path: Path):
             time.sleep(0.5)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # Ctrl-C, as a user stops it: dagster dev then stops the webserver and the daemon and
+        # exits in a few seconds (on SIGTERM it waited out the 30 s and was killed).
+        os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
