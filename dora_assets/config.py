@@ -56,7 +56,8 @@ class CheckThresholds(BaseModel):
         gt=0,
         description="A silence is a gap (ERROR) when the key's own traffic model (hour-of-week activity, negative "
         "binomial days) gives it a chance of at most e^-this (default 8: 0.03%); for a steady key, the number of "
-        "active hours the silent hours would normally hold.",
+        "active hours the silent hours would normally hold. Each of the N event types event_type_silence judges "
+        "needs e^-(this + ln N), so that any of them fails by chance at most e^-this.",
     )
     silence_longest_ratio: float = Field(
         default=1.2,
