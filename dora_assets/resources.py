@@ -22,7 +22,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from dora_assets.bronze.landing import DEFAULT_SETTLE_SECONDS
-from dora_assets.config import DoraConfig, load_config
+from dora_assets.config import ConfigError, DoraConfig, load_config
 from dora_assets.settings import DoraPaths
 from dora_assets.sql import migrate_schema, schema_ddl
 
@@ -60,7 +60,7 @@ class DuckDBWarehouse(DuckDBResource):
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if context.dagster_run is None:  # a sensor tick, not a run: it must never hold the file
+        if context.run is None:  # a sensor tick, not a run: it must never hold the file
             return
         try:
             self._run_connection = connect_warehouse(
@@ -295,7 +295,25 @@ class DoraConfigResource(ConfigurableResource):
         description="YAML or JSON config file; empty = $DORA_CONFIG, else $DORA_HOME/dora.yaml if present.",
     )
 
+    # Read and validated once per run, when the run starts: every step of the run (silver and gold
+    # alike) judges with the same definitions, even if the file is edited while the run goes on.
+    # Sensor ticks and direct calls read the file each time.
+    _run_config: DoraConfig | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.run is None:
+            return
+        try:
+            self._run_config = load_config(self.path or None)
+        except ConfigError:  # the first step that loads it fails, with the file's own message
+            self._run_config = None
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self._run_config = None
+
     def load(self) -> DoraConfig:
+        if self._run_config is not None:
+            return self._run_config
         return load_config(self.path or None)
 
 

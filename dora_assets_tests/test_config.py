@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance, asset, materialize
 
 from dora_assets.config import ConfigError, load_config
-from dora_assets.resources import DuckDBWarehouse
+from dora_assets.resources import DoraConfigResource, DuckDBWarehouse
 from dora_assets.settings import DoraPaths
 
 
@@ -75,3 +76,27 @@ def test_duckdb_memory_limit_and_threads_come_from_the_environment_when_a_connec
     monkeypatch.setenv("DORA_DUCKDB_THREADS", "two")
     with pytest.raises(ValueError, match="DORA_DUCKDB_THREADS must be a whole number"), warehouse.get_connection():
         pass
+
+
+def test_a_run_judges_every_step_with_the_config_it_started_with(tmp_path: Path) -> None:
+    # The file is edited while a run goes on (between its first and second step): both steps use
+    # the definitions the run started with; the next run reads the new file.
+    config = tmp_path / "dora.yaml"
+    config.write_text("production_environments: [live]\n", encoding="utf-8")
+    seen: dict[str, list[str]] = {}
+
+    @asset
+    def first(dora_config: DoraConfigResource) -> None:
+        seen["first"] = list(dora_config.load().production_environments)
+        config.write_text("production_environments: [prod-eu]\n", encoding="utf-8")
+
+    @asset(deps=[first])
+    def second(dora_config: DoraConfigResource) -> None:
+        seen["second"] = list(dora_config.load().production_environments)
+
+    resources = {"dora_config": DoraConfigResource(path=str(config))}
+    assert materialize([first, second], resources=resources, instance=DagsterInstance.ephemeral()).success
+    assert seen == {"first": ["live"], "second": ["live"]}
+
+    assert materialize([second], resources=resources, instance=DagsterInstance.ephemeral()).success
+    assert seen["second"] == ["prod-eu"]
