@@ -105,3 +105,15 @@ def test_declared_column_schemas_match_the_duckdb_tables(data_home: DoraPaths) -
             if not column.type.startswith("STRUCT"):
                 assert column.type == data_type, f"{key}.{column.name}"
             assert column.description
+
+
+def test_the_three_share_checks_count_the_recent_records_once() -> None:
+    # quarantine_share, unknown_event_types and duplicate_share read the same counts: one check
+    # definition (one step, one query) evaluates the three.
+    owners = {
+        check.node_def.name
+        for check in defs.asset_checks
+        for key in check.check_keys
+        if key.name in {"quarantine_share", "unknown_event_types", "duplicate_share"}
+    }
+    assert owners == {"record_shares"}

@@ -458,73 +458,83 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-@asset_check(
+@multi_asset_check(
     pool=WAREHOUSE_POOL,
-    asset=RAW_EVENTS,
-    name=QUARANTINE_SHARE,
-    description=(
-        "Schema drift: the share of quarantined records among those ingested recently stays under "
-        "checks.max_quarantine_share, and no recent file is mostly quarantined (a corrupted file)."
-    ),
+    specs=[
+        AssetCheckSpec(
+            QUARANTINE_SHARE,
+            asset=RAW_EVENTS,
+            description=(
+                "Schema drift: the share of quarantined records among those ingested recently stays under "
+                "checks.max_quarantine_share, and no recent file is mostly quarantined (a corrupted file)."
+            ),
+        ),
+        AssetCheckSpec(
+            UNKNOWN_EVENT_TYPES,
+            asset=RAW_EVENTS,
+            description=(
+                "Schema drift: the share of recent deliveries whose event type this project does not know "
+                "(landed, flagged known_event_type = false) stays under checks.max_unknown_event_type_share."
+            ),
+        ),
+        AssetCheckSpec(
+            DUPLICATE_SHARE,
+            asset=RAW_EVENTS,
+            description=(
+                "Sender trouble: the share of recent records skipped as duplicates (redeliveries) stays under "
+                "checks.max_duplicate_share, and no recent file is mostly duplicates (a copied file)."
+            ),
+        ),
+    ],
+    can_subset=True,
 )
-def quarantine_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
-    thresholds = dora_config.load().checks
-    return _record_share_result(
-        _record_shares(warehouse, dora_config, clock),
-        outcome="quarantined",
-        severity=AssetCheckSeverity.ERROR,
-        max_share=thresholds.max_quarantine_share,
-        thresholds=thresholds.model_dump(include={"max_quarantine_share", "max_file_quarantine_share", "recent_days"}),
-    )
-
-
-@asset_check(
-    pool=WAREHOUSE_POOL,
-    asset=RAW_EVENTS,
-    name=UNKNOWN_EVENT_TYPES,
-    description=(
-        "Schema drift: the share of recent deliveries whose event type this project does not know "
-        "(landed, flagged known_event_type = false) stays under checks.max_unknown_event_type_share."
-    ),
-)
-def unknown_event_types(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
+def record_shares(
+    context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock
+) -> Iterator[AssetCheckResult]:
+    """The three share checks from one count of the recent records (check_record_shares.sql)."""
     thresholds = dora_config.load().checks
     shares = _record_shares(warehouse, dora_config, clock)
-    share = _share(shares["unknown_event_types"], shares["landed"])
-    return check_result(
-        passed=share <= thresholds.max_unknown_event_type_share,
-        severity=AssetCheckSeverity.WARN,
-        description=f"{shares['unknown_event_types']} of {shares['landed']} recent deliveries of unknown event "
-        f"types ({share:.2%})",
-        counts={"deliveries": shares["landed"], "unknown": shares["unknown_event_types"], "unknown_share": share},
-        lists={"event_types": shares["unknown_type_examples"]},
-        thresholds={"max_unknown_event_type_share": thresholds.max_unknown_event_type_share},
-    )
-
-
-@asset_check(
-    pool=WAREHOUSE_POOL,
-    asset=RAW_EVENTS,
-    name=DUPLICATE_SHARE,
-    description=(
-        "Sender trouble: the share of recent records skipped as duplicates (redeliveries) stays under "
-        "checks.max_duplicate_share, and no recent file is mostly duplicates (a copied file)."
-    ),
-)
-def duplicate_share(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> AssetCheckResult:
-    thresholds = dora_config.load().checks
-    return _record_share_result(
-        _record_shares(warehouse, dora_config, clock),
-        outcome="duplicate",
-        severity=AssetCheckSeverity.WARN,
-        max_share=thresholds.max_duplicate_share,
-        thresholds=thresholds.model_dump(include={"max_duplicate_share", "max_file_duplicate_share", "recent_days"}),
-    )
+    selected = {key.name for key in context.selected_asset_check_keys}
+    if QUARANTINE_SHARE in selected:
+        yield _record_share_result(
+            shares,
+            check_name=QUARANTINE_SHARE,
+            outcome="quarantined",
+            severity=AssetCheckSeverity.ERROR,
+            max_share=thresholds.max_quarantine_share,
+            thresholds=thresholds.model_dump(
+                include={"max_quarantine_share", "max_file_quarantine_share", "recent_days"}
+            ),
+        )
+    if UNKNOWN_EVENT_TYPES in selected:
+        share = _share(shares["unknown_event_types"], shares["landed"])
+        yield check_result(
+            check_name=UNKNOWN_EVENT_TYPES,
+            passed=share <= thresholds.max_unknown_event_type_share,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{shares['unknown_event_types']} of {shares['landed']} recent deliveries of unknown event "
+            f"types ({share:.2%})",
+            counts={"deliveries": shares["landed"], "unknown": shares["unknown_event_types"], "unknown_share": share},
+            lists={"event_types": shares["unknown_type_examples"]},
+            thresholds={"max_unknown_event_type_share": thresholds.max_unknown_event_type_share},
+        )
+    if DUPLICATE_SHARE in selected:
+        yield _record_share_result(
+            shares,
+            check_name=DUPLICATE_SHARE,
+            outcome="duplicate",
+            severity=AssetCheckSeverity.WARN,
+            max_share=thresholds.max_duplicate_share,
+            thresholds=thresholds.model_dump(
+                include={"max_duplicate_share", "max_file_duplicate_share", "recent_days"}
+            ),
+        )
 
 
 def _record_share_result(
     shares: dict,
     *,
+    check_name: str,
     outcome: str,
     severity: AssetCheckSeverity,
     max_share: float,
@@ -537,6 +547,7 @@ def _record_share_result(
     files = shares[f"files_mostly_{outcome}_count"]
     passed = share <= max_share and not files
     return check_result(
+        check_name=check_name,
         passed=passed,
         severity=severity,
         description=(
@@ -596,8 +607,6 @@ bronze_checks = [
     landing_backlog,
     silences,
     volume_drop,
-    quarantine_share,
-    unknown_event_types,
-    duplicate_share,
+    record_shares,
     no_future_deliveries,
 ]
