@@ -16,7 +16,7 @@ import pytest
 from dora_assets import resources
 from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.helpers import materialize_everything, query
 
 BRONZE = ("bronze.raw_events", "bronze.quarantine", "bronze.duplicates", "bronze.landing_files")
 PACKAGE = Path(__file__).resolve().parents[1] / "dora_assets"

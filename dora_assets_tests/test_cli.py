@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import query
+from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 
 

@@ -28,7 +28,7 @@ from dora_assets.runs import dagster_instance, ensure_dagster_home
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets_tests import oracle
-from dora_assets_tests.conftest import gold_monthly, query
+from dora_assets_tests.helpers import gold_monthly, query
 from dora_assets_tests.test_end_to_end import FIGURES, approx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

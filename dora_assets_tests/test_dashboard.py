@@ -20,7 +20,7 @@ from dora_assets.report.dashboard import TILES, format_figure
 from dora_assets.runs import run_job
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, iso, issue, push, write_landing_file
-from dora_assets_tests.conftest import materialize_everything, query_dicts, refresh_runs
+from dora_assets_tests.helpers import materialize_everything, query_dicts, refresh_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TILE = re.compile(

@@ -9,7 +9,7 @@ from dora_assets.extract.assets import DAILY
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.windows import MONTHLY
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.helpers import materialize_everything, query
 
 CONTRACT_ASSETS = {
     "bronze/raw_events": "bronze",

@@ -41,7 +41,7 @@ from dora_assets.demo.generator import (
 )
 from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs
+from dora_assets_tests.helpers import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs
 
 ALL = "github,gitlab,pagerduty,jira,jenkins"
 END = date(2023, 3, 9)  # a Thursday, long past on any date the suite runs

@@ -11,7 +11,7 @@ import pytest
 from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
-from dora_assets_tests.conftest import FIGURES, gold_monthly, materialize_everything, query
+from dora_assets_tests.helpers import FIGURES, gold_monthly, materialize_everything, query
 
 
 def approx(figures: dict) -> dict:

@@ -14,7 +14,7 @@ import pytest
 from dora_assets.bronze.envelope import Envelope
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
+from dora_assets_tests.helpers import gold_monthly, materialize_everything, query
 
 ZERO_SHA = "0" * 40
 

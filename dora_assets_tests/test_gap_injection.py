@@ -23,7 +23,7 @@ from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets_tests.builders import refuse_listing
-from dora_assets_tests.conftest import refresh_runs
+from dora_assets_tests.helpers import refresh_runs
 
 # The checks' frozen 'now': long past on any date the suite runs (see make test-time-travel).
 THURSDAY_AFTERNOON = datetime(2023, 3, 9, 15, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
-from dora_assets_tests.conftest import FIGURES, gold_monthly, materialize_everything, query
+from dora_assets_tests.helpers import FIGURES, gold_monthly, materialize_everything, query
 
 API, WEB = "acme/api", "acme/web"
 

@@ -24,7 +24,7 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import small_tmpfs
+from dora_assets_tests.helpers import small_tmpfs
 from dora_assets_tests.test_cli import run_cli
 from dora_assets_tests.test_metrics_known_answers import land_history
 

@@ -24,7 +24,7 @@ from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_wareho
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import transform_after_ingest
 from dora_assets_tests.builders import SETTLE, age
-from dora_assets_tests.conftest import query
+from dora_assets_tests.helpers import query
 from dora_assets_tests.test_cli import run_cli
 
 RANGE_START = "dagster/asset_partition_range_start"

@@ -72,7 +72,7 @@ from dora_assets.runs import (
     ensure_dagster_home,
 )
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import PG_SERVER_URL, query
+from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 from dora_assets_tests.test_webserver import LAUNCH, free_port, gold_org_rows, graphql
 
@@ -214,17 +214,17 @@ def skip_loudly(request: pytest.FixtureRequest, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(request: pytest.FixtureRequest) -> Iterator[str]:
+def pg_server(request: pytest.FixtureRequest, pg_server_url: str | None) -> Iterator[str]:
     """The URL of a PostgreSQL server (and a database on it) where this role may create databases."""
     reasons = []
-    if PG_SERVER_URL:
+    if pg_server_url:
         try:
-            with fresh_database(PG_SERVER_URL):
+            with fresh_database(pg_server_url):
                 pass
-            yield PG_SERVER_URL
+            yield pg_server_url
             return
         except Exception as error:  # say why, without the URL (it holds the password)
-            message = " ".join(str(error).replace(password_of(PG_SERVER_URL) or "\0", "***").split())
+            message = " ".join(str(error).replace(password_of(pg_server_url) or "\0", "***").split())
             reasons.append(
                 f"{PG_URL_ENV} is set but cannot create a database there ({type(error).__name__}: {message})"
             )

@@ -48,7 +48,7 @@ from dora_assets.receiver.server import build_server, listening_socket
 from dora_assets.receiver.settings import DEFAULT_MAX_BODY_BYTES, SOURCES, ReceiverSettings
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.helpers import materialize_everything, query
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GITHUB_SECRET = "gh-secret-5d1f0b7e-never-logged"

@@ -9,7 +9,7 @@ from datetime import date
 from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
-from dora_assets_tests.conftest import gold_monthly, query
+from dora_assets_tests.helpers import gold_monthly, query
 from dora_assets_tests.test_cli import run_cli
 from dora_assets_tests.test_end_to_end import FIGURES, approx
 

@@ -14,7 +14,7 @@ from dagster import AssetCheckSeverity, DagsterInstance
 from dora_assets.definitions import defs
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
-from dora_assets_tests.conftest import gold_monthly, refresh_runs
+from dora_assets_tests.helpers import gold_monthly, refresh_runs
 
 APP, API = "acme/app", "acme/api"
 FIGURES = (

@@ -10,7 +10,7 @@ import pytest
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import envelope, sample, write_landing_file
-from dora_assets_tests.conftest import materialize_everything, query
+from dora_assets_tests.helpers import materialize_everything, query
 
 REPO = "Codertocat/Hello-World"
 

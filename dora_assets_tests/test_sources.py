@@ -19,7 +19,7 @@ from dora_assets_tests.builders import deployment_status, envelope, iso, write_l
 from dora_assets_tests.builders import issue as github_issue
 from dora_assets_tests.builders import push as github_push
 from dora_assets_tests.builders import sample as real_sample
-from dora_assets_tests.conftest import gold_monthly, materialize_everything, query
+from dora_assets_tests.helpers import gold_monthly, materialize_everything, query
 
 Delivery = tuple[str, str, dict[str, Any], str]  # source, event type, payload, received_at
 

@@ -37,7 +37,7 @@ from dora_assets.silver.assets import PUSHES
 from dora_assets.silver.checks import SILVER_BEHIND_BRONZE
 from dora_assets.silver.sensors import transform_after_ingest, transform_range
 from dora_assets.windows import partition_range_tags
-from dora_assets_tests.conftest import query
+from dora_assets_tests.helpers import query
 from dora_assets_tests.test_bronze_kill import BATCH_BYTES, kill_at
 
 EVERYTHING = [*defs.assets, *defs.asset_checks]

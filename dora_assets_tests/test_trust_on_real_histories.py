@@ -19,7 +19,7 @@ from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
 from dora_assets_tests.builders import envelope, iso, push
-from dora_assets_tests.conftest import FIGURES, gold_monthly, refresh_runs
+from dora_assets_tests.helpers import FIGURES, gold_monthly, refresh_runs
 from dora_assets_tests.real_org import END, REPOS, land, organisation, received
 
 MOMENTS = [END - timedelta(days=42, hours=5), END - timedelta(days=28, hours=2), END - timedelta(days=14), END]

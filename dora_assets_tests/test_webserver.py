@@ -19,7 +19,7 @@ import pytest
 
 from dora_assets.runs import ensure_dagster_home
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.conftest import query
+from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
