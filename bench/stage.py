@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 STARTED = time.perf_counter()
@@ -33,7 +33,7 @@ def refresh(now: datetime, out: Path) -> None:
     from dora_assets.bronze.sensors import INGEST_JOB_NAME
     from dora_assets.runs import dagster_instance, run_job
     from dora_assets.settings import DoraPaths
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
     from dora_assets.windows import partition_range_tags
 
     imported = time.perf_counter()
@@ -42,8 +42,7 @@ def refresh(now: datetime, out: Path) -> None:
     clock = {"resources": {"clock": {"config": {"frozen_at": now.isoformat()}}}}
     ingest = run_job(INGEST_JOB_NAME, instance, run_config=clock)
     ingested = time.perf_counter()
-    affected = ingest.materialized.get("bronze/raw_events", {}).get("affected_from") or None
-    first, last = transform_range([date.fromisoformat(affected) if affected else None], now.date())
+    first, last = ingest_transform_range([ingest.materialized.get("bronze/raw_events", {})], now.date())
     transform = run_job(TRANSFORM_JOB_NAME, instance, tags=partition_range_tags(first, last), run_config=clock)
     finished = time.perf_counter()
 

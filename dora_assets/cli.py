@@ -257,7 +257,7 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_refresh(args: argparse.Namespace) -> int:
     """Ingest new landing files, then rebuild silver for the days they can change, and gold."""
     from dora_assets.definitions import INGEST_JOB_NAME
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_affected_from, transform_range
+    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
     from dora_assets.windows import partition_range_tags
 
     ingest = _run_and_report("refresh", INGEST_JOB_NAME)
@@ -269,7 +269,7 @@ def command_refresh(args: argparse.Namespace) -> int:
             f"refresh: {landed['pending_earlier']} pending window(s) from an earlier run, from "
             f"{landed.get('pending_from')}: transformed now"
         )
-    first, last = transform_range([ingest_affected_from(landed)], datetime.now(UTC).date())
+    first, last = ingest_transform_range([landed], datetime.now(UTC).date())
     transform = _run_and_report("refresh", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
     if "gold/dora_dashboard" in transform.materialized:
         print(f"refresh: dashboard {DoraPaths.from_env().reports_dir / 'dora.html'}")
@@ -278,7 +278,7 @@ def command_refresh(args: argparse.Namespace) -> int:
 
 def command_replay(args: argparse.Namespace) -> int:
     """Recompute every silver partition that bronze can fill, and gold, with the current config."""
-    from dora_assets.bronze.ingest import earliest_event_day
+    from dora_assets.bronze.ingest import event_day_span
     from dora_assets.resources import connect_warehouse
     from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
     from dora_assets.windows import partition_range_tags
@@ -291,10 +291,10 @@ def command_replay(args: argparse.Namespace) -> int:
     # among others), as the replay's own run would.
     connection = connect_warehouse(str(paths.duckdb_path))
     try:
-        earliest = earliest_event_day(connection)
+        earliest, latest = event_day_span(connection)
     finally:
         connection.close()
-    first, last = transform_range([earliest], datetime.now(UTC).date())
+    first, last = transform_range([earliest], datetime.now(UTC).date(), [latest])
     outcome = _run_and_report("replay", TRANSFORM_JOB_NAME, tags=partition_range_tags(first, last))
     return _finish("replay", [outcome], quiet=args.quiet)
 

@@ -46,6 +46,7 @@ from dora_assets.windows import PARTITIONS_START
 
 # The ingest's materialization metadata (bronze/raw_events) that this module reads back.
 INGESTED_THROUGH = "ingested_through"
+AFFECTED_UNTIL = "affected_until"
 # Windows listed one by one in the check's metadata (the oldest first; the counts cover all).
 MAX_ROWS = 20
 

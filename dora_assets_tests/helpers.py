@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -16,11 +16,11 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from dora_assets.bronze.assets import RAW_EVENTS
-from dora_assets.bronze.ingest import earliest_event_day
+from dora_assets.bronze.ingest import event_day_span
 from dora_assets.definitions import defs
 from dora_assets.gold.assets import CONTRACT_FIGURES
 from dora_assets.settings import DoraPaths
-from dora_assets.silver.sensors import transform_range
+from dora_assets.silver.sensors import ingest_transform_range, transform_range
 from dora_assets.windows import partition_range_tags
 
 FIGURES = CONTRACT_FIGURES
@@ -34,9 +34,11 @@ def refresh_runs(instance: DagsterInstance, resources: dict, *, replay: bool = F
     month bronze can fill (as `dora-assets replay`). Returns the runs' results; never raises."""
     everything = [*defs.assets, *(defs.asset_checks or [])]
     results = []
+    today = datetime.now(UTC).date()
     if replay:
         with resources["warehouse"].get_connection() as connection:
-            affected = [earliest_event_day(connection)]
+            earliest, latest = event_day_span(connection)
+        first, last = transform_range([earliest], today, [latest])
     else:
         ingest = materialize(
             everything,
@@ -53,9 +55,7 @@ def refresh_runs(instance: DagsterInstance, resources: dict, *, replay: bool = F
             for event in ingest.get_asset_materialization_events()
             if event.asset_key == RAW_EVENTS
         ]
-        day = metadata["affected_from"].value
-        affected = [date.fromisoformat(day) if day else None]
-    first, last = transform_range(affected, datetime.now(UTC).date())
+        first, last = ingest_transform_range([metadata], today)
     transform = materialize(
         everything,
         selection=AssetSelection.groups("silver", "gold"),

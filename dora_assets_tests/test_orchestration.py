@@ -122,17 +122,24 @@ def test_transform_sensor_requests_the_months_new_deliveries_can_change(data_hom
 
     ingest()
     request, cursor = evaluate(None)
-    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
     assert isinstance(request, RunRequest)
-    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2023-05-01", this_month)
+    # From the history's first month to its last (June 2023): no silver row lies after the last event.
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2023-05-01", "2023-06-01")
     assert isinstance(evaluate(cursor)[0], SkipReason)
 
     # A late delivery about March reaches back to March; nothing earlier is recomputed.
     (data_home.landing_dir / "late.ndjson").write_text(envelope_line("late", "2023-03-15T09:00:00Z") + "\n")
     ingest()
-    late, _ = evaluate(cursor)
-    assert (late.tags[RANGE_START], late.tags[RANGE_END]) == ("2023-03-01", this_month)
+    late, cursor = evaluate(cursor)
+    assert (late.tags[RANGE_START], late.tags[RANGE_END]) == ("2023-03-01", "2023-06-01")
     assert late.run_key != request.run_key
+
+    # A delivery received now reaches the current month.
+    now = datetime.now(UTC)
+    (data_home.landing_dir / "now.ndjson").write_text(envelope_line("now", now.isoformat()) + "\n")
+    ingest()
+    current, _ = evaluate(cursor)
+    assert current.tags[RANGE_END] == now.date().replace(day=1).isoformat()
 
 
 SILVER_AND_GOLD = (

@@ -211,7 +211,9 @@ def test_a_successful_transform_clears_what_it_covered_and_a_failed_one_clears_n
     assert landed["affected_from"] == landed["new_affected_from"] == first_day.isoformat()
     assert landed["pending_windows"] == 1 and landed["pending_earlier"] == 0
     [(batch, pending_first_day, pending_last_day)] = pending(data_home)
-    assert (pending_first_day, pending_last_day) == (first_day, datetime.now(UTC).date())
+    # To the history's last day, not to today: no silver row lies after the last event.
+    assert (pending_first_day, pending_last_day) == (first_day, END)
+    assert landed["affected_until"] == END.isoformat()
 
     # Gold fails: silver was rebuilt, but the run did not finish, so the window stays pending.
     real_refresh_periods = gold_assets_module._refresh_periods
@@ -322,7 +324,6 @@ def sensor_range(instance: DagsterInstance, cursor: str | None) -> tuple[RunRequ
 def test_the_transform_sensor_covers_windows_a_lost_transform_left_pending(data_home: DoraPaths) -> None:
     instance = DagsterInstance.ephemeral()
     generate_demo(data_home.landing_dir, days=DAYS, repos=2, seed=5, end=END)
-    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
     ingest(instance)
     first, cursor = sensor_range(instance, None)
     assert first.tags[ASSET_PARTITION_RANGE_START_TAG] == FIRST_MONTH
@@ -332,9 +333,31 @@ def test_the_transform_sensor_covers_windows_a_lost_transform_left_pending(data_
     second, _ = sensor_range(instance, cursor)
     assert (second.tags[ASSET_PARTITION_RANGE_START_TAG], second.tags[ASSET_PARTITION_RANGE_END_TAG]) == (
         FIRST_MONTH,
-        this_month,
+        "2023-06-01",  # END's month: the history's last
     )
     assert second.run_key != first.run_key
+
+
+def test_a_late_delivery_recomputes_from_its_day_to_the_last_event_in_bronze(data_home: DoraPaths) -> None:
+    """A delivery about May 20th landed after a history that runs to June 20th can change every
+    deployment after it (a late push changes later lead times): the transform covers May and June,
+    not only May (the delivery's own days) and not every month from May 2023 to today."""
+    instance = DagsterInstance.ephemeral()
+    generate_demo(data_home.landing_dir, days=DAYS, repos=2, seed=5, end=END)
+    transform(instance, ingest(instance)["affected_from"])
+    _, cursor = sensor_range(instance, None)
+    assert pending(data_home) == []
+    late = data_home.landing_dir / "late" / "ping.ndjson"
+    late.parent.mkdir()
+    late.write_text(ping("late-may-ping", datetime(2023, 5, 20, 9, tzinfo=UTC)) + "\n")
+    landed = ingest(instance)
+    assert (landed["new_affected_from"], landed["affected_until"]) == ("2023-05-20", END.isoformat())
+    assert [(first, last) for _, first, last in pending(data_home)] == [(date(2023, 5, 20), END)]
+    request, _ = sensor_range(instance, cursor)
+    assert (request.tags[ASSET_PARTITION_RANGE_START_TAG], request.tags[ASSET_PARTITION_RANGE_END_TAG]) == (
+        "2023-05-01",
+        "2023-06-01",
+    )
 
 
 def test_the_transform_sensor_reads_pending_from_of_any_ingest(tmp_path: Path) -> None:
@@ -346,6 +369,8 @@ def test_the_transform_sensor_reads_pending_from_of_any_ingest(tmp_path: Path) -
     )
     request, _ = sensor_range(instance, None)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2023-02-01"
+    # An ingest recorded before affected_until existed asks for every month through today.
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == datetime.now(UTC).date().replace(day=1).isoformat()
 
 
 # --- The transform_lag check ---------------------------------------------------------------------
@@ -370,8 +395,7 @@ def test_transform_lag_is_quiet_within_the_lag_and_fails_at_error_after_it(
     assert later.severity.value == "ERROR"
     assert later.metadata["overdue_windows"].value == 1
     assert 85 <= later.metadata["oldest_pending_minutes"].value <= 90
-    assert later.metadata["months"].value[:2] == ["2023-05", "2023-06"]
-    assert later.metadata["months"].value[-1] == f"{datetime.now(UTC):%Y-%m}"
+    assert later.metadata["months"].value == ["2023-05", "2023-06"]
     assert "silver is behind bronze" in later.description
 
     # The lag is configurable.

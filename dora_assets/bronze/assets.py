@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from dora_assets.bronze.ingest import ReceivedAtRange, ingest_landing
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse, LandingFolder
-from dora_assets.transform_ledger import INGESTED_THROUGH
+from dora_assets.transform_ledger import AFFECTED_UNTIL, INGESTED_THROUGH
 
 RAW_EVENTS = AssetKey(["bronze", "raw_events"])
 QUARANTINE = AssetKey(["bronze", "quarantine"])
@@ -184,6 +184,9 @@ def bronze_ingestion(
         # can change: whoever reads it (the transform sensor, `dora-assets refresh`) also covers
         # what a killed or failed transform left behind (dora_assets/transform_ledger.py).
         "affected_from": affected_from.isoformat() if affected_from else "",
+        # The latest day they can change: the last day any delivery in bronze has an event on
+        # (at most the day of the ingest). Nothing after it has a silver row to rebuild.
+        AFFECTED_UNTIL: report.pending_until.isoformat() if report.pending_until else "",
         "new_affected_from": totals.affected_from.isoformat() if totals.affected_from else "",
         "pending_windows": len(report.pending),
         "pending_earlier": len(report.pending_earlier),

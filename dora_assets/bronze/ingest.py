@@ -133,6 +133,11 @@ class IngestReport:
         return min((window.first_day for window in self.pending), default=None)
 
     @property
+    def pending_until(self) -> date | None:
+        """The latest day a pending window (this ingest's or an earlier one's) can change."""
+        return max((window.last_day for window in self.pending), default=None)
+
+    @property
     def pending_earlier(self) -> list[PendingWindow]:
         """Windows that earlier ingests left pending (a transform killed or failed since)."""
         return [window for window in self.pending if window.ingest_id not in self.ingest_ids]
@@ -250,11 +255,18 @@ def settle_folders(connection: duckdb.DuckDBPyConnection, scan: LandingScan, set
     return len(settled)
 
 
+def event_day_span(
+    connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index"
+) -> tuple[date | None, date | None]:
+    """The first and last UTC days whose silver rows the deliveries indexed in ``index`` (all of
+    bronze by default, or one batch's ``batch_index``) can change; (None, None) when it is empty."""
+    [(first, last)] = run_sql(connection, "bronze", "event_day_span", {"table": index}).fetchall()
+    return first, last
+
+
 def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index") -> date | None:
-    """The earliest UTC day whose silver rows the deliveries indexed in ``index`` (all of bronze by
-    default, or one batch's ``batch_index``) can change."""
-    [(day,)] = run_sql(connection, "bronze", "earliest_event_day", {"table": index}).fetchall()
-    return day
+    """The first day of ``event_day_span``."""
+    return event_day_span(connection, index)[0]
 
 
 def pending_landing_files(
