@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python setup.py
+$(STAMP): $(BIN)/python setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -77,9 +77,13 @@ RATES ?= 1,5,20,100
 detection-delays: $(STAMP)
 	$(BIN)/python bench/detection_delays.py --rates $(RATES)
 
+## lint: ruff (Python), sqlfluff (every sql/*.sql, DuckDB dialect: .sqlfluff), and `dg check defs`
+## (the definitions load as Dagster's own tools load them)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dora_assets bench
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg check defs
 
 format: $(STAMP)
 	$(BIN)/ruff format .

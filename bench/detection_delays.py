@@ -5,7 +5,7 @@ and half merged pull requests, with real traffic's shape: busy weekday working h
 quiet nights (a fifth of the rate) and weekends (a third), and overdispersed days (each day's rate
 is the key's rate times a gamma draw of variance ``DISPERSION``: the daily counts are negative
 binomial, as real repos' are). Ten weeks of history, then a gap starting at 14:00 UTC on each
-weekday of the last week, and the real check SQL (dora_assets.bronze.checks: judge_silences,
+weekday of the last week, and the real check SQL (dora_assets.defs.bronze.checks: judge_silences,
 silence_verdicts, judge_volume with the default thresholds) judged hour by hour through a DuckDB
 warehouse holding the deliveries received before the judged moment:
 
@@ -33,14 +33,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dora_assets.bronze.checks import (
+from dora_assets.config import CheckThresholds
+from dora_assets.defs.bronze.checks import (
     EVENT_TYPE_SILENCE,
     REPO_SILENCE,
     judge_silences,
     judge_volume,
     silence_verdicts,
 )
-from dora_assets.config import CheckThresholds
 from dora_assets.resources import connect_warehouse
 
 HISTORY_START = datetime(2023, 1, 2, tzinfo=UTC)  # a Monday, long past

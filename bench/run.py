@@ -35,7 +35,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import datagen  # noqa: E402  (bench/ is not a package)
 
-from dora_assets.gold.assets import CONTRACT_FIGURES  # noqa: E402
+from dora_assets.defs.gold.assets import CONTRACT_FIGURES  # noqa: E402
 
 STAGE = BENCH_DIR / "stage.py"
 DEFAULT_SIZES = "10k,100k,1M"

@@ -30,10 +30,10 @@ def refresh(now: datetime, out: Path) -> None:
     from dagster import DagsterEventType
 
     import dora_assets.definitions  # noqa: F401  (imported here so that its cost is measured apart)
-    from dora_assets.bronze.sensors import INGEST_JOB_NAME
+    from dora_assets.defs.bronze.sensors import INGEST_JOB_NAME
+    from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
     from dora_assets.runs import dagster_instance, run_job
     from dora_assets.settings import DoraPaths
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
     from dora_assets.windows import partition_range_tags
 
     imported = time.perf_counter()

@@ -1,12 +1,10 @@
 """dora-assets: raw engineering events in, trustworthy DORA metrics out.
 
-Layers, each in its own sub-package:
-
-- ``bronze``: landing files -> ``bronze.raw_events`` / ``bronze.quarantine`` (append-only).
-- ``silver``: SQL over bronze -> changes, deployments, deployment_changes, incidents.
-- ``gold``: SQL over silver -> ``gold.dora_monthly``.
-
-``definitions.py`` composes them into one Dagster ``Definitions`` object.
+``definitions.py`` is the code location: it loads the Dagster objects of ``defs/<layer>/``
+(landing, bronze, silver, gold; ``ops`` for run health and alerts) and applies the cross-cutting
+policy. The domain code they call lives outside ``defs/``: ``ingestion/`` (landing walk,
+envelope, ingest, audit), ``extract/`` (GitHub API), ``receiver/``, ``demo/``, ``report/`` and
+the CLI. The README's "The UI" section lists every asset (checked by a test).
 """
 
 __version__ = "0.1.0"

@@ -257,7 +257,7 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_refresh(args: argparse.Namespace) -> int:
     """Ingest new landing files, then rebuild silver for the days they can change, and gold."""
     from dora_assets.definitions import INGEST_JOB_NAME
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
+    from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME, ingest_transform_range
     from dora_assets.windows import partition_range_tags
 
     ingest = _run_and_report("refresh", INGEST_JOB_NAME)
@@ -278,9 +278,9 @@ def command_refresh(args: argparse.Namespace) -> int:
 
 def command_replay(args: argparse.Namespace) -> int:
     """Recompute every silver partition that bronze can fill, and gold, with the current config."""
-    from dora_assets.bronze.ingest import event_day_span
+    from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME, transform_range
+    from dora_assets.ingestion.ingest import event_day_span
     from dora_assets.resources import connect_warehouse
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_range
     from dora_assets.windows import partition_range_tags
 
     load_config()  # a bad DORA_CONFIG is the first thing to report
@@ -301,7 +301,7 @@ def command_replay(args: argparse.Namespace) -> int:
 
 def command_backfill(args: argparse.Namespace) -> int:
     """Recompute silver for the days ``--start`` to ``--end`` (inclusive), and gold."""
-    from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
+    from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
     from dora_assets.windows import MONTHLY, PARTITIONS_START, partition_range_tags
 
     if args.end < args.start:
@@ -396,7 +396,7 @@ def command_extract_github(args: argparse.Namespace) -> int:
     """One `dora_extract_github` run over the days [since, until] for the repos; prints what landed."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from dora_assets.extract.assets import EXTRACT_JOB_NAME, GITHUB_API
+    from dora_assets.defs.landing.assets import EXTRACT_JOB_NAME, GITHUB_API
     from dora_assets.extract.github import cursor_start
     from dora_assets.resources import DuckDBWarehouse
     from dora_assets.runs import dagster_instance, run_job
@@ -560,7 +560,7 @@ def _in_progress_note(result) -> str:
 def command_audit(args: argparse.Namespace) -> int:
     import json
 
-    from dora_assets.bronze.audit import audit_bronze
+    from dora_assets.ingestion.audit import audit_bronze
     from dora_assets.resources import connect_warehouse
 
     paths = DoraPaths.from_env()

@@ -41,21 +41,22 @@ from dagster import (
     in_process_executor,
 )
 
-from dora_assets.alerts import FailureNotifier, run_failure_alerts
-from dora_assets.bronze.assets import RAW_EVENTS, bronze_ingestion
-from dora_assets.bronze.checks import bronze_checks
-from dora_assets.bronze.sensors import INGEST_JOB_NAME, landing_drops
-from dora_assets.extract.assets import EXTRACT_JOB_NAME, github_api
+from dora_assets.code_references import with_code_references
+from dora_assets.defs.bronze.assets import RAW_EVENTS, bronze_ingestion
+from dora_assets.defs.bronze.checks import bronze_checks
+from dora_assets.defs.bronze.sensors import INGEST_JOB_NAME, landing_drops
+from dora_assets.defs.gold.assets import gold_assets
+from dora_assets.defs.gold.checks import gold_checks
+from dora_assets.defs.gold.dashboard import dora_dashboard
+from dora_assets.defs.gold.transform_runs import transform_runs
+from dora_assets.defs.landing.assets import EXTRACT_JOB_NAME, github_api
+from dora_assets.defs.ops.alerts import FailureNotifier, run_failure_alerts
+from dora_assets.defs.ops.run_health import no_stuck_runs, stuck_runs
+from dora_assets.defs.silver.assets import silver_assets
+from dora_assets.defs.silver.checks import silver_checks
+from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME, transform_after_ingest
 from dora_assets.extract.github_client import GitHubClient
-from dora_assets.gold.assets import gold_assets
-from dora_assets.gold.checks import gold_checks
-from dora_assets.gold.transform_runs import transform_runs
-from dora_assets.report.assets import dora_dashboard
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
-from dora_assets.run_health import no_stuck_runs, stuck_runs
-from dora_assets.silver.assets import silver_assets
-from dora_assets.silver.checks import silver_checks
-from dora_assets.silver.sensors import TRANSFORM_JOB_NAME, transform_after_ingest
 
 CHECKS_JOB_NAME = "dora_checks"
 # A daily refresh plus two hours of slack: a layer older than this missed its refresh.
@@ -116,7 +117,11 @@ dora_checks_job = define_asset_job(
     description="Evaluate every check without materializing anything: gaps surface even when nobody refreshes.",
 )
 
-ASSETS = [github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard]
+# Each asset's code reference (file and line, linked to GitHub or GitLab when the checkout has
+# such an origin) is shown on its page in the UI.
+ASSETS = with_code_references(
+    [github_api, bronze_ingestion, *silver_assets, *gold_assets, transform_runs, dora_dashboard]
+)
 ASSET_CHECKS = [*bronze_checks, *silver_checks, *gold_checks, *freshness_checks, no_stuck_runs]
 
 

@@ -21,8 +21,8 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from dora_assets.bronze.landing import DEFAULT_SETTLE_SECONDS
 from dora_assets.config import ConfigError, DoraConfig, load_config
+from dora_assets.ingestion.landing import DEFAULT_SETTLE_SECONDS
 from dora_assets.settings import DoraPaths
 from dora_assets.sql import migrate_schema, schema_ddl
 

@@ -1,4 +1,8 @@
-"""SQL lives in files: ``<layer>/sql/<name>.sql`` next to the module that runs it.
+"""SQL lives in files, in a ``sql/`` folder next to the module that runs it. A SQL file is named
+by its *home* and its name: ``run_sql(connection, "silver", "pushes")`` runs
+``dora_assets/defs/silver/sql/pushes.sql``. The homes (``SQL_HOMES``): each layer's tables and
+checks beside their asset definitions (``defs/<layer>/sql``), the ingest's writes beside the
+ingestion code, the extractor's state beside the extractor.
 
 A file may hold several statements (each ending with ``;`` at the end of a line). DuckDB binds
 prepared parameters to one statement at a time, so ``run_sql`` gives each statement exactly
@@ -17,35 +21,43 @@ from typing import Any
 
 import duckdb
 
+SQL_HOMES = {
+    "bronze": "defs/bronze/sql",  # bronze DDL and the bronze checks
+    "ingestion": "ingestion/sql",  # the ingest's staging, classification and writes; the ledger
+    "silver": "defs/silver/sql",
+    "gold": "defs/gold/sql",
+    "extract": "extract/sql",  # the GitHub extractor's cursors
+}
+# The homes whose schema.sql makes the warehouse's tables, in order.
 LAYERS = ("bronze", "silver", "gold", "extract")
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
 
 
 @cache
-def sql_file(layer: str, name: str) -> str:
-    """The text of ``dora_assets/<layer>/sql/<name>.sql``."""
-    return files("dora_assets").joinpath(layer, "sql", f"{name}.sql").read_text(encoding="utf-8")
+def sql_file(home: str, name: str) -> str:
+    """The text of ``dora_assets/<SQL_HOMES[home]>/<name>.sql``."""
+    return files("dora_assets").joinpath(*SQL_HOMES[home].split("/"), f"{name}.sql").read_text(encoding="utf-8")
 
 
 @cache
-def sql_statements(layer: str, name: str) -> tuple[str, ...]:
+def sql_statements(home: str, name: str) -> tuple[str, ...]:
     """The statements of one SQL file, split where a line ends with ``;``, without comment lines."""
-    parts = _STATEMENT_END.split(sql_file(layer, name))
+    parts = _STATEMENT_END.split(sql_file(home, name))
     statements = ("\n".join(line for line in part.splitlines() if not line.strip().startswith("--")) for part in parts)
     return tuple(statement.strip() for statement in statements if statement.strip())
 
 
 def run_sql(
-    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+    connection: duckdb.DuckDBPyConnection, home: str, name: str, params: Mapping[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Execute every statement of a SQL file; returns the connection after the last one."""
     params = params or {}
-    for statement in sql_statements(layer, name):
+    for statement in sql_statements(home, name):
         used = dict.fromkeys(_PARAMETER.findall(statement))
         missing = [name for name in used if name not in params]
         if missing:
-            raise KeyError(f"{layer}/sql/{name}.sql needs parameters {missing}")
+            raise KeyError(f"{SQL_HOMES[home]}/{name}.sql needs parameters {missing}")
         connection.execute(statement, {key: params[key] for key in used} or None)
     return connection
 
@@ -56,10 +68,10 @@ def schema_ddl() -> list[str]:
 
 
 def fetch_dicts(
-    connection: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+    connection: duckdb.DuckDBPyConnection, home: str, name: str, params: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Run a SQL file and return the last statement's rows as dicts keyed by column name."""
-    cursor = run_sql(connection, layer, name, params)
+    cursor = run_sql(connection, home, name, params)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -166,7 +178,7 @@ SCHEMA_MIGRATIONS = (
         "pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created "
         "FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)",
     ),
-    # Counts shown beside the figures they leave rows out of (gold.published_* in gold/sql/schema.sql).
+    # Counts shown beside the figures they leave rows out of (gold.published_* in defs/gold/sql/schema.sql).
     *(
         SchemaMigration(
             why=f"gold.{table}.{column}: rows held back from the figures, counted beside them",
@@ -217,7 +229,7 @@ def migrate_schema(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 def run_sql_in_transaction(
     connection: duckdb.DuckDBPyConnection,
-    layer: str,
+    home: str,
     names: str | Sequence[str],
     params: Mapping[str, Any] | None = None,
 ) -> None:
@@ -228,7 +240,7 @@ def run_sql_in_transaction(
     connection.execute("BEGIN TRANSACTION")
     try:
         for name in [names] if isinstance(names, str) else names:
-            run_sql(connection, layer, name, params)
+            run_sql(connection, home, name, params)
         connection.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):

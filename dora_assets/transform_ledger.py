@@ -5,15 +5,15 @@ process dies between the ingest's commit and the transform's end, the landed day
 forgotten: the next refresh finds no new landing file, so only a ledger can say which days still
 wait for silver and gold.
 
-- **Written by the ingest, in each batch's own transaction** (bronze/ingest.py,
-  bronze/sql/land_pending_transform.sql): one row of ``bronze.pending_transforms`` per batch that
+- **Written by the ingest, in each batch's own transaction** (ingestion/ingest.py,
+  ingestion/sql/land_pending_transform.sql): one row of ``bronze.pending_transforms`` per batch that
   landed deliveries, with the days they can change (the batch's ``affected_from`` to the day it
   landed). A batch is in bronze with its ledger row or not at all.
-- **Reported by every ingest** (bronze/assets.py): its ``affected_from`` is the earliest of the new
+- **Reported by every ingest** (defs/bronze/assets.py): its ``affected_from`` is the earliest of the new
   batches' days *and* of every pending row's, so the sensor ``transform_after_ingest``, the daily
   schedule (an ingest, then that sensor), the UI and `dora-assets refresh` all widen the transform
   to what is pending, whoever launched the ingest that left it.
-- **Cleared by the transform that covers it, in its last step** (gold/transform_runs.py): once a
+- **Cleared by the transform that covers it, in its last step** (defs/gold/transform_runs.py): once a
   run has rebuilt every silver table over a window and then all of gold (the step depends on the
   gold tables, so it is skipped when any silver or gold step fails or a blocking check stops gold),
   it appends its row to ``gold.transform_runs``. That row clears the pending rows whose batch is at
@@ -24,7 +24,7 @@ wait for silver and gold.
   the ingest step): its deliveries were committed before any silver step of the run read bronze.
   A batch landed while the transform runs (a concurrent ingest between its steps) has a higher id,
   so that transform never clears it, and the next one covers it.
-- **Loud until healed**: the check ``silver/pushes: transform_lag`` (silver/checks.py) fails at
+- **Loud until healed**: the check ``silver/pushes: transform_lag`` (defs/silver/checks.py) fails at
   ERROR when a row has been pending longer than ``checks.transform_lag_minutes``.
 
 A warehouse created before the ledger existed gets an empty one (``CREATE TABLE IF NOT EXISTS``),
@@ -81,12 +81,12 @@ NO_COVERAGE = {"through_ingest_id": None, "first_day": None, "last_day": None}
 def pending_windows(connection: duckdb.DuckDBPyConnection, coverage: Coverage | None = None) -> list[PendingWindow]:
     """The ledger's pending rows, oldest batch first; ``covered`` marks those ``coverage`` heals."""
     params = {"partitions_start": PARTITIONS_START, **(coverage.params() if coverage else NO_COVERAGE)}
-    return [PendingWindow(**row) for row in fetch_dicts(connection, "bronze", "pending_transforms", params)]
+    return [PendingWindow(**row) for row in fetch_dicts(connection, "ingestion", "pending_transforms", params)]
 
 
 def ingested_through(connection: duckdb.DuckDBPyConnection) -> int:
     """The newest batch of the ledger (0 before any batch landed a delivery)."""
-    [(newest,)] = run_sql(connection, "bronze", "ingested_through").fetchall()
+    [(newest,)] = run_sql(connection, "ingestion", "ingested_through").fetchall()
     return int(newest or 0)
 
 
@@ -118,7 +118,7 @@ def run_coverage(instance, run_id: str, required: Sequence[AssetKey]) -> Coverag
     every key of ``required`` was materialized in it. The window is the one its silver tables
     report (``window_start``/``window_end``; all of them when they differ), the high-water mark
     the newest batch an ingest reported before the run began or earlier in the run."""
-    from dora_assets.bronze.assets import RAW_EVENTS
+    from dora_assets.defs.bronze.assets import RAW_EVENTS
 
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
     metadata: dict[AssetKey, list[dict]] = {}

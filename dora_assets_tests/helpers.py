@@ -15,12 +15,12 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from dora_assets.bronze.assets import RAW_EVENTS
-from dora_assets.bronze.ingest import event_day_span
 from dora_assets.definitions import defs
-from dora_assets.gold.assets import CONTRACT_FIGURES
+from dora_assets.defs.bronze.assets import RAW_EVENTS
+from dora_assets.defs.gold.assets import CONTRACT_FIGURES
+from dora_assets.defs.silver.sensors import ingest_transform_range, transform_range
+from dora_assets.ingestion.ingest import event_day_span
 from dora_assets.settings import DoraPaths
-from dora_assets.silver.sensors import ingest_transform_range, transform_range
 from dora_assets.windows import partition_range_tags
 
 FIGURES = CONTRACT_FIGURES

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from dora_assets.bronze import ingest
+from dora_assets.ingestion import ingest
 from dora_assets.resources import connect_warehouse
 
 

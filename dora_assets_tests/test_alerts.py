@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
-from dora_assets.alerts import SLACK_WEBHOOK_ENV, FailureNotifier, run_failure_alerts
 from dora_assets.definitions import INGEST_JOB_NAME
+from dora_assets.defs.ops.alerts import SLACK_WEBHOOK_ENV, FailureNotifier, run_failure_alerts
 from dora_assets.runs import dagster_instance, run_job
 from dora_assets.settings import DoraPaths
 

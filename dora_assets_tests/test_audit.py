@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance
 
-from dora_assets.bronze.checks import ACCOUNTING_BALANCED
 from dora_assets.definitions import defs
+from dora_assets.defs.bronze.checks import ACCOUNTING_BALANCED
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query, refresh_runs
 from dora_assets_tests.test_cli import assert_one_line_error, run_cli

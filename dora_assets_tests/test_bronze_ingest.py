@@ -12,10 +12,10 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from dora_assets.bronze import ingest
-from dora_assets.bronze.envelope import Envelope
-from dora_assets.bronze.ingest import ingest_landing, pending_landing_files, settle_folders
-from dora_assets.bronze.landing import read_ndjson_records, scan_landing
+from dora_assets.ingestion import ingest
+from dora_assets.ingestion.envelope import Envelope
+from dora_assets.ingestion.ingest import ingest_landing, pending_landing_files, settle_folders
+from dora_assets.ingestion.landing import read_ndjson_records, scan_landing
 from dora_assets.resources import connect_warehouse
 from dora_assets_tests.builders import SETTLE, age, refuse_listing, sample
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.demo.generator import generate_demo
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import connect_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -22,11 +22,11 @@ from dora_assets.definitions import (
     defs,
     warehouse_pool_violations,
 )
+from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.demo.generator import generate_demo
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
 from dora_assets.runs import dagster_instance, ensure_dagster_home
 from dora_assets.settings import DoraPaths
-from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets_tests import oracle
 from dora_assets_tests.helpers import gold_monthly, query
 from dora_assets_tests.test_end_to_end import FIGURES, approx

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dagster import AssetKey, Definitions
 
 from dora_assets.definitions import CHECKS_JOB_NAME, INGEST_JOB_NAME, defs
-from dora_assets.extract.assets import DAILY
+from dora_assets.defs.landing.assets import DAILY
+from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.settings import DoraPaths
-from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.windows import MONTHLY
 from dora_assets_tests.helpers import materialize_everything, query
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from dora_assets.bronze.checks import judge_silences, judge_volume, silence_verdicts
-from dora_assets.bronze.envelope import Envelope
-from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.config import CheckThresholds
+from dora_assets.defs.bronze.checks import judge_silences, judge_volume, silence_verdicts
 from dora_assets.demo.generator import DemoSummary, generate_demo
+from dora_assets.ingestion.envelope import Envelope
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import connect_warehouse
 
 END = date(2023, 11, 24)  # a Friday, long past on any date the suite runs (see make test-time-travel)

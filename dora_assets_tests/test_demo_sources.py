@@ -28,7 +28,6 @@ import pytest
 import yaml
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
-from dora_assets.bronze.envelope import Envelope
 from dora_assets.cli import main
 from dora_assets.config import load_config
 from dora_assets.definitions import defs
@@ -39,6 +38,7 @@ from dora_assets.demo.generator import (
     generate_demo,
     parse_sources,
 )
+from dora_assets.ingestion.envelope import Envelope
 from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs

@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from dora_assets.bronze.envelope import Envelope
+from dora_assets.ingestion.envelope import Envelope
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import gold_monthly, materialize_everything, query

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetSelection, DagsterInstance, build_op_context, materialize
 
-from dora_assets.bronze.checks import (
+from dora_assets.config import CheckThresholds
+from dora_assets.definitions import defs
+from dora_assets.defs.bronze.checks import (
     EVENT_TYPE_SILENCE,
     LANDING_BACKLOG,
     NO_FUTURE_DELIVERIES,
@@ -35,10 +37,8 @@ from dora_assets.bronze.checks import (
     silences,
     volume_drop,
 )
-from dora_assets.bronze.ingest import ingest_landing
-from dora_assets.config import CheckThresholds
-from dora_assets.definitions import defs
 from dora_assets.extract.github_client import GitHubClient
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets_tests.real_org import END, REPOS, land, organisation, received
 

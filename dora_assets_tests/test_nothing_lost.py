@@ -15,10 +15,10 @@ import duckdb
 import pytest
 
 from dora_assets import resources
-from dora_assets.bronze import ingest
-from dora_assets.bronze.audit import audit_bronze
-from dora_assets.bronze.ingest import ingest_landing
-from dora_assets.bronze.landing import read_ndjson_records
+from dora_assets.ingestion import ingest
+from dora_assets.ingestion.audit import audit_bronze
+from dora_assets.ingestion.ingest import ingest_landing
+from dora_assets.ingestion.landing import read_ndjson_records
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import sample

@@ -327,7 +327,7 @@ def test_a_killed_refresh_leaves_a_stuck_run_that_status_reports_and_the_sweep_f
     assert json.loads(again.stdout)["stuck_runs"] == []  # swept once, reported once
 
     # 2. The stuck_runs sensor (as the daemon evaluates it) sweeps a second zombie.
-    from dora_assets.run_health import stuck_runs
+    from dora_assets.defs.ops.run_health import stuck_runs
 
     zombie = kill_refresh_while_started(data_home)
     instance = _instance(data_home)

@@ -16,13 +16,13 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
 
-from dora_assets.bronze.ingest import ingest_landing
-from dora_assets.bronze.sensors import landing_drops
 from dora_assets.definitions import defs
+from dora_assets.defs.bronze.sensors import landing_drops
+from dora_assets.defs.silver.sensors import transform_after_ingest
 from dora_assets.demo.generator import generate_demo
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets.settings import DoraPaths
-from dora_assets.silver.sensors import transform_after_ingest
 from dora_assets_tests.builders import SETTLE, age
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_cli import run_cli

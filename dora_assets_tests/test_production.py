@@ -54,11 +54,11 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from dora_assets.alerts import SLACK_WEBHOOK_ENV
-from dora_assets.bronze.assets import bronze_ingestion
 from dora_assets.cli import build_parser
 from dora_assets.cli import main as cli_main
 from dora_assets.definitions import INGEST_JOB_NAME, defs
+from dora_assets.defs.bronze.assets import bronze_ingestion
+from dora_assets.defs.ops.alerts import SLACK_WEBHOOK_ENV
 from dora_assets.extract.github_client import API_URL_ENV
 from dora_assets.receiver.settings import SECRET_ENV_VARS
 from dora_assets.resources import WAREHOUSE_POOL

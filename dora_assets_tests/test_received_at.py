@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dora_assets.bronze.checks import future_times_result
-from dora_assets.bronze.envelope import Envelope
-from dora_assets.bronze.ingest import ReceivedAtRange, ingest_landing
+from dora_assets.defs.bronze.checks import future_times_result
+from dora_assets.ingestion.envelope import Envelope
+from dora_assets.ingestion.ingest import ReceivedAtRange, ingest_landing
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, connect_warehouse
 
 LANDS, QUARANTINED = "landed", "quarantined"

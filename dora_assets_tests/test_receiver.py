@@ -32,8 +32,8 @@ import pytest
 import uvicorn
 from starlette.datastructures import Headers
 
-from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES, Envelope
-from dora_assets.bronze.ingest import ingest_landing
+from dora_assets.ingestion.envelope import KNOWN_EVENT_TYPES, Envelope
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.receiver import signatures
 from dora_assets.receiver.deliveries import (
     Rejection,

@@ -578,7 +578,7 @@ def test_a_bad_limit_stops_serve_with_one_line(tmp_path: Path) -> None:
 def test_payloads_at_the_nesting_limit_and_with_unusual_numbers_reach_bronze_as_posted(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
-    from dora_assets.bronze.ingest import ingest_landing
+    from dora_assets.ingestion.ingest import ingest_landing
     from dora_assets.resources import connect_warehouse
 
     served = serve()

@@ -32,12 +32,12 @@ from dagster import (
 
 from dora_assets.config import CheckThresholds
 from dora_assets.definitions import INGEST_JOB_NAME, defs
+from dora_assets.defs.silver.assets import PUSHES
+from dora_assets.defs.silver.checks import SILVER_BEHIND_BRONZE
+from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
-from dora_assets.silver.assets import PUSHES
-from dora_assets.silver.checks import SILVER_BEHIND_BRONZE
-from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLD = ("gold.dora_monthly", "gold.dora_weekly")

@@ -24,18 +24,18 @@ from dagster import (
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from dora_assets import resources as resources_module
-from dora_assets.bronze.assets import RAW_EVENTS
-from dora_assets.bronze.ingest import ingest_landing
 from dora_assets.definitions import defs
+from dora_assets.defs.bronze.assets import RAW_EVENTS
+from dora_assets.defs.gold import assets as gold_assets_module
+from dora_assets.defs.silver import assets as silver_assets_module
+from dora_assets.defs.silver.assets import PUSHES
+from dora_assets.defs.silver.checks import SILVER_BEHIND_BRONZE
+from dora_assets.defs.silver.sensors import transform_after_ingest, transform_range
 from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
-from dora_assets.gold import assets as gold_assets_module
+from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets.settings import DoraPaths
-from dora_assets.silver import assets as silver_assets_module
-from dora_assets.silver.assets import PUSHES
-from dora_assets.silver.checks import SILVER_BEHIND_BRONZE
-from dora_assets.silver.sensors import transform_after_ingest, transform_range
 from dora_assets.windows import partition_range_tags
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_bronze_kill import BATCH_BYTES, kill_at

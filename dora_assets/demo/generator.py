@@ -52,8 +52,8 @@ from urllib.parse import quote
 
 import yaml
 
-from dora_assets.bronze.envelope import Envelope
 from dora_assets.config import DoraConfig
+from dora_assets.ingestion.envelope import Envelope
 
 OWNER = "acme"
 REPO_NAMES: tuple[str, ...] = (

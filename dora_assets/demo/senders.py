@@ -44,7 +44,6 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from dora_assets.bronze.envelope import Envelope
 from dora_assets.demo.generator import (
     LABELS,
     OWNER,
@@ -59,6 +58,7 @@ from dora_assets.demo.generator import (
     _Repo,
     _template_text,
 )
+from dora_assets.ingestion.envelope import Envelope
 
 ROOT_CAUSE = re.compile(r"(?i)root cause:\s*([0-9a-f]{7,40})\b")  # as silver reads it
 GITLAB = "https://gitlab.com"

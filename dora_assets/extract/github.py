@@ -51,8 +51,8 @@ from urllib.parse import quote
 
 import duckdb
 
-from dora_assets.bronze.envelope import Envelope
 from dora_assets.extract.github_client import GitHubApiError, GitHubSession
+from dora_assets.ingestion.envelope import Envelope
 from dora_assets.receiver.store import write_landing_file
 from dora_assets.sql import fetch_dicts, run_sql
 

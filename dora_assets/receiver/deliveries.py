@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from dora_assets.bronze.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
+from dora_assets.ingestion.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
 from dora_assets.receiver import signatures
 from dora_assets.receiver.settings import DEFAULT_MAX_JSON_DEPTH, SOURCES, ReceiverSettings
 from dora_assets.receiver.store import write_landing_file

@@ -3,7 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from dora_assets.check_results import check_result
-from dora_assets.gold.assets import DORA_MONTHLY
+from dora_assets.defs.gold.assets import DORA_MONTHLY
 from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sql import fetch_dicts
 

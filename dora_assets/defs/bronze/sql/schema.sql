@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS bronze.landing_file_stamps (
 -- sub-folder) settles, that is when every file in it is in the ledger at its current size and
 -- modification time and its own stamp (mtime, ctime, inode) has not moved for the settling age.
 -- While a folder's stamp stays as recorded, nothing was added to, removed from or renamed in it,
--- so ingestion and the backlog check do not list it again (bronze/landing.py). Append-only like
+-- so ingestion and the backlog check do not list it again (ingestion/landing.py). Append-only like
 -- the rest of bronze: a folder that changes and settles again gets a new row; the latest counts.
 CREATE TABLE IF NOT EXISTS bronze.landing_folders (
     folder      VARCHAR     NOT NULL,

@@ -18,8 +18,8 @@ from dagster import (
     sensor,
 )
 
-from dora_assets.bronze.assets import RAW_EVENTS
 from dora_assets.check_results import check_result
+from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.runs import StuckRun, stuck_queued_minutes, sweep_dead_runs
 
 

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from dagster import AssetKey, MaterializeResult, MetadataValue, asset
 
 from dora_assets.config import DoraConfig
+from dora_assets.defs.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS
 from dora_assets.metadata import column_schema, markdown_table, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
-from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS
 from dora_assets.sql import fetch_dicts, run_sql_in_transaction
 from dora_assets.windows import SINGLE_RUN, TimeWindow
 

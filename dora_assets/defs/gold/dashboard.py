@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from dora_assets.gold.assets import DORA_SUMMARY, DORA_WEEKLY
+from dora_assets.defs.gold.assets import DORA_SUMMARY, DORA_WEEKLY
 from dora_assets.report.dashboard import render_dashboard
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DuckDBWarehouse
 from dora_assets.runs import latest_check_results

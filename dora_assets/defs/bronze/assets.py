@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from dora_assets.bronze.ingest import ReceivedAtRange, ingest_landing
+from dora_assets.ingestion.ingest import ReceivedAtRange, ingest_landing
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse, LandingFolder
 from dora_assets.transform_ledger import AFFECTED_UNTIL, INGESTED_THROUGH

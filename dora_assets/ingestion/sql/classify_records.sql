@@ -1,7 +1,7 @@
 -- Decide each staged record's fate: landed, duplicate or quarantined (with a precise reason).
 -- A duplicate is a record whose (source, delivery_id) landed before or earlier in the batch: ids
--- are unique only within their source (bronze/sql/schema.sql).
--- The envelope rules are those of dora_assets.bronze.envelope.Envelope (a test holds the two
+-- are unique only within their source (defs/bronze/sql/schema.sql).
+-- The envelope rules are those of dora_assets.ingestion.envelope.Envelope (a test holds the two
 -- to the same verdicts). Parameters: $known_sources, $known_event_types ('source:event_type'),
 -- $timestamp_pattern (envelope.RECEIVED_AT_PATTERN, the one rule for received_at's form; 't' and
 -- 'z' are read as 'T' and 'Z'), $received_at_earliest and $received_at_latest (the plausible

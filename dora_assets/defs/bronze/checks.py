@@ -15,11 +15,11 @@ from dagster import (
     multi_asset_check,
 )
 
-from dora_assets.bronze.assets import LANDING_FILES, RAW_EVENTS
-from dora_assets.bronze.audit import audit_bronze
-from dora_assets.bronze.ingest import pending_landing_files
 from dora_assets.check_results import check_result
 from dora_assets.config import CheckThresholds
+from dora_assets.defs.bronze.assets import LANDING_FILES, RAW_EVENTS
+from dora_assets.ingestion.audit import audit_bronze
+from dora_assets.ingestion.ingest import pending_landing_files
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.sql import fetch_dicts, run_sql
 

@@ -25,13 +25,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dora_assets.bronze.envelope import (
+from dora_assets.ingestion.envelope import (
     KNOWN_SOURCES,
     MAX_DELIVERY_ID_LENGTH,
     RECEIVED_AT_PATTERN,
     known_event_type_keys,
 )
-from dora_assets.bronze.landing import (
+from dora_assets.ingestion.landing import (
     DEFAULT_SETTLE_SECONDS,
     MAX_RECORD_BYTES,
     FolderStamp,
@@ -217,7 +217,7 @@ def settled_folders(connection: duckdb.DuckDBPyConnection) -> dict[str, FolderSt
     """The stamp each settled folder had when it last settled (bronze.landing_folders)."""
     return {
         folder: FolderStamp(*stamp)
-        for folder, *stamp in connection.execute(sql_file("bronze", "settled_folders")).fetchall()
+        for folder, *stamp in connection.execute(sql_file("ingestion", "settled_folders")).fetchall()
     }
 
 
@@ -249,7 +249,7 @@ def settle_folders(connection: duckdb.DuckDBPyConnection, scan: LandingScan, set
     if settled:
         connection.register("settled_folders_frame", pd.DataFrame(settled))
         try:
-            run_sql(connection, "bronze", "land_settled_folders", {"settled_at": datetime.now(UTC)})
+            run_sql(connection, "ingestion", "land_settled_folders", {"settled_at": datetime.now(UTC)})
         finally:
             connection.unregister("settled_folders_frame")
     return len(settled)
@@ -260,7 +260,7 @@ def event_day_span(
 ) -> tuple[date | None, date | None]:
     """The first and last UTC days whose silver rows the deliveries indexed in ``index`` (all of
     bronze by default, or one batch's ``batch_index``) can change; (None, None) when it is empty."""
-    [(first, last)] = run_sql(connection, "bronze", "event_day_span", {"table": index}).fetchall()
+    [(first, last)] = run_sql(connection, "ingestion", "event_day_span", {"table": index}).fetchall()
     return first, last
 
 
@@ -290,7 +290,7 @@ def _ledger_latest(connection: duckdb.DuckDBPyConnection, landing_files: list[st
     """Per landing file the ledger knows: (size, modification time in µs, content hashes, the
     latest row's (inode, ctime) or None before they were recorded, the confirmed stamps as a set
     of (size, modification time in µs, inode, ctime), the latest row's content hash)."""
-    rows = run_sql(connection, "bronze", "ledger_latest", {"landing_files": landing_files}).fetchall()
+    rows = run_sql(connection, "ingestion", "ledger_latest", {"landing_files": landing_files}).fetchall()
     return {
         name: (
             size,
@@ -398,7 +398,7 @@ def record_confirmed_stamps(connection: duckdb.DuckDBPyConnection, confirmed: li
         return
     connection.register("confirmed_stamps_frame", pd.DataFrame(confirmed))
     try:
-        run_sql(connection, "bronze", "land_landing_file_stamps", {"checked_at": datetime.now(UTC)})
+        run_sql(connection, "ingestion", "land_landing_file_stamps", {"checked_at": datetime.now(UTC)})
     finally:
         connection.unregister("confirmed_stamps_frame")
 
@@ -554,7 +554,7 @@ def _ingest_batch(
         [(ingest_id,)] = connection.execute("SELECT nextval('bronze.ingest_id_seq')").fetchall()
         run_sql(
             connection,
-            "bronze",
+            "ingestion",
             "classify_records",
             {
                 "known_sources": list(KNOWN_SOURCES),
@@ -578,10 +578,10 @@ def _ingest_batch(
             "land_ledger",
             "land_pending_transform",
         ):
-            run_sql(connection, "bronze", statement, landing)
-        [totals_row] = connection.execute(sql_file("bronze", "batch_totals")).fetchall()
+            run_sql(connection, "ingestion", statement, landing)
+        [totals_row] = connection.execute(sql_file("ingestion", "batch_totals")).fetchall()
         affected_from = earliest_event_day(connection, "batch_index")
-        reasons = dict(connection.execute(sql_file("bronze", "batch_quarantine_reasons")).fetchall())
+        reasons = dict(connection.execute(sql_file("ingestion", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
         _rollback(connection)
@@ -603,7 +603,7 @@ def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:
-    run_sql(connection, "bronze", "stage_tables")
+    run_sql(connection, "ingestion", "stage_tables")
     batch_files = pd.DataFrame(
         [
             {
@@ -636,8 +636,8 @@ def _stage_batch(connection: duckdb.DuckDBPyConnection, batch: list[_PendingFile
     if by_kind["ndjson"]:
         _stage_ndjson(connection, by_kind["ndjson"])
     if by_kind["json"]:
-        run_sql(connection, "bronze", "stage_json_records", {"paths": by_kind["json"]})
-    run_sql(connection, "bronze", "stage_file_problems")
+        run_sql(connection, "ingestion", "stage_json_records", {"paths": by_kind["json"]})
+    run_sql(connection, "ingestion", "stage_file_problems")
 
 
 def _stage_ndjson(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
@@ -663,11 +663,11 @@ def _stage_ndjson_with_duckdb(connection: duckdb.DuckDBPyConnection, paths: list
     connection.execute("DROP TABLE IF EXISTS ingest_reject_scans")
     run_sql(
         connection,
-        "bronze",
+        "ingestion",
         "read_ndjson_lines",
         {"paths": paths, "delimiter": LINE_DELIMITER, "max_line_bytes": MAX_RECORD_BYTES},
     )
-    run_sql(connection, "bronze", "stage_ndjson_records", {"paths": paths})
+    run_sql(connection, "ingestion", "stage_ndjson_records", {"paths": paths})
 
 
 def _stage_ndjson_in_python(connection: duckdb.DuckDBPyConnection, path: str, chunk_records: int = 10_000) -> None:

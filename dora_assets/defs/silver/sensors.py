@@ -25,7 +25,7 @@ from dagster import (
     sensor,
 )
 
-from dora_assets.bronze.assets import RAW_EVENTS
+from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.transform_ledger import AFFECTED_UNTIL
 from dora_assets.windows import PARTITIONS_START, partition_range_tags
 

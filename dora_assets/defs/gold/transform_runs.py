@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from dora_assets.gold.assets import DORA_MONTHLY, DORA_SUMMARY, DORA_WEEKLY
+from dora_assets.defs.gold.assets import DORA_MONTHLY, DORA_SUMMARY, DORA_WEEKLY
+from dora_assets.defs.silver.assets import silver_assets
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
-from dora_assets.silver.assets import silver_assets
 from dora_assets.transform_ledger import months, record_transform_run, run_coverage
 from dora_assets.windows import SINGLE_RUN
 

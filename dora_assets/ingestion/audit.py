@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from dora_assets.bronze.ingest import APPENDED_STATUS
-from dora_assets.bronze.landing import (
+from dora_assets.ingestion.ingest import APPENDED_STATUS
+from dora_assets.ingestion.landing import (
     RECORD_EXTENSIONS,
     LandingFile,
     file_sha256,
@@ -104,7 +104,7 @@ def audit_bronze(
         report = _ledger_audit(connection)
         _check_unreadable_files(connection, landing_dir, report)
         return report
-    connection.execute(sql_file("bronze", "audit_files"))
+    connection.execute(sql_file("ingestion", "audit_files"))
     cursor = connection.execute("SELECT * FROM bronze_audit_files ORDER BY landing_file")
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -117,7 +117,7 @@ def audit_bronze(
         if found is not None and row["versions"] and _changed_since_ledger(found, row):
             # Ingestion reads such a file again when it next lists its folder (whole, as a new
             # version, when lines were appended to an .ndjson/.jsonl file; otherwise it quarantines
-            # it whole); a settled folder is not listed again (bronze/landing.py), so the audit is
+            # it whole); a settled folder is not listed again (ingestion/landing.py), so the audit is
             # what finds it there.
             audit.problems.append(
                 f"the file changed after it was ingested (now {found.size_bytes} bytes, the ledger has"
@@ -150,7 +150,7 @@ def _check_unreadable_files(connection: duckdb.DuckDBPyConnection, landing_dir: 
     of the accounting check looks at each of them on disk."""
     by_name = {audit.landing_file: audit for audit in report.files}
     for landing_file, size_bytes, modified_us, records_seen, reason in connection.execute(
-        sql_file("bronze", "audit_unreadable_files")
+        sql_file("ingestion", "audit_unreadable_files")
     ).fetchall():
         found = _ledger_file_on_disk(landing_dir, landing_file, size_bytes, modified_us)
         if found is None:
@@ -218,7 +218,7 @@ def _readable_records(found: LandingFile) -> int:
 def _ledger_audit(connection: duckdb.DuckDBPyConnection) -> AuditReport:
     """The ledger-and-tables audit with the per-file comparison in SQL: only the files where
     _check_tables would find a problem come back as rows."""
-    connection.execute(sql_file("bronze", "audit_files"))
+    connection.execute(sql_file("ingestion", "audit_files"))
     [(files, *totals)] = connection.execute(
         "SELECT count(*), coalesce(sum(seen), 0), coalesce(sum(landed), 0), coalesce(sum(quarantined), 0), "
         "coalesce(sum(duplicates), 0) FROM bronze_audit_files"

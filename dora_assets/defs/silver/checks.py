@@ -2,7 +2,7 @@
 
 None of them blocks gold. A wrong row (a duplicated key, a time in the future, a negative lead
 time or time to restore) is held back from the figures in its own repo and period by the gold
-SQL (gold.published_* in gold/sql/schema.sql) and reported here at ERROR with its repos and
+SQL (gold.published_* in defs/gold/sql/schema.sql) and reported here at ERROR with its repos and
 days; an unusual row (a 400-day lead time, a year-long incident) stays in the figures and is
 reported at WARN. One repo's odd record thus never stops every other repo's gold (README:
 "Checks")."""
@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
-from dora_assets.bronze.checks import future_times_result
-from dora_assets.bronze.envelope import KNOWN_EVENT_TYPES
 from dora_assets.check_results import check_result
+from dora_assets.defs.bronze.checks import future_times_result
+from dora_assets.defs.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
+from dora_assets.ingestion.envelope import KNOWN_EVENT_TYPES
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
-from dora_assets.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
 from dora_assets.sql import fetch_dicts
 from dora_assets.transform_ledger import run_coverage, transform_lag_result
 
@@ -69,7 +69,7 @@ FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
 
 
 def _find(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, sql_name: str, **params: object) -> dict:
-    """The one summary row of ``silver/sql/<sql_name>.sql`` (counts, examples, repos, days)."""
+    """The one summary row of ``defs/silver/sql/<sql_name>.sql`` (counts, examples, repos, days)."""
     params["max_examples"] = dora_config.load().checks.max_examples
     with warehouse.get_connection() as connection:
         [found] = fetch_dicts(connection, "silver", sql_name, params)

@@ -8,7 +8,7 @@ itself), and the ``no_rejected_events`` check beside the asset counts it."""
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from dora_assets.bronze.assets import RAW_EVENTS
+from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sql import run_sql_in_transaction
@@ -39,7 +39,7 @@ def refresh_silver_table(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, table: str
 ) -> MaterializeResult:
     """Replace the window's rows of ``silver.<table>`` (and its rejects) with
-    ``silver/sql/<table>.sql``, under the config's definitions."""
+    ``defs/silver/sql/<table>.sql``, under the config's definitions."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
         files = ["window_deliveries", table, "replace_rejects"] if table in MAPPED_FROM_BRONZE else [table]

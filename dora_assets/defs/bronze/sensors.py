@@ -20,8 +20,8 @@ from collections.abc import Mapping
 import duckdb
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from dora_assets.bronze.ingest import settled_folders
-from dora_assets.bronze.landing import FolderStamp, scan_landing
+from dora_assets.ingestion.ingest import settled_folders
+from dora_assets.ingestion.landing import FolderStamp, scan_landing
 from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_warehouse
 
 INGEST_JOB_NAME = "dora_ingest"
