@@ -346,15 +346,12 @@ class Teller(Protocol):
         repeated: set[str],
     ) -> Delivery | None:
         """A push of ``commits`` (those in ``repeated`` were pushed before, to their branch)."""
-        ...
 
     def deployment(self, repo: Repo, deployment: Deployment, at: datetime) -> Delivery | None:
         """A deployment created."""
-        ...
 
     def deployment_status(self, repo: Repo, deployment: Deployment, state: str, at: datetime) -> Delivery | None:
         """A deployment's state: in_progress, then success, failure or error."""
-        ...
 
     def issue(
         self,
@@ -368,7 +365,6 @@ class Teller(Protocol):
     ) -> Delivery | None:
         """An issue event showing ``issue`` as it is after ``action`` (the ``label`` added, the
         body edited from ``previous_body``)."""
-        ...
 
 
 TellerT = TypeVar("TellerT", bound=Teller)
@@ -379,7 +375,8 @@ class History(Generic[TellerT]):
     actions; running it plays the actions in time order, and its teller tells them.
 
     ``teller`` makes the history's teller from the history itself (``github.GitHubTeller``); it
-    is made before the organisation is drawn, at the same point of the random stream as ever.
+    is made before the organisation is drawn, so that its own first draws (the GitHub teller's
+    delivery-id node numbers) open the random stream.
     ``number_offset`` is added to each repository's first issue and pull-request number.
     """
 
