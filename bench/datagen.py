@@ -97,8 +97,10 @@ def cache_key(chunk_days: int = CHUNK_DAYS) -> str:
     """Changes whenever the generator, its templates or the parameters change."""
     digest = hashlib.sha256()
     package = resources.files("dora_assets.demo")
-    for name in ("generator.py", "senders.py"):
-        digest.update(package.joinpath(name).read_bytes())
+    modules = sorted((entry for entry in package.iterdir() if entry.name.endswith(".py")), key=lambda item: item.name)
+    for module in modules:
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
     templates = package.joinpath("templates", "github")
     for entry in sorted(templates.iterdir(), key=lambda item: item.name):
         digest.update(entry.name.encode())
@@ -118,30 +120,21 @@ def chunk_range(chunk: int, chunk_days: int) -> tuple[date, date]:
 
 def _generate_chunk(timeline: Timeline, chunk: int) -> str:
     """Generate one chunk into its folder and write its manifest (in a worker process)."""
-    from dora_assets.demo import generator
+    from dora_assets.demo.generator import generate_demo
 
-    # Issue and pull-request numbers never repeat across chunks (see the module docstring).
-    original = getattr(generator._DemoHistory, "_bench_original_make_repo", generator._DemoHistory._make_repo)
-
-    def make_repo(history, index):
-        repo = original(history, index)
-        repo.next_number += chunk * NUMBERS_PER_CHUNK
-        return repo
-
-    generator._DemoHistory._bench_original_make_repo = original
-    generator._DemoHistory._make_repo = make_repo
     first, last = chunk_range(chunk, timeline.chunk_days)
     target = timeline.chunk_dir(chunk)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     landing = partial / "landing"
-    generator.generate_demo(
+    generate_demo(
         landing,
         days=(last - first).days + 1,
         repos=REPOS,
         seed=SEED + chunk,
         end=last,
         until=datetime.combine(last + timedelta(days=1), day_start(), UTC),
+        number_offset=chunk * NUMBERS_PER_CHUNK,  # numbers never repeat across chunks (see the module docstring)
     )
     days = []
     for ndjson in sorted(landing.rglob("deliveries.ndjson")):

@@ -318,6 +318,34 @@ def test_the_largest_organisation_is_allowed(tmp_path: Path) -> None:
     assert all(re.fullmatch(r"acme/[a-z-]+", repo) for repo in summary.repos)
 
 
+def test_number_offset_moves_issue_and_pull_request_numbers_and_nothing_else(tmp_path: Path) -> None:
+    offset = 100_000
+    generate_demo(tmp_path / "a", days=30, repos=2, seed=11, end=END)
+    generate_demo(tmp_path / "b", days=30, repos=2, seed=11, end=END, number_offset=offset)
+
+    def numbers(root: Path) -> dict[str, list[int]]:
+        """delivery id -> the issue number, or the pull-request numbers its pushed commits name."""
+        found = {}
+        for path in sorted(root.rglob("*.ndjson")):
+            for line in path.read_text("utf-8").splitlines():
+                envelope = json.loads(line)
+                payload = envelope["payload"]
+                if envelope["event_type"] == "issues":
+                    found[envelope["delivery_id"]] = [payload["issue"]["number"]]
+                elif envelope["event_type"] == "push":
+                    messages = [commit["message"] for commit in payload["commits"]]
+                    found[envelope["delivery_id"]] = [int(n) for m in messages for n in re.findall(r"#(\d+)", m)]
+        return found
+
+    before, after = numbers(tmp_path / "a"), numbers(tmp_path / "b")
+    assert before.keys() == after.keys()
+    assert sum(len(named) for named in before.values()) > 20
+    assert all(after[key] == [number + offset for number in named] for key, named in before.items())
+    assert (
+        all_bytes(tmp_path / "a").keys() == all_bytes(tmp_path / "b").keys()
+    )  # the same deliveries, days, redeliveries
+
+
 def test_a_history_ending_today_holds_nothing_from_the_future(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     summary = generate_demo(tmp_path, days=3, repos=3, seed=5)

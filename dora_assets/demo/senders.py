@@ -1,9 +1,9 @@
 """The demo history told by other senders: GitLab, Jenkins, PagerDuty and Jira.
 
-``retell`` takes a played history (``generator._DemoHistory``) and, for the repositories that
-``generator.assign_senders`` gives to another sender, replaces the GitHub deliveries of the
-events that sender reports with its own, built from real payload examples
-(``templates/<source>``, see ``templates/README.md``):
+``retell`` takes a played history (``model.History``, its facts) and its GitHub deliveries
+(``github.GitHubTeller``) and, for the repositories that ``generator.assign_senders`` gives to
+another sender, replaces the GitHub deliveries of the events that sender reports with its own,
+built from real payload examples (``templates/<source>``, see ``templates/README.md``):
 
 - **GitLab** hosts the code: ``push`` (received at the push time, since GitLab sends no push
   time and silver takes received_at), ``merge_request`` (open, then merge, with
@@ -44,20 +44,21 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from dora_assets.demo.generator import (
+from dora_assets.demo.model import (
     LABELS,
     OWNER,
-    _Commit,
-    _DemoHistory,
-    _DeploymentFact,
-    _Issue,
-    _IssueFact,
-    _MergeFact,
-    _Person,
-    _PushFact,
-    _Repo,
-    _template_text,
+    Commit,
+    Delivery,
+    DeploymentFact,
+    History,
+    Issue,
+    IssueFact,
+    MergeFact,
+    Person,
+    PushFact,
+    Repo,
 )
+from dora_assets.demo.payloads import iso, template_text
 from dora_assets.ingestion.envelope import Envelope
 
 ROOT_CAUSE = re.compile(r"(?i)root cause:\s*([0-9a-f]{7,40})\b")  # as silver reads it
@@ -85,37 +86,42 @@ TEMPLATE_HOSTS = {"jira": ("some-instance-test.atlassian.net", "acme.atlassian.n
                   "pagerduty": ("pig208.pagerduty.com", "acme.pagerduty.com")}  # fmt: skip
 
 
-def retell(history: _DemoHistory, senders: dict[str, dict[str, str]], seed: int) -> list[Envelope]:
-    """The history's envelopes with each repository's events told by its senders, in received
-    order."""
-    return _Retelling(history, senders, seed).run()
+def retell(
+    history: History[Any], envelopes: list[Envelope], senders: dict[str, dict[str, str]], seed: int
+) -> list[Envelope]:
+    """The history's GitHub ``envelopes`` with each repository's events told by its senders, in
+    received order."""
+    return _Retelling(history, envelopes, senders, seed).run()
 
 
 class _Retelling:
-    def __init__(self, history: _DemoHistory, senders: dict[str, dict[str, str]], seed: int) -> None:
+    def __init__(
+        self, history: History[Any], github: list[Envelope], senders: dict[str, dict[str, str]], seed: int
+    ) -> None:
         self.history = history
+        self.github = github
         self.senders = senders
         self.rng = random.Random(f"dora-assets demo senders {seed}")
-        self.delivered = {id(envelope) for envelope in history.envelopes}
+        self.delivered = {envelope.delivery_id for envelope in github}
         self.received_before = history.received_before
-        self.replaced: set[int] = set()
+        self.replaced: set[str] = set()  # delivery ids of GitHub envelopes
         self.envelopes: list[Envelope] = []
         self.templates: dict[tuple[str, str], str] = {}
         self.numbers: dict[tuple[str, Any], Any] = {}  # (kind, key) -> a stable id, or a counter
         self.used: set[tuple[str, Any]] = set()
         self.issue_state: dict[int, dict[str, Any]] = {}  # id(issue) -> what a sender remembers
-        self.closes = {id(fact.issue): fact for fact in history.facts if isinstance(fact, _IssueFact) and fact.closed}
+        self.closes = {id(fact.issue): fact for fact in history.facts if isinstance(fact, IssueFact) and fact.closed}
         self.pages = 0
 
     def run(self) -> list[Envelope]:
         for fact in self.history.facts:
-            if isinstance(fact, _PushFact):
+            if isinstance(fact, PushFact):
                 if self._code(fact.repo) == "gitlab":
                     self._gitlab_push(fact)
-            elif isinstance(fact, _MergeFact):
+            elif isinstance(fact, MergeFact):
                 if self._code(fact.repo) == "gitlab":
                     self._gitlab_merge_request(fact)
-            elif isinstance(fact, _DeploymentFact):
+            elif isinstance(fact, DeploymentFact):
                 sender = self.senders[fact.repo.full_name]["deployments"]
                 if sender == "gitlab":
                     self._gitlab_deployment(fact)
@@ -129,23 +135,23 @@ class _Retelling:
                     self._pagerduty_incident(fact)
                 elif sender == "jira":
                     self._jira_issue(fact)
-        kept = [envelope for envelope in self.history.envelopes if id(envelope) not in self.replaced]
+        kept = [envelope for envelope in self.github if envelope.delivery_id not in self.replaced]
         return sorted([*kept, *self.envelopes], key=lambda envelope: (envelope.received_at, envelope.delivery_id))
 
     # -- who tells what, and when it arrives -----------------------------------------------
 
-    def _code(self, repo: _Repo) -> str:
+    def _code(self, repo: Repo) -> str:
         return self.senders[repo.full_name]["code"]
 
-    def _issue_sender(self, issue: _Issue) -> str:
+    def _issue_sender(self, issue: Issue) -> str:
         return self.senders[issue.repo.full_name]["incidents" if issue.incident else "code"]
 
-    def _replace(self, envelope: Envelope | None) -> datetime | None:
+    def _replace(self, delivery: Delivery | None) -> datetime | None:
         """Take a GitHub delivery out; when the retold event arrives (None: it never does)."""
-        if envelope is None:
+        if delivery is None:
             return None
-        self.replaced.add(id(envelope))
-        return envelope.received_at if id(envelope) in self.delivered else None
+        self.replaced.add(delivery.delivery_id)
+        return delivery.received_at if delivery.delivery_id in self.delivered else None
 
     def _arrival(self, at: datetime) -> datetime | None:
         """An event GitHub has no counterpart for arrives seconds later, if before the cut-off."""
@@ -161,7 +167,7 @@ class _Retelling:
 
     def _template(self, source: str, name: str) -> dict[str, Any]:
         if (source, name) not in self.templates:
-            text = _template_text(name, source)
+            text = template_text(name, source)
             if source in TEMPLATE_HOSTS:
                 text = text.replace(*TEMPLATE_HOSTS[source])
             self.templates[source, name] = text
@@ -190,9 +196,9 @@ class _Retelling:
             self.numbers[kind, key] = self._next(f"{kind} counter", None, start, step)
         return self.numbers[kind, key]
 
-    def _arrived(self, envelope: Envelope | None) -> datetime | None:
+    def _arrived(self, delivery: Delivery | None) -> datetime | None:
         """When a GitHub delivery arrived (None: it never did), leaving it in place."""
-        return envelope.received_at if envelope is not None and id(envelope) in self.delivered else None
+        return delivery.received_at if delivery is not None and delivery.delivery_id in self.delivered else None
 
     def _code_id(self, kind: str, length: int, prefix: str = "") -> str:
         """An upper-case alphanumeric id (PagerDuty's ``PFQZPSY``, its event ids), unique."""
@@ -212,10 +218,10 @@ class _Retelling:
 
     # -- GitLab ----------------------------------------------------------------------------
 
-    def _gitlab_user_id(self, person: _Person) -> int:
+    def _gitlab_user_id(self, person: Person) -> int:
         return self._stable("gitlab-user", person.login, 1_000_000, 30_000_000)
 
-    def _gitlab_user(self, template: dict[str, Any], person: _Person) -> dict[str, Any]:
+    def _gitlab_user(self, template: dict[str, Any], person: Person) -> dict[str, Any]:
         return _fill(
             template,
             id=self._gitlab_user_id(person),
@@ -225,7 +231,7 @@ class _Retelling:
             email=REDACTED,
         )
 
-    def _gitlab_project(self, template: dict[str, Any], repo: _Repo) -> dict[str, Any]:
+    def _gitlab_project(self, template: dict[str, Any], repo: Repo) -> dict[str, Any]:
         web = f"{GITLAB}/{repo.full_name}"
         ssh = f"git@gitlab.com:{repo.full_name}.git"
         return _fill(
@@ -248,10 +254,10 @@ class _Retelling:
             http_url=f"{web}.git",
         )
 
-    def _gitlab_project_id(self, repo: _Repo) -> int:
+    def _gitlab_project_id(self, repo: Repo) -> int:
         return self._stable("gitlab-project", repo.full_name, 40_000_000, 80_000_000)
 
-    def _gitlab_commit(self, template: dict[str, Any], repo: _Repo, commit: _Commit) -> dict[str, Any]:
+    def _gitlab_commit(self, template: dict[str, Any], repo: Repo, commit: Commit) -> dict[str, Any]:
         offset = timezone(timedelta(minutes=commit.author.utc_offset_minutes))
         return _fill(
             template,
@@ -266,8 +272,8 @@ class _Retelling:
             removed=[],
         )
 
-    def _gitlab_push(self, fact: _PushFact) -> None:
-        if self._replace(fact.envelope) is None:
+    def _gitlab_push(self, fact: PushFact) -> None:
+        if self._replace(fact.delivery) is None:
             return
         repo = fact.repo
         payload = self._template("gitlab", "push")
@@ -292,7 +298,7 @@ class _Retelling:
         pushed = datetime.fromtimestamp(int(fact.at.timestamp()), UTC)
         self._emit("gitlab", "push", self._uuid4(), pushed, payload)
 
-    def _gitlab_merge_request(self, fact: _MergeFact) -> None:
+    def _gitlab_merge_request(self, fact: MergeFact) -> None:
         opened = min(
             fact.opened_at + timedelta(seconds=self.rng.randint(60, 900)), fact.push.at - timedelta(seconds=30)
         )
@@ -300,11 +306,11 @@ class _Retelling:
         received = self._arrival(opened)
         if received is not None:
             self._emit("gitlab", "merge_request", self._uuid4(), received, self._merge_request(fact, "open", opened))
-        merged = self._arrived(fact.push.envelope)  # the merge hook comes with the push to main
+        merged = self._arrived(fact.push.delivery)  # the merge hook comes with the push to main
         if merged is not None:
             self._emit("gitlab", "merge_request", self._uuid4(), merged, self._merge_request(fact, "merge", opened))
 
-    def _merge_request(self, fact: _MergeFact, action: str, opened: datetime) -> dict[str, Any]:
+    def _merge_request(self, fact: MergeFact, action: str, opened: datetime) -> dict[str, Any]:
         repo = fact.repo
         payload = self._template("gitlab", "merge_request")
         attributes = payload["object_attributes"]
@@ -322,8 +328,8 @@ class _Retelling:
             assignee_id=merger,
             reviewer_ids=[merger],
             title=fact.title,
-            created_at=_iso(opened),
-            updated_at=_iso(at),
+            created_at=iso(opened),
+            updated_at=iso(at),
             state="merged" if merged else "opened",
             first_contribution=False,
             merge_status="can_be_merged",
@@ -347,7 +353,7 @@ class _Retelling:
         )
         actor = fact.merger if merged else fact.author
         changes = (
-            {"state_id": {"previous": 1, "current": 3}, "updated_at": {"previous": _iso(opened), "current": _iso(at)}}
+            {"state_id": {"previous": 1, "current": 3}, "updated_at": {"previous": iso(opened), "current": iso(at)}}
             if merged
             else {}
         )
@@ -363,7 +369,7 @@ class _Retelling:
         )
         return payload
 
-    def _gitlab_deployment(self, fact: _DeploymentFact) -> None:
+    def _gitlab_deployment(self, fact: DeploymentFact) -> None:
         self._replace(fact.created)  # GitLab has no "created" hook: running comes first
         repo, deployment = fact.repo, fact.deployment
         gitlab_id = self._next("gitlab-deployment", None, (900_000_000, 910_000_000), (20, 900))
@@ -403,8 +409,8 @@ class _Retelling:
             )
             self._emit("gitlab", "deployment", self._uuid4(), received, payload)
 
-    def _gitlab_issue(self, fact: _IssueFact) -> None:
-        received = self._replace(fact.envelope)
+    def _gitlab_issue(self, fact: IssueFact) -> None:
+        received = self._replace(fact.delivery)
         issue, repo = fact.issue, fact.issue.repo
         state = self.issue_state.setdefault(id(issue), {"labels": (), "updated": None, "edited": None})
         previous_labels, previous_updated = state["labels"], state["updated"]
@@ -465,9 +471,9 @@ class _Retelling:
         )
         self._emit("gitlab", "issue", self._uuid4(), received, payload)
 
-    def _gitlab_label(self, template: dict[str, Any], repo: _Repo, name: str) -> dict[str, Any]:
+    def _gitlab_label(self, template: dict[str, Any], repo: Repo, name: str) -> dict[str, Any]:
         color, _, description = LABELS[name.lower()]
-        created = _iso(repo.created_at)
+        created = iso(repo.created_at)
         return _fill(
             template,
             id=self._stable("gitlab-label", (repo.full_name, name), 20_000_000, 40_000_000),
@@ -484,7 +490,7 @@ class _Retelling:
 
     # -- Jenkins ---------------------------------------------------------------------------
 
-    def _jenkins_build(self, fact: _DeploymentFact) -> None:
+    def _jenkins_build(self, fact: DeploymentFact) -> None:
         self._replace(fact.created)
         repo, deployment = fact.repo, fact.deployment
         job = (
@@ -525,14 +531,14 @@ class _Retelling:
 
     # -- PagerDuty -------------------------------------------------------------------------
 
-    def _pagerduty_incident(self, fact: _IssueFact) -> None:
-        received = self._replace(fact.envelope)
+    def _pagerduty_incident(self, fact: IssueFact) -> None:
+        received = self._replace(fact.delivery)
         issue = fact.issue
         if fact.action == "labeled" or received is None:
             return
         if fact.action == "opened":
             close = self.closes.get(id(issue))
-            resolved = self._arrived(close.envelope) if close else None
+            resolved = self._arrived(close.delivery) if close else None
             self.pages += 1
             if resolved is not None and self.pages % PAGERDUTY_DELAYED_EVERY == 1:
                 # The triggered delivery failed and PagerDuty retried it after the resolution.
@@ -553,12 +559,12 @@ class _Retelling:
 
     def _pagerduty_event(
         self,
-        fact: _IssueFact,
+        fact: IssueFact,
         event_type: str,
         at: datetime,
         received: datetime,
-        assignees: list[_Person],
-        agent: _Person,
+        assignees: list[Person],
+        agent: Person,
     ) -> None:
         issue, repo = fact.issue, fact.issue.repo
         payload = self._template("pagerduty", event_type)
@@ -602,7 +608,7 @@ class _Retelling:
             ),
             urgency="high" if {"sev1", "sev2"} & set(fact.labels) else "low",
             # Not in these examples; in PagerDuty's v3 incident data: when the incident was opened.
-            created_at=_iso(issue.created_at),
+            created_at=iso(issue.created_at),
         )
         self._emit("pagerduty", event_type, event["id"], received, payload)
 
@@ -611,7 +617,7 @@ class _Retelling:
             self.numbers[f"pagerduty-{kind}", key] = self._code_id("pagerduty", 7, "P")
         return self.numbers[f"pagerduty-{kind}", key]
 
-    def _pagerduty_user(self, template: dict[str, Any], person: _Person) -> dict[str, Any]:
+    def _pagerduty_user(self, template: dict[str, Any], person: Person) -> dict[str, Any]:
         user_id = self._pagerduty_id("user", person.login)
         return _fill(
             template,
@@ -624,8 +630,8 @@ class _Retelling:
 
     # -- Jira ------------------------------------------------------------------------------
 
-    def _jira_issue(self, fact: _IssueFact) -> None:
-        received = self._replace(fact.envelope)
+    def _jira_issue(self, fact: IssueFact) -> None:
+        received = self._replace(fact.delivery)
         issue, repo = fact.issue, fact.issue.repo
         project_key = repo.ticket_prefix  # jira.projects maps it to the repository (DemoSummary.config)
         state = self.issue_state.get(id(issue))
@@ -733,7 +739,7 @@ class _Retelling:
     def _jira_changelog(
         self,
         template: dict[str, Any],
-        fact: _IssueFact,
+        fact: IssueFact,
         previous: dict[str, Any],
         status: str,
         priority: tuple[str, str],
@@ -768,7 +774,7 @@ class _Retelling:
             )
         return items
 
-    def _jira_user(self, template: dict[str, Any], person: _Person) -> dict[str, Any]:
+    def _jira_user(self, template: dict[str, Any], person: Person) -> dict[str, Any]:
         account = f"{self._stable('jira-account', person.login, 1 << 92, 1 << 95):024x}"
         avatar = hashlib.md5(f"{person.login}@acme.example".encode(), usedforsecurity=False).hexdigest()
         return _fill(
@@ -798,13 +804,9 @@ def _fill(template: dict[str, Any], /, **values: Any) -> dict[str, Any]:
     return filled
 
 
-def _gravatar(person: _Person) -> str:
+def _gravatar(person: Person) -> str:
     digest = hashlib.sha256(f"{person.login}@acme.example".encode()).hexdigest()
     return f"https://secure.gravatar.com/avatar/{digest}?s=80&d=identicon"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _iso_ms(moment: datetime) -> str:
