@@ -6,7 +6,7 @@ setup(
     description="A Dagster asset graph that turns raw engineering events into DORA metrics you can trust.",
     python_requires=">=3.11,<3.12",
     packages=find_packages(exclude=["dora_assets_tests", "dora_assets_tests.*"]),
-    package_data={"dora_assets": ["*/sql/*.sql", "demo/templates/*/*.json", "report/*.css"]},
+    package_data={"dora_assets": ["*/sql/*.sql", "*/sql/*/*.sql", "demo/templates/*/*.json", "report/*.css"]},
     install_requires=[
         "dagster==1.13.27",
         "dagster-webserver==1.13.27",
