@@ -213,6 +213,8 @@ class JenkinsSettings(BaseModel):
     )
 
 
+# The sources that feed silver.incidents (dora_assets/sources.py; test_source_registry.py holds the
+# two together), in the default order of incident_correlation.source_priority.
 INCIDENT_SOURCES = ("pagerduty", "jira", "github", "gitlab")
 
 
@@ -224,7 +226,7 @@ class IncidentCorrelation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_minutes: float = Field(default=30.0, ge=0, description="0 turns correlation off.")
-    source_priority: list[Literal["pagerduty", "jira", "github", "gitlab"]] = Field(
+    source_priority: list[Literal[INCIDENT_SOURCES]] = Field(
         default=list(INCIDENT_SOURCES),
         description="Whose report a merged incident keeps (id, resolution time); earlier wins.",
     )

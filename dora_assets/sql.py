@@ -36,8 +36,14 @@ _STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
 
 @cache
 def sql_file(home: str, name: str) -> str:
-    """The text of ``dora_assets/<SQL_HOMES[home]>/<name>.sql``."""
-    return files("dora_assets").joinpath(*SQL_HOMES[home].split("/"), f"{name}.sql").read_text(encoding="utf-8")
+    """The text of ``dora_assets/<SQL_HOMES[home]>/<name>.sql``. ``name`` may name a file in a
+    folder with ``/`` (``deployments/jenkins``): each part is joined on its own, so that a resource
+    reader that does not split paths (a zipped package) finds it too."""
+    return (
+        files("dora_assets")
+        .joinpath(*SQL_HOMES[home].split("/"), *f"{name}.sql".split("/"))
+        .read_text(encoding="utf-8")
+    )
 
 
 @cache

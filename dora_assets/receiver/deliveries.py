@@ -33,6 +33,7 @@ from dora_assets.ingestion.envelope import MAX_DELIVERY_ID_LENGTH, Envelope
 from dora_assets.receiver import signatures
 from dora_assets.receiver.settings import DEFAULT_MAX_JSON_DEPTH, SOURCES, ReceiverSettings
 from dora_assets.receiver.store import write_landing_file
+from dora_assets.sources import SOURCES as REGISTERED_SOURCES
 
 KEPT_HEADERS: tuple[str, ...] = (
     "user-agent",
@@ -49,7 +50,8 @@ KEPT_HEADERS: tuple[str, ...] = (
     "x-atlassian-webhook-retry",
     "mock",
 )
-PING_EVENTS: dict[str, str] = {"github": "ping", "pagerduty": "pagey.ping"}
+# The event a source sends to test a new webhook: answered, never stored (the registry, dora_assets/sources.py).
+PING_EVENTS: dict[str, str] = {source.name: source.ping_event for source in REGISTERED_SOURCES if source.ping_event}
 TOKEN_SOURCES: frozenset[str] = frozenset({"gitlab", "jenkins"})  # the sender presents the secret itself
 SIGNATURE_HEADERS: dict[str, tuple[str, ...]] = {
     "github": ("x-hub-signature-256", "x-hub-signature"),

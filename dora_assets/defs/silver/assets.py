@@ -1,5 +1,7 @@
-"""Silver assets: SQL over bronze (``sql/<table>.sql``), each replacing its time window in one
-transaction, so that any of them can be recomputed from the immutable bronze at any time.
+"""Silver assets: SQL over bronze (``sql/<table>.sql``, and for the tables the sources feed one
+``sql/<table>/<mapping>.sql`` per source mapping, named by the registry dora_assets/sources.py),
+each replacing its time window in one transaction, so that any of them can be recomputed from the
+immutable bronze at any time.
 
 Every source maps onto the same tables (README: "Sources"). A delivery of a mapped event type
 that lacks a field its table needs is not dropped: the asset that maps it writes it to
@@ -11,6 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
+from dora_assets.sources import MAPPED_TABLES, sql_files
 from dora_assets.sql import run_sql_in_transaction
 from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
@@ -25,12 +28,6 @@ INCIDENTS = AssetKey(["silver", "incidents"])
 # of months in one run.
 SILVER_TABLE = {"group_name": "silver", "kinds": {"duckdb"}, "partitions_def": MONTHLY, "backfill_policy": SINGLE_RUN}
 
-# The tables mapped from bronze deliveries: window_deliveries.sql first finds where in bronze the
-# window's rows can come from (bronze.raw_events_index), so that a month's refresh does not parse
-# all of history; their SQL leaves its candidate rows (rejects marked) in the temporary table
-# mapping_candidates for replace_rejects.sql.
-MAPPED_FROM_BRONZE = ("pushes", "deployments", "incidents", "pull_requests")
-
 SOURCE = ("source", "VARCHAR", "The system the fact came from (github, gitlab, pagerduty, jira, jenkins).")
 REPO = ("repo", "VARCHAR", "Repository as OWNER/NAME.")
 
@@ -38,11 +35,19 @@ REPO = ("repo", "VARCHAR", "Repository as OWNER/NAME.")
 def refresh_silver_table(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, table: str
 ) -> MaterializeResult:
-    """Replace the window's rows of ``silver.<table>`` (and its rejects) with
-    ``defs/silver/sql/<table>.sql``, under the config's definitions."""
+    """Replace the window's rows of ``silver.<table>`` (and its rejects) under the config's
+    definitions, in one transaction.
+
+    A table built from other silver tables is one file, ``defs/silver/sql/<table>.sql``. A table the
+    sources feed (``dora_assets.sources.MAPPED_TABLES``) runs the files the registry names for it:
+    ``window_deliveries.sql`` first finds where in bronze the window's rows can come from
+    (bronze.raw_events_index), so that a month's refresh does not parse all of history; then
+    ``<table>/candidates.sql``, one ``<table>/<mapping>.sql`` per source mapping (its candidate
+    rows) and ``<table>.sql`` (merge, rejects marked, window replaced); then
+    ``replace_rejects.sql``."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection:
-        files = ["window_deliveries", table, "replace_rejects"] if table in MAPPED_FROM_BRONZE else [table]
+        files = ["window_deliveries", *sql_files(table), "replace_rejects"] if table in MAPPED_TABLES else [table]
         params = {**window.params(), **dora_config.load().silver_params(), "target_table": table}
         run_sql_in_transaction(connection, "silver", files, params)
         rows = table_row_count(connection, f"silver.{table}")
@@ -144,7 +149,7 @@ def deployments(
     """One row per successful deployment to a production environment (config
     production_environments), at its earliest success. Grain: deployment.
     Source: bronze.raw_events (GitHub `deployment_status`, and `workflow_run`/`release` when
-    configured; GitLab `deployment`; Jenkins `build.completed` of deploy jobs)."""
+    configured; GitLab `deployment`; Jenkins `build.completed`/`build.finalized` of deploy jobs)."""
     return refresh_silver_table(context, warehouse, dora_config, "deployments")
 
 

@@ -14,8 +14,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from dora_assets.check_results import check_result
 from dora_assets.defs.bronze.checks import future_times_result
 from dora_assets.defs.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
-from dora_assets.ingestion.envelope import KNOWN_EVENT_TYPES
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
+from dora_assets.sources import MAPPED_TABLES, feeding_event_types
 from dora_assets.sql import fetch_dicts
 from dora_assets.transform_ledger import run_coverage, transform_lag_result
 
@@ -27,44 +27,10 @@ DEPLOYMENTS_HAVE_PUSHES = "deployments_have_pushes"
 ROOT_CAUSES_WERE_DEPLOYED = "root_causes_were_deployed"
 NO_REJECTED_EVENTS = "no_rejected_events"
 
-# The bronze event types (source:event_type) each mapping reads. GitLab deliveries may carry the
-# X-Gitlab-Event header's name instead of object_kind; both are listed.
+# The bronze event types (source:event_type) read into each table mapped from bronze, from the
+# registry of sources (dora_assets/sources.py).
 FEEDING_EVENT_TYPES: dict[AssetKey, list[str]] = {
-    PUSHES: [
-        "github:push",
-        "github:api:push",
-        "gitlab:push",
-        "gitlab:Push Hook",
-        "gitlab:tag_push",
-        "gitlab:Tag Push Hook",
-    ],
-    DEPLOYMENTS: [
-        "github:deployment_status",
-        "github:api:deployment_status",
-        "github:workflow_run",
-        "github:release",
-        "gitlab:deployment",
-        "gitlab:Deployment Hook",
-        "jenkins:build.completed",
-        "jenkins:build.finalized",
-    ],
-    INCIDENTS: [
-        "github:issues",
-        "github:api:issues",
-        "gitlab:issue",
-        "gitlab:Issue Hook",
-        "gitlab:Confidential Issue Hook",
-        "jira:jira:issue_created",
-        "jira:jira:issue_updated",
-        "jira:jira:issue_deleted",
-        *sorted(f"pagerduty:{event}" for event in KNOWN_EVENT_TYPES["pagerduty"] if event.startswith("incident.")),
-    ],
-    PULL_REQUESTS: [
-        "github:pull_request",
-        "github:api:pull_request",
-        "gitlab:merge_request",
-        "gitlab:Merge Request Hook",
-    ],
+    AssetKey(["silver", table]): feeding_event_types(table) for table in MAPPED_TABLES
 }
 
 

@@ -1,0 +1,16 @@
+-- The columns every source's file under defs/silver/sql/pushes/ fills (INSERT ... BY NAME; a column a
+-- source cannot fill stays NULL): one candidate row per push delivery, before repo aliases and
+-- rejects, which defs/silver/sql/pushes.sql applies to all of them. Runs after window_deliveries.sql,
+-- in the window's transaction.
+CREATE OR REPLACE TEMP TABLE source_candidates (
+    source           VARCHAR,
+    event_type       VARCHAR,
+    repo             VARCHAR,
+    ref              VARCHAR,
+    before_sha       VARCHAR,
+    after_sha        VARCHAR,      -- lower-case; NULL rejects the push
+    pushed_at        TIMESTAMPTZ,
+    commit_documents STRUCT(id VARCHAR, "timestamp" VARCHAR)[],  -- the commits as the body lists them
+    delivery_id      VARCHAR,
+    received_at      TIMESTAMPTZ
+);
