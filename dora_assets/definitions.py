@@ -28,6 +28,7 @@ import warnings
 from datetime import timedelta
 
 from dagster import (
+    AssetCheckKey,
     AssetCheckSeverity,
     AssetSelection,
     DefaultScheduleStatus,
@@ -50,7 +51,7 @@ from dora_assets.extract.github_client import GitHubClient
 from dora_assets.gold.assets import gold_assets
 from dora_assets.gold.checks import gold_checks
 from dora_assets.gold.transform_runs import transform_runs
-from dora_assets.report.assets import dora_dashboard
+from dora_assets.report.assets import dashboard_asset
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 from dora_assets.run_health import no_stuck_runs, stuck_runs
 from dora_assets.silver.assets import silver_assets
@@ -102,6 +103,14 @@ dora_extract_github_job = define_asset_job(
     selection=AssetSelection.assets(github_api),
     description="Land GitHub API history of the configured repos for a range of days (backfill or gap repair).",
 )
+
+
+def every_check_key() -> set[AssetCheckKey]:
+    """Every check of ``defs``: the dashboard shows the latest result of each."""
+    return defs.resolve_asset_graph().asset_check_keys
+
+
+dora_dashboard = dashboard_asset(every_check_key)
 
 REPORT_JOB_NAME = "dora_report"
 dora_report_job = define_asset_job(

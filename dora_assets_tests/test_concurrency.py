@@ -23,8 +23,8 @@ from dora_assets.definitions import (
     warehouse_pool_violations,
 )
 from dora_assets.demo.generator import generate_demo
+from dora_assets.instance import dagster_instance, ensure_dagster_home
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
-from dora_assets.runs import dagster_instance, ensure_dagster_home
 from dora_assets.settings import DoraPaths
 from dora_assets.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets_tests import oracle
