@@ -21,6 +21,8 @@ setup(
         # to psycopg2, so DAGSTER_PG_URL=postgresql://... works as Dagster documents it.
         "SQLAlchemy==2.0.58",
         "duckdb==2.0.1",
+        # The lock under which commands create the Dagster instance (instance.py); Dagster needs it too.
+        "filelock==4.3.1",
         "httpx==0.28.1",
         "pandas==3.1.1",
         "pydantic==2.14.4",

@@ -11,7 +11,6 @@ before the daemon and the webserver).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 from dagster import DagsterInstance
+from filelock import FileLock, Timeout
 
 from dora_assets.settings import DoraPaths
 
@@ -32,6 +32,10 @@ OWN_HEADER = "# The dora-assets Dagster instance (created by dora-assets"
 PG_URL_ENV = "DAGSTER_PG_URL"
 # Less free space than this on DAGSTER_HOME's file system is named as the cause of a storage error.
 LOW_DISK_BYTES = 1024 * 1024
+# Taking turns to create the instance's storage takes seconds; a command that waits longer than
+# this for the lock stops with a one-line error (InstanceLockTimeout) instead of hanging.
+INSTANCE_LOCK_TIMEOUT_SECONDS = 120.0
+LOCK_FILE = ".dora-instance.lock"
 
 _RUN_QUEUE = """\
 # DuckDB lets one process write the warehouse. Every asset and check that opens it is in the
@@ -113,19 +117,20 @@ def instance_yaml(environ: Mapping[str, str] | None = None) -> str:
     return POSTGRES_INSTANCE_YAML if instance_profile(environ) == "postgres" else INSTANCE_YAML
 
 
-def dagster_instance(paths: DoraPaths) -> DagsterInstance:
+def dagster_instance(paths: DoraPaths, *, lock_timeout: float | None = None) -> DagsterInstance:
     """The persistent instance in ``paths.dagster_home``, created on first use.
 
     Creating the storages runs schema migrations, which two processes must not run at once:
-    concurrent `dora-assets` commands on a fresh data home take turns under a file lock. The
-    storage is SQLite under DAGSTER_HOME, or PostgreSQL when DAGSTER_PG_URL is set (see
-    ``ensure_dagster_home``).
+    concurrent `dora-assets` commands on a fresh data home take turns under a file lock, each
+    waiting at most ``lock_timeout`` seconds (default INSTANCE_LOCK_TIMEOUT_SECONDS) before
+    InstanceLockTimeout. The storage is SQLite under DAGSTER_HOME, or PostgreSQL when
+    DAGSTER_PG_URL is set (see ``ensure_dagster_home``).
     """
     home = paths.dagster_home
     url = os.environ.get(PG_URL_ENV, "")
     try:
         home.mkdir(parents=True, exist_ok=True)
-        with _instance_lock(home):
+        with instance_lock(home, timeout=lock_timeout):
             ours = _write_instance_yaml(home, os.environ)
             try:
                 instance = DagsterInstance.from_config(str(home))
@@ -172,6 +177,10 @@ class InstanceStorageError(Exception):
     """The instance's storage cannot be opened; the message never holds a password."""
 
 
+class InstanceLockTimeout(InstanceStorageError):
+    """Another process has held the instance's lock for longer than the wait allowed."""
+
+
 def describe_pg_url(url: str) -> str:
     """``url`` without its password, for messages: ``postgresql://user@host:port/db``."""
     try:
@@ -204,28 +213,44 @@ def _redact(text: str, url: str) -> str:
     return text
 
 
-def ensure_dagster_home(home: Path, environ: Mapping[str, str] | None = None) -> Path:
+def ensure_dagster_home(
+    home: Path, environ: Mapping[str, str] | None = None, *, lock_timeout: float | None = None
+) -> Path:
     """Create DAGSTER_HOME and the dagster.yaml of the environment's profile (``instance_yaml``).
 
     A dagster.yaml that dora-assets wrote (it starts with ``OWN_HEADER``) is rewritten when the
     profile changes, with a warning, since the other profile's run history stays behind; a
     dagster.yaml written by anyone else is never touched (a warning says so when DAGSTER_PG_URL
     is set but that file does not use PostgreSQL). The environment is read now, never at import.
+    Waits at most ``lock_timeout`` seconds for the instance's lock (see ``instance_lock``).
     """
     home.mkdir(parents=True, exist_ok=True)
-    with _instance_lock(home):
+    with instance_lock(home, timeout=lock_timeout):
         _write_instance_yaml(home, os.environ if environ is None else environ)
     return home
 
 
 @contextmanager
-def _instance_lock(home: Path) -> Iterator[None]:
-    with (home / ".dora-instance.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def instance_lock(home: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the lock under which dora-assets writes ``home``'s dagster.yaml and creates the
+    instance's storage (``home``/.dora-instance.lock, an flock shared by every process on the
+    host). Waits at most ``timeout`` seconds (default INSTANCE_LOCK_TIMEOUT_SECONDS, read now),
+    then raises InstanceLockTimeout."""
+    wait = INSTANCE_LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    path = home / LOCK_FILE
+    lock = FileLock(path, timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InstanceLockTimeout(
+            f"waited {wait:g} s for the Dagster instance's lock {path}: another process holds it while it creates or "
+            f"opens the instance (`fuser -v {path}` lists the processes that have it open); let it finish or stop "
+            "it, then run the command again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _write_instance_yaml(home: Path, environ: Mapping[str, str]) -> bool:
