@@ -44,7 +44,7 @@ def _operator_must_fix(error: BaseException) -> bool:
     instance's storage, a damaged warehouse). Exit status 1: a run or an ERROR check failed."""
     kinds: tuple[type, ...] = (ConfigError, CommandError)
     for module, name in (
-        ("dora_assets.runs", "InstanceStorageError"),
+        ("dora_assets.instance", "InstanceStorageError"),
         ("dora_assets.resources", "WarehouseDamagedError"),
     ):
         if module in sys.modules:
@@ -56,7 +56,7 @@ def _sweep_dead_runs(command: str, instance) -> list:
     """Mark runs whose process is gone (a killed `dora-assets` command, a dead run worker) as
     failed before starting another, so that none holds the warehouse pool or a queue place for good;
     one line on stderr for each."""
-    from dora_assets.runs import sweep_dead_runs
+    from dora_assets.stuck_runs import sweep_dead_runs
 
     stuck = sweep_dead_runs(instance, by=f"dora-assets {command}")
     for run in stuck:
@@ -322,13 +322,15 @@ def command_backfill(args: argparse.Namespace) -> int:
 
 def _run_and_report(command: str, job_name: str, *, tags: dict[str, str] | None = None):
     """Run one job on the shared instance and print what it did and its failed checks."""
-    from dora_assets.runs import dagster_instance, run_job
+    from dora_assets.definitions import defs
+    from dora_assets.instance import dagster_instance
+    from dora_assets.runs import run_job
 
     config = load_config()  # a bad DORA_CONFIG fails here, with its one-line reason, before any run starts
     _require_whole_warehouse(DoraPaths.from_env())
     instance = dagster_instance(DoraPaths.from_env())
     _sweep_dead_runs(command, instance)
-    outcome = run_job(job_name, instance, tags=tags)
+    outcome = run_job(defs.resolve_job_def(job_name), instance, tags=tags)
     ingest = outcome.materialized.get("bronze/raw_events", {})
     if ingest:
         print(
@@ -370,8 +372,9 @@ def command_report(args: argparse.Namespace) -> int:
     """Rebuild gold/dora_dashboard from the current gold tables and check results."""
     import webbrowser
 
-    from dora_assets.definitions import REPORT_JOB_NAME
-    from dora_assets.runs import dagster_instance, run_job
+    from dora_assets.definitions import REPORT_JOB_NAME, defs
+    from dora_assets.instance import dagster_instance
+    from dora_assets.runs import run_job
 
     paths = DoraPaths.from_env()
     if not paths.duckdb_path.exists():
@@ -379,7 +382,7 @@ def command_report(args: argparse.Namespace) -> int:
     _require_whole_warehouse(paths)
     instance = dagster_instance(paths)
     _sweep_dead_runs("report", instance)
-    outcome = run_job(REPORT_JOB_NAME, instance)
+    outcome = run_job(defs.resolve_job_def(REPORT_JOB_NAME), instance)
     for error in outcome.step_errors:
         print(f"report: {error}", file=sys.stderr)
     if not outcome.success:
@@ -396,10 +399,12 @@ def command_extract_github(args: argparse.Namespace) -> int:
     """One `dora_extract_github` run over the days [since, until] for the repos; prints what landed."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+    from dora_assets.definitions import defs
     from dora_assets.defs.landing.assets import EXTRACT_JOB_NAME, GITHUB_API
     from dora_assets.extract.github import cursor_start
+    from dora_assets.instance import dagster_instance
     from dora_assets.resources import DuckDBWarehouse
-    from dora_assets.runs import dagster_instance, run_job
+    from dora_assets.runs import run_job
 
     config = load_config()
     repos = args.repo or config.github.extract_repos
@@ -423,7 +428,7 @@ def command_extract_github(args: argparse.Namespace) -> int:
     instance = dagster_instance(DoraPaths.from_env())
     _sweep_dead_runs("extract github", instance)
     outcome = run_job(
-        EXTRACT_JOB_NAME,
+        defs.resolve_job_def(EXTRACT_JOB_NAME),
         instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: since.isoformat(), ASSET_PARTITION_RANGE_END_TAG: until.isoformat()},
         run_config={"ops": {op_name: {"config": {"repos": repos}}}},
@@ -459,13 +464,16 @@ def command_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from dora_assets.runs import dagster_instance, platform_status, sweep_dead_runs
+    from dora_assets.definitions import defs
+    from dora_assets.instance import dagster_instance
+    from dora_assets.status import platform_status
+    from dora_assets.stuck_runs import sweep_dead_runs
 
     paths = DoraPaths.from_env()
     _require_whole_warehouse(paths)
     instance = dagster_instance(paths)
     stuck = sweep_dead_runs(instance, by="dora-assets status")
-    status = platform_status(instance)
+    status = platform_status(instance, defs.resolve_asset_graph().asset_check_keys)
     status.stuck_runs = stuck
     failing = [check for check in status.checks if check.failing]
     failed_errors = [check for check in failing if check.severity == "ERROR"]
@@ -516,18 +524,20 @@ def command_checks(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from dora_assets.definitions import CHECKS_JOB_NAME
-    from dora_assets.runs import dagster_instance, latest_check_results, run_job
+    from dora_assets.definitions import CHECKS_JOB_NAME, defs
+    from dora_assets.instance import dagster_instance
+    from dora_assets.runs import run_job
+    from dora_assets.status import latest_check_results
 
     load_config()
     _require_whole_warehouse(DoraPaths.from_env())
     instance = dagster_instance(DoraPaths.from_env())
     if args.run:
         _sweep_dead_runs("checks", instance)
-        outcome = run_job(CHECKS_JOB_NAME, instance)
+        outcome = run_job(defs.resolve_job_def(CHECKS_JOB_NAME), instance)
         for error in outcome.step_errors:
             print(f"checks: step failed: {error}", file=sys.stderr)
-    results = latest_check_results(instance)
+    results = latest_check_results(instance, defs.resolve_asset_graph().asset_check_keys)
     failed_errors = [result for result in results if result.failing_error]
     in_progress = [result for result in results if result.status == "in_progress"]
     if args.json:
@@ -631,7 +641,7 @@ def command_dev(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
-    from dora_assets.runs import dagster_instance
+    from dora_assets.instance import dagster_instance
 
     paths = DoraPaths.from_env()
     # The instance's storage is created (migrated) here, under dora-assets' lock, so that dagster

@@ -28,6 +28,7 @@ import warnings
 from datetime import timedelta
 
 from dagster import (
+    AssetCheckKey,
     AssetCheckSeverity,
     AssetSelection,
     DefaultScheduleStatus,
@@ -47,7 +48,7 @@ from dora_assets.defs.bronze.checks import bronze_checks
 from dora_assets.defs.bronze.sensors import INGEST_JOB_NAME, landing_drops
 from dora_assets.defs.gold.assets import gold_assets
 from dora_assets.defs.gold.checks import gold_checks
-from dora_assets.defs.gold.dashboard import dora_dashboard
+from dora_assets.defs.gold.dashboard import dashboard_asset
 from dora_assets.defs.gold.transform_runs import transform_runs
 from dora_assets.defs.landing.assets import EXTRACT_JOB_NAME, github_api
 from dora_assets.defs.ops.alerts import FailureNotifier, run_failure_alerts
@@ -103,6 +104,14 @@ dora_extract_github_job = define_asset_job(
     selection=AssetSelection.assets(github_api),
     description="Land GitHub API history of the configured repos for a range of days (backfill or gap repair).",
 )
+
+
+def every_check_key() -> set[AssetCheckKey]:
+    """Every check of ``defs``: the dashboard shows the latest result of each."""
+    return defs.resolve_asset_graph().asset_check_keys
+
+
+dora_dashboard = dashboard_asset(every_check_key)
 
 REPORT_JOB_NAME = "dora_report"
 dora_report_job = define_asset_job(

@@ -36,7 +36,7 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 # The concurrency pool of every asset and check that opens the warehouse. DuckDB lets one process
-# open the file to write; the instance's dagster.yaml (runs.py) gives every pool a limit of 1 at run
+# open the file to write; the instance's dagster.yaml (instance.py) gives every pool a limit of 1 at run
 # granularity, so the run queue starts one run holding such a step at a time, however it was
 # launched (a job, a sensor, a "Materialize" click, an asset backfill). definitions.py refuses an
 # asset or check that needs the warehouse resource outside this pool.

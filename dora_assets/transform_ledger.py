@@ -113,13 +113,12 @@ def record_transform_run(
     return cleared, remaining
 
 
-def run_coverage(instance, run_id: str, required: Sequence[AssetKey]) -> Coverage | None:
+def run_coverage(instance, run_id: str, required: Sequence[AssetKey], *, ingest: AssetKey) -> Coverage | None:
     """What run ``run_id`` has rebuilt so far, read from the Dagster instance: ``None`` unless
     every key of ``required`` was materialized in it. The window is the one its silver tables
     report (``window_start``/``window_end``; all of them when they differ), the high-water mark
-    the newest batch an ingest reported before the run began or earlier in the run."""
-    from dora_assets.defs.bronze.assets import RAW_EVENTS
-
+    the newest batch an ingest (a materialization of ``ingest``, bronze/raw_events, whose
+    metadata holds INGESTED_THROUGH) reported before the run began or earlier in the run."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
     metadata: dict[AssetKey, list[dict]] = {}
     for record in records:
@@ -139,14 +138,14 @@ def run_coverage(instance, run_id: str, required: Sequence[AssetKey]) -> Coverag
         return None
     first_day = max(starts).astimezone(UTC).date()
     last_day = (min(ends).astimezone(UTC) - timedelta(microseconds=1)).date()
-    marks = [_mark(values) for values in metadata.get(RAW_EVENTS, [])]
+    marks = [_mark(values) for values in metadata.get(ingest, [])]
     # Storage ids are per run on SQLite (one file per run), so "before the run" is judged by time:
     # an ingest's materialization is written after its last commit, and the run is created before
     # any of its steps reads bronze.
     run = instance.get_run_record_by_id(run_id)
     if run is not None:
         before = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=RAW_EVENTS, before_timestamp=run.create_timestamp.timestamp()),
+            AssetRecordsFilter(asset_key=ingest, before_timestamp=run.create_timestamp.timestamp()),
             limit=10,
             ascending=False,
         ).records

@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
-from dora_assets.definitions import INGEST_JOB_NAME
+from dora_assets.definitions import INGEST_JOB_NAME, defs
 from dora_assets.defs.ops.alerts import SLACK_WEBHOOK_ENV, FailureNotifier, run_failure_alerts
-from dora_assets.runs import dagster_instance, run_job
+from dora_assets.instance import dagster_instance
+from dora_assets.runs import run_job
 from dora_assets.settings import DoraPaths
 
 
@@ -43,7 +44,7 @@ def slack():
 def failed_run_context(paths: DoraPaths):
     paths.duckdb_path.mkdir(parents=True)  # a directory where the DuckDB file should be: the run fails
     instance = dagster_instance(paths)
-    outcome = run_job(INGEST_JOB_NAME, instance)
+    outcome = run_job(defs.resolve_job_def(INGEST_JOB_NAME), instance)
     assert not outcome.success
     [failure] = instance.all_logs(outcome.run_id, of_type=DagsterEventType.RUN_FAILURE)
     return build_run_status_sensor_context(

@@ -167,7 +167,7 @@ def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) 
 
 def test_a_run_in_progress_shows_last_results_and_only_a_failed_run_counts_as_failing(data_home: DoraPaths) -> None:
     from dora_assets.definitions import CHECKS_JOB_NAME, defs
-    from dora_assets.runs import dagster_instance
+    from dora_assets.instance import dagster_instance
 
     land_history(data_home)
     assert run_cli(data_home, "refresh", "--quiet").returncode == 0

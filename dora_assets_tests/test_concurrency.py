@@ -1,19 +1,26 @@
 """Concurrent runs on one data home never fail with a lock error and never corrupt data: two
 `dora-assets refresh` processes and a `dagster` CLI backfill start at the same moment on the
-same warehouse and instance; all succeed, each delivery lands once, and gold equals the oracle."""
+same warehouse and instance; all succeed, each delivery lands once, and gold equals the oracle.
+A command never waits for good behind another process holding the instance's lock: it stops
+after the lock's timeout with a one-line error."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 import yaml
 from dagster import AssetKey, asset
 from dagster._core.instance.config import PoolGranularity
 
+from dora_assets import instance as instance_module
+from dora_assets.cli import main as cli_main
 from dora_assets.definitions import (
     ASSET_CHECKS,
     ASSETS,
@@ -24,8 +31,8 @@ from dora_assets.definitions import (
 )
 from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.demo.generator import generate_demo
+from dora_assets.instance import InstanceLockTimeout, dagster_instance, ensure_dagster_home
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
-from dora_assets.runs import dagster_instance, ensure_dagster_home
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
 from dora_assets_tests.helpers import gold_monthly, query
@@ -100,3 +107,52 @@ def test_an_asset_that_opens_the_warehouse_outside_the_pool_is_refused() -> None
         pass
 
     assert warehouse_pool_violations([stray, tidy]) == ["stray (pool None)", "tidy (pool 'dora_warehouse')"]
+
+
+HOLD_INSTANCE_LOCK = """
+import sys
+from pathlib import Path
+from dora_assets.instance import instance_lock
+with instance_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_command_waits_for_the_instance_lock_only_so_long_then_stops_in_one_line(
+    data_home: DoraPaths, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = ensure_dagster_home(data_home.dagster_home)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INSTANCE_LOCK, str(home)],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # Should the wait ignore its timeout, the holder is killed after a minute (releasing the lock)
+    # and the test fails instead of hanging.
+    watchdog = threading.Timer(60, holder.kill)
+    watchdog.start()
+    try:
+        assert holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        with pytest.raises(
+            InstanceLockTimeout, match=r"waited 0\.5 s for the Dagster instance's lock .*\.dora-instance"
+        ):
+            dagster_instance(data_home, lock_timeout=0.5)
+        assert 0.5 <= time.monotonic() - started < 10
+
+        # The CLI's error funnel: one line, exit 2 (nothing could run until someone acts).
+        monkeypatch.setattr(instance_module, "INSTANCE_LOCK_TIMEOUT_SECONDS", 0.5)
+        capsys.readouterr()
+        assert cli_main(["status"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("dora-assets status: error: waited 0.5 s"), err
+        assert str(home / ".dora-instance.lock") in err and "Traceback" not in err
+    finally:
+        holder.communicate(input="", timeout=30)
+        watchdog.cancel()
+    assert holder.returncode == 0
+    # Released by its holder, the lock is free again: the instance opens at once.
+    dagster_instance(data_home, lock_timeout=5).dispose()

@@ -96,7 +96,12 @@ def test_a_failing_error_check_is_shown_above_the_figures(data_home: DoraPaths, 
     # (`dora-assets report`) renders the page again with the latest results, failures included.
     instance = DagsterInstance.ephemeral()
     refresh_runs(instance, defs.resources)
-    assert run_job(REPORT_JOB_NAME, instance).success
+    report = run_job(defs.resolve_job_def(REPORT_JOB_NAME), instance)
+    assert report.success
+    # Every check of the definitions is on the page, not only those of the report's own job.
+    assert report.materialized["gold/dora_dashboard"]["checks_shown"] == len(
+        defs.resolve_asset_graph().asset_check_keys
+    )
     page = data_home.reports_dir / "dora.html"
     dom = chromium("--dump-dom", page=page, profile=tmp_path / "profile").stdout
 

@@ -270,7 +270,7 @@ def _cli_env(paths: DoraPaths, extra: dict[str, str] | None = None) -> dict[str,
 
 
 def _instance(paths: DoraPaths) -> DagsterInstance:
-    from dora_assets.runs import dagster_instance
+    from dora_assets.instance import dagster_instance
 
     return dagster_instance(paths)
 
@@ -418,7 +418,7 @@ def _report_worker_pid(instance: DagsterInstance, run_id: str, pid: int) -> None
 
 
 def test_a_daemon_run_whose_worker_is_gone_is_swept_and_a_live_one_is_not(data_home: DoraPaths) -> None:
-    from dora_assets.runs import find_stuck_runs
+    from dora_assets.stuck_runs import find_stuck_runs
 
     instance = _instance(data_home)
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]

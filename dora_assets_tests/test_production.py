@@ -60,9 +60,7 @@ from dora_assets.definitions import INGEST_JOB_NAME, defs
 from dora_assets.defs.bronze.assets import bronze_ingestion
 from dora_assets.defs.ops.alerts import SLACK_WEBHOOK_ENV
 from dora_assets.extract.github_client import API_URL_ENV
-from dora_assets.receiver.settings import SECRET_ENV_VARS
-from dora_assets.resources import WAREHOUSE_POOL
-from dora_assets.runs import (
+from dora_assets.instance import (
     INSTANCE_YAML,
     OWN_HEADER,
     PG_URL_ENV,
@@ -71,6 +69,8 @@ from dora_assets.runs import (
     dagster_instance,
     ensure_dagster_home,
 )
+from dora_assets.receiver.settings import SECRET_ENV_VARS
+from dora_assets.resources import WAREHOUSE_POOL
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
@@ -348,7 +348,7 @@ def test_an_unreachable_or_malformed_pg_url_fails_in_one_line_without_the_passwo
 
 LIST_RUNS = """
 import json
-from dora_assets.runs import dagster_instance
+from dora_assets.instance import dagster_instance
 from dora_assets.settings import DoraPaths
 instance = dagster_instance(DoraPaths.from_env())
 print(json.dumps({
@@ -597,7 +597,7 @@ def services(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         paths.landing_dir.mkdir(parents=True)
         # What the systemd units run before the daemon and the webserver (ExecStartPre).
         prepared = subprocess.run(
-            [sys.executable, "-m", "dora_assets.runs"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+            [sys.executable, "-m", "dora_assets.instance"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
             timeout=300,
         )  # fmt: skip
         assert prepared.returncode == 0, prepared.stderr[-3000:]
@@ -889,7 +889,7 @@ def test_the_deploy_files_match_the_code() -> None:
         assert set(environment_of(units[name])) <= CODE_VARS, name
     for name in ("dora-dagster-daemon.service", "dora-dagster-webserver.service"):
         assert environment_of(units[name])["DAGSTER_HOME"] == "/var/lib/dora-assets/dagster"
-        assert services[name]["ExecStartPre"] == "/opt/dora-assets/.venv/bin/python -m dora_assets.runs"
+        assert services[name]["ExecStartPre"] == "/opt/dora-assets/.venv/bin/python -m dora_assets.instance"
     procfile_commands = procfile()
     daemon = shlex.split(services["dora-dagster-daemon.service"]["ExecStart"])
     assert daemon == ["/opt/dora-assets/.venv/bin/dagster-daemon", "run", "-w", "workspace.yaml"]

@@ -17,7 +17,7 @@ import duckdb
 import httpx
 import pytest
 
-from dora_assets.runs import ensure_dagster_home
+from dora_assets.instance import ensure_dagster_home
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history

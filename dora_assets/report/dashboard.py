@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
+from dora_assets.outcomes import CheckOutcome
 from dora_assets.report.charts import Series, line_chart
-from dora_assets.runs import CheckOutcome
 from dora_assets.sql import fetch_dicts
 
 # (column of gold.dora_summary, label, unit, tier column or None, p90 column or None)

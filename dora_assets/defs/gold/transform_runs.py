@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.defs.gold.assets import DORA_MONTHLY, DORA_SUMMARY, DORA_WEEKLY
 from dora_assets.defs.silver.assets import silver_assets
 from dora_assets.metadata import column_schema, table_row_count
@@ -56,7 +57,7 @@ def transform_runs(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -
     It clears the windows of bronze.pending_transforms it covered, so that a killed or failed
     transform's windows stay pending until a later one covers them. Grain: transform run.
     Source: the run's own materializations (Dagster instance)."""
-    coverage = run_coverage(context.instance, context.run.run_id, [*SILVER_TABLES, *GOLD_TABLES])
+    coverage = run_coverage(context.instance, context.run.run_id, [*SILVER_TABLES, *GOLD_TABLES], ingest=RAW_EVENTS)
     if coverage is None:
         context.log.info("this run did not rebuild every silver table and gold: the transform ledger is left as it is")
         with warehouse.get_connection() as connection:

@@ -20,7 +20,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from dora_assets.runs import root_cause
+from dora_assets.outcomes import root_cause
 from dora_assets.settings import DoraPaths
 
 SLACK_WEBHOOK_ENV = "DORA_SLACK_WEBHOOK_URL"

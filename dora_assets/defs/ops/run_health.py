@@ -1,8 +1,8 @@
 """Stuck runs made visible (README "Zombie runs"): a run whose process is gone (a SIGKILLed
 `dora-assets refresh`, a dead run worker) stays STARTED in the instance and holds the
 dora_warehouse pool and a place in the queue, so every queued ingest and transform waits for
-good. The sweep (``runs.sweep_dead_runs``) marks such runs failed; it runs in every `dora-assets`
-command that starts runs, in `dora-assets status`, in the ``stuck_runs`` sensor (every minute
+good. The sweep (``stuck_runs.sweep_dead_runs``) marks such runs failed; it runs in every
+`dora-assets` command that starts runs, in `dora-assets status`, in the ``stuck_runs`` sensor (every minute
 while the daemon or `dagster dev` runs) and in the ``no_stuck_runs`` check, which fails at ERROR
 on bronze/raw_events while runs are stuck (its description names them)."""
 
@@ -20,7 +20,8 @@ from dagster import (
 
 from dora_assets.check_results import check_result
 from dora_assets.defs.bronze.assets import RAW_EVENTS
-from dora_assets.runs import StuckRun, stuck_queued_minutes, sweep_dead_runs
+from dora_assets.outcomes import StuckRun
+from dora_assets.stuck_runs import stuck_queued_minutes, sweep_dead_runs
 
 
 def describe_stuck(stuck: list[StuckRun]) -> str:

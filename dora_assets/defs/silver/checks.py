@@ -12,6 +12,7 @@ from datetime import timedelta
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
 from dora_assets.check_results import check_result
+from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.defs.bronze.checks import future_times_result
 from dora_assets.defs.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
@@ -309,7 +310,7 @@ def transform_lag(
 ) -> AssetCheckResult:
     """Judged hourly by dora_checks, with nobody refreshing. In a transform run it runs after every
     silver table (additional_deps): windows this run has just rebuilt are not behind."""
-    coverage = run_coverage(context.instance, context.run.run_id, SILVER_LEDGER_KEYS)
+    coverage = run_coverage(context.instance, context.run.run_id, SILVER_LEDGER_KEYS, ingest=RAW_EVENTS)
     with warehouse.get_connection() as connection:
         return transform_lag_result(connection, clock.now(), dora_config.load().checks.transform_lag_minutes, coverage)
 
