@@ -25,6 +25,8 @@ setup(
         "pandas==3.1.1",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
+        # The dora-assets command is built on click; it also comes with dagster (its own CLIs use it).
+        "click==8.5.1",
         # The webhook receiver imports these directly; they also come with dagster-webserver.
         "starlette==1.10.0",
         "uvicorn==0.54.0",
