@@ -14,8 +14,18 @@ from typing import Any
 import click
 import duckdb
 
-from dora_assets.cli import output
 from dora_assets.cli.errors import CommandError, FunnelledGroup
+from dora_assets.cli.output import (
+    audit_lines,
+    check_table,
+    extraction_line,
+    extraction_total,
+    json_text,
+    metrics_tables,
+    run_problems,
+    run_summary,
+    status_lines,
+)
 from dora_assets.cli.params import POSITIVE_INT, SECONDS, TCP_PORT, DemoSources, IsoDate, RepoName
 from dora_assets.config import ConfigError, load_config
 from dora_assets.settings import DoraPaths
@@ -233,10 +243,10 @@ def _run_and_report(command: str, job_name: str, *, tags: dict[str, str] | None 
     instance = dagster_instance(DoraPaths.from_env())
     _sweep_dead_runs(command, instance)
     outcome = run_job(job_name, instance, tags=tags)
-    summary = output.run_summary(command, outcome, config)
+    summary = run_summary(command, outcome, config)
     if summary is not None:
         click.echo(summary)
-    for line in output.run_problems(command, outcome):
+    for line in run_problems(command, outcome):
         click.echo(line, err=True)
     if not outcome.success:
         raise RuntimeError(f"run {outcome.run_id} failed; see `dagster dev` or the messages above")
@@ -277,7 +287,7 @@ def show_metrics(paths: DoraPaths, *, months: int) -> None:
         raise CommandError("gold.dora_monthly does not exist yet: run `dora-assets refresh` first") from None
     finally:
         connection.close()
-    click.echo(output.metrics_tables(frame, paths.duckdb_path))
+    click.echo(metrics_tables(frame, paths.duckdb_path))
 
 
 @command(
@@ -297,7 +307,7 @@ def command_status(as_json: bool) -> int:
     status = platform_status(instance)
     status.stuck_runs = stuck
     failed_errors = [check for check in status.checks if check.failing and check.severity == "ERROR"]
-    click.echo(output.as_json(status) if as_json else "\n".join(output.status_lines(status)))
+    click.echo(json_text(status) if as_json else "\n".join(status_lines(status)))
     return 1 if failed_errors or stuck else 0
 
 
@@ -321,9 +331,9 @@ def command_checks(as_json: bool, run_first: bool) -> int:
             click.echo(f"checks: step failed: {error}", err=True)
     results = latest_check_results(instance)
     if as_json:
-        click.echo(output.as_json([{**asdict(result), "failing": result.failing} for result in results]))
+        click.echo(json_text([{**asdict(result), "failing": result.failing} for result in results]))
     else:
-        click.echo("\n".join(output.check_table(results)))
+        click.echo("\n".join(check_table(results)))
     return 1 if any(result.failing_error for result in results) else 0
 
 
@@ -349,9 +359,9 @@ def command_audit(as_json: bool, problems_only: bool, no_recount: bool) -> int:
     finally:
         connection.close()
     if as_json:
-        click.echo(output.as_json(report.as_dict()))
+        click.echo(json_text(report.as_dict()))
     else:
-        click.echo("\n".join(output.audit_lines(report, problems_only=problems_only)))
+        click.echo("\n".join(audit_lines(report, problems_only=problems_only)))
     return 0 if report.balanced else 1
 
 
@@ -520,12 +530,12 @@ def command_extract_github(repos: tuple[str, ...], since: date | None, until: da
     )
     landed = outcome.materialized.get(GITHUB_API.to_user_string(), {})
     for extraction in landed.get("extractions", []):
-        click.echo(output.extraction_line(extraction, since, until))
+        click.echo(extraction_line(extraction, since, until))
         for warning in extraction["warnings"]:
             click.echo(f"extract github: warning: {warning}", err=True)
     for error in outcome.step_errors:
         click.echo(f"extract github: {error}", err=True)
     if not outcome.success:
         raise CommandError(f"run {outcome.run_id} failed; see the messages above")
-    click.echo(output.extraction_total(landed))
+    click.echo(extraction_total(landed))
     return 0

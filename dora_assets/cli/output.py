@@ -9,7 +9,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 
-def as_json(value: Any) -> str:
+def json_text(value: Any) -> str:
     """``value`` (a dataclass, or lists and dicts of plain values) as indented JSON; dates and
     other values JSON has no type for are written as their text."""
     return json.dumps(asdict(value) if is_dataclass(value) else value, indent=2, default=str)
