@@ -36,11 +36,18 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
     assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
-def test_help_lists_every_command(data_home: DoraPaths) -> None:
-    result = run_cli(data_home, "--help")
-    assert result.returncode == 0
-    for command in ("demo", "refresh", "replay", "metrics", "status", "checks", "audit", "dev"):
-        assert command in result.stdout
+COMMANDS = ("demo", "refresh", "replay", "backfill", "metrics", "status", "checks", "audit", "dev", "serve",
+            "report", "extract")  # fmt: skip
+
+
+def test_help_lists_every_command_in_the_order_of_the_workflow(data_home: DoraPaths) -> None:
+    for flag in ("--help", "-h"):
+        result = run_cli(data_home, flag)
+        assert result.returncode == 0, result.stderr
+        listed = [line.split()[0] for line in result.stdout.split("Commands:\n", 1)[1].splitlines() if line[2:3] != " "]
+        assert tuple(listed) == COMMANDS
+    extract = run_cli(data_home, "extract", "--help")
+    assert extract.returncode == 0 and "github  deployments, default-branch commits" in extract.stdout
 
 
 def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: DoraPaths) -> None:
@@ -114,10 +121,73 @@ def test_refresh_rejects_a_bad_config_in_one_line(
 def test_bad_arguments_fail_without_traceback(data_home: DoraPaths) -> None:
     result = run_cli(data_home, "demo", "--days", "zero")
     assert result.returncode == 2
-    assert "is not a whole number" in result.stderr and "Traceback" not in result.stderr
+    assert "'zero' is not a valid whole number" in result.stderr and "Traceback" not in result.stderr
     assert_one_line_error(
         run_cli(data_home, "metrics", extra_env={"DORA_CONFIG": "/nonexistent/dora.yaml"}), "no warehouse"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("backfill", "--start", "2023-02-30", "--end", "2023-03-31"),
+            "Invalid value for '--start': '2023-02-30' is not a date like 2026-11-24",
+        ),
+        (
+            ("extract", "github", "--repo", "acme/api", "--since", "last week"),
+            "Invalid value for '--since': 'last week' is not a date like 2026-11-24",
+        ),
+        (("metrics", "--months", "0"), "Invalid value for '--months': 0 is not in the range x>=1."),
+        (("metrics", "--months", "2023-05"), "Invalid value for '--months': '2023-05' is not a valid whole number."),
+        (
+            ("demo", "--sources", "github,svn"),
+            "Invalid value for '--sources': unknown source 'svn'; choose from github, gitlab, pagerduty, jira, jenkins",
+        ),
+        (("extract", "gitlab"), "No such command 'gitlab'. Did you mean 'github'?"),
+        (
+            ("extract", "github", "--repo", "payments"),
+            "Invalid value for '--repo': 'payments' is not a repository name like OWNER/NAME",
+        ),
+        (("serve", "--port", "65536"), "Invalid value for '--port': 65536 is not in the range 1<=x<=65535."),
+        (
+            ("serve", "--header-timeout", "0"),
+            "Invalid value for '--header-timeout': 0.0 is not in the range 0<x<=3600.",
+        ),
+        (("backfill", "--end", "2023-03-31"), "Missing option '--start'."),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option_before_anything_runs(
+    data_home: DoraPaths, args: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(data_home, *args)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: dora-assets "), result.stderr
+    assert lines[-1] == f"Error: {message}"
+    assert not data_home.dagster_home.exists() and not data_home.duckdb_path.exists()
+    assert not any(data_home.landing_dir.iterdir())
+
+
+def test_a_usage_error_from_main_returns_2_with_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    from dora_assets.cli import main
+
+    assert main(["metrics", "--months", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: dora-assets metrics [OPTIONS]")
+    assert err.splitlines()[-1] == "Error: Invalid value for '--months': 'none' is not a valid whole number."
+
+
+def test_a_subcommand_s_failure_names_the_whole_command(data_home: DoraPaths) -> None:
+    result = run_cli(
+        data_home, "extract", "github", "--repo", "acme/api", "--since", "2023-05-01", extra_env={"GITHUB_TOKEN": ""}
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "dora-assets extract github: error: GITHUB_TOKEN is not set (a token that can read the repos; see README)"
+    ]
 
 
 def test_checks_json_lists_the_latest_result_of_every_check(data_home: DoraPaths) -> None:

@@ -54,7 +54,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from dora_assets.cli import build_parser
+from dora_assets.cli import dora_assets_cli
 from dora_assets.cli import main as cli_main
 from dora_assets.definitions import INGEST_JOB_NAME, defs
 from dora_assets.defs.bronze.assets import bronze_ingestion
@@ -859,9 +859,13 @@ def environment_of(unit: configparser.ConfigParser) -> dict[str, str]:
     return dict(value.split("=", 1) for value in values)
 
 
-def cli_args(argv: list[str]) -> object:
-    """``argv`` (after the program) parsed by the real dora-assets parser: it must be a valid command."""
-    return build_parser().parse_args(argv)
+def cli_command(argv: list[str]) -> str:
+    """The name of the command ``argv`` (after the program) runs, once its options are parsed and
+    converted by the real dora-assets command line (click raises a UsageError for a bad one)."""
+    name, *rest = argv
+    assert name in dora_assets_cli.commands, name
+    dora_assets_cli.commands[name].make_context(name, rest)
+    return name
 
 
 def test_the_deploy_files_match_the_code() -> None:
@@ -899,7 +903,7 @@ def test_the_deploy_files_match_the_code() -> None:
     assert shlex.split(procfile_commands["webserver"])[:3] == ["dagster-webserver", "-w", "workspace.yaml"]
     receiver = shlex.split(services["dora-receiver.service"]["ExecStart"])
     assert receiver[0] == "/opt/dora-assets/.venv/bin/dora-assets"
-    assert cli_args(receiver[1:]).command == "serve"
+    assert cli_command(receiver[1:]) == "serve"
     assert shlex.split(procfile_commands["receiver"])[:2] == ["dora-assets", "serve"]
 
     # The Helm values for the dagster/dagster chart.
@@ -928,7 +932,7 @@ def test_the_deploy_files_match_the_code() -> None:
     documents = {doc["kind"]: doc for doc in yaml.safe_load_all(manifest_text)}
     pod = documents["Deployment"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    assert container["command"][0] == "dora-assets" and cli_args(container["command"][1:]).command == "serve"
+    assert container["command"][0] == "dora-assets" and cli_command(container["command"][1:]) == "serve"
     assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
     assert {item["name"]: item["value"] for item in container["env"]}["DORA_HOME"] == env["DORA_HOME"]
     assert [mount["mountPath"] for mount in container["volumeMounts"]] == [env["DORA_HOME"]]

@@ -39,6 +39,30 @@ How a session behaves:
   or in any exception message, and Dagster masks it as a secret config field.
 
 A session is not thread-safe; open one per thread.
+
+Why our own client, not a maintained one (issue 19 item 6, decided after reading githubkit 0.16.1
+and dlt's requests helper). The extractor uses two calls: ``get`` and ``list``. It makes GETs on
+nine endpoints, and lands GitHub's JSON unchanged, so a typed SDK's models would go unused.
+- githubkit (on httpx) follows Link pagination and recognises GitHub's rate-limit answers, but its
+  defaults differ from what the fake-server tests pin (``test_github_client.py``,
+  ``test_github_extract.py``):
+  - A rate limit is retried once. This client waits within a budget, and it waits out a used-up
+    limit before the next request.
+  - A Retry-After that is not whole seconds (an HTTP date) raises ValueError.
+  - A 429, or a 403 that says "rate limit", with neither Retry-After nor X-RateLimit-Remaining
+    is not seen as a rate limit.
+  - 5xx is retried three times, after (n+1)^2 s with no jitter. Timeouts and network errors are
+    not retried.
+  - It sleeps with ``time.sleep`` and reads ``datetime.now``: no injected clock.
+  - Its paginator sends the first request's headers (``If-None-Match`` too) with every page.
+  - Its token auth puts ``Authorization`` on any URL, including a next link to another origin.
+  So our retry policy, ETag handling, origin check and actionable messages would sit on top of it
+  anyway, and the install would gain githubkit, githubkit-schemas and hishel.
+- dlt's retrying client retries 429, 5xx and network errors, with Retry-After. It is built on
+  requests, a second HTTP stack beside httpx. By default it does not handle GitHub's 403 limits
+  or X-RateLimit-Reset, and it has no conditional requests. It would also pull all of dlt in for
+  one helper.
+Neither is installed. Revisit this if the extractor needs GitHub App auth, writes or GraphQL.
 """
 
 from __future__ import annotations
