@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults test-time-travel dev screenshots chromium faketime lint format clean bench detection-delays
+.PHONY: run test test-fast test-faults test-time-travel dev screenshots chromium faketime lint format clean bench detection-delays
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -32,7 +32,12 @@ PYTEST := rm -rf $(TEST_TMP)/tmp && mkdir -p $(TEST_TMP)/tmp && TMPDIR=$(TEST_TM
 
 ## test: set up and run the whole test suite
 test: $(STAMP) chromium
-	$(PYTEST) -n auto --dist loadfile -m "not every_boundary" dora_assets_tests
+	$(PYTEST) -n auto --dist loadfile -m "not every_boundary" --durations=40 dora_assets_tests
+
+## test-fast: the quick loop while editing (under 2 minutes on 2 cores): everything but the tests
+## marked slow, browser or postgres (pyproject.toml); `make test` and CI still run every test
+test-fast: $(STAMP)
+	$(PYTEST) -n auto --dist loadfile -m "not slow and not browser and not postgres and not every_boundary" dora_assets_tests
 
 ## test-faults: the self-healing refresh killed at every stage boundary of its two runs (16), not
 ## only the six that `make test` covers

@@ -19,7 +19,7 @@ SELECT
                      pushed_at: payload ->> '$.repository.pushed_at'},
         head_commit: {id: payload ->> '$.head_commit.id', "timestamp": payload ->> '$.head_commit.timestamp'},
         commits: CASE WHEN event_type = 'push' THEN
-            list_transform(json_extract(payload, '$.commits[*]'), lambda c: {id: c ->> '$.id', "timestamp": c ->> '$.timestamp'})
+            list_transform(json_extract(payload, '$.commits[*]'), LAMBDA c: {id: c ->> '$.id', "timestamp": c ->> '$.timestamp'})
         END,
         deployment: {id: payload ->> '$.deployment.id', sha: payload ->> '$.deployment.sha',
                      ref: payload ->> '$.deployment.ref', environment: payload ->> '$.deployment.environment'},
@@ -32,7 +32,7 @@ SELECT
             state: payload ->> '$.issue.state', body: payload ->> '$.issue.body',
             created_at: payload ->> '$.issue.created_at', updated_at: payload ->> '$.issue.updated_at',
             closed_at: payload ->> '$.issue.closed_at',
-            labels: list_transform(json_extract_string(payload, '$.issue.labels[*].name'), lambda l: {"name": l})
+            labels: list_transform(json_extract_string(payload, '$.issue.labels[*].name'), LAMBDA l: {"name": l})
         } END
     } AS payload
 FROM read_json(
@@ -42,4 +42,3 @@ FROM read_json(
 )
 )
 QUALIFY row_number() OVER (PARTITION BY delivery_id) = 1;
-

@@ -15,7 +15,7 @@ SELECT
     ) AS pushed_at,
     list_transform(
         coalesce(payload.commits, []),
-        lambda c: {'change_id': lower(c.id), 'time_created': try_cast(c."timestamp" AS TIMESTAMPTZ)}
+        LAMBDA c: {'change_id': lower(c.id), 'time_created': try_cast(c."timestamp" AS TIMESTAMPTZ)}
     ) AS commits,
     delivery_id
 FROM deliveries
@@ -120,7 +120,7 @@ SELECT
     nullif(lower(regexp_extract(issue.body, '(?i)root cause:\s*([0-9a-f]{7,40})\b', 1)), '') AS root_cause_sha
 FROM latest
 WHERE action IS DISTINCT FROM 'deleted'
-  AND list_contains(list_transform(coalesce(issue.labels, []), lambda label: lower(label."name")), 'incident')
+  AND list_contains(list_transform(coalesce(issue.labels, []), LAMBDA label: lower(label."name")), 'incident')
   AND try_cast(issue.created_at AS TIMESTAMPTZ) IS NOT NULL;
 
 CREATE TEMP TABLE gold AS

@@ -29,4 +29,3 @@ FROM read_json(
     }
 )
 QUALIFY row_number() OVER (PARTITION BY delivery_id) = 1;
-

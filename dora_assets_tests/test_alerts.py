@@ -16,6 +16,8 @@ from dora_assets.instance import dagster_instance
 from dora_assets.runs import run_job
 from dora_assets.settings import DoraPaths
 
+pytestmark = pytest.mark.slow
+
 
 class SlackHook(BaseHTTPRequestHandler):
     """A Slack incoming webhook: records each posted JSON body on its server."""

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import DagsterInstance
 
 from dora_assets.definitions import defs
@@ -16,6 +17,8 @@ from dora_assets.defs.bronze.checks import ACCOUNTING_BALANCED
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query, refresh_runs
 from dora_assets_tests.test_cli import assert_one_line_error, run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def envelope_line(delivery_id: str, padding: str = "") -> str:

@@ -18,6 +18,8 @@ from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 BRONZE = ("bronze.raw_events", "bronze.quarantine", "bronze.duplicates", "bronze.landing_files")
 PACKAGE = Path(__file__).resolve().parents[1] / "dora_assets"
 

@@ -17,6 +17,8 @@ from dora_assets.demo.generator import generate_demo
 from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import connect_warehouse
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH_BYTES = 150_000  # several batches for the history below
 

@@ -15,6 +15,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 
+pytestmark = pytest.mark.slow
+
 
 def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
@@ -132,11 +134,11 @@ def test_bad_arguments_fail_without_traceback(data_home: DoraPaths) -> None:
     [
         (
             ("backfill", "--start", "2023-02-30", "--end", "2023-03-31"),
-            "Invalid value for '--start': '2023-02-30' is not a date like 2026-11-24",
+            "Invalid value for '--start': '2023-02-30' is not a date like YYYY-MM-DD",
         ),
         (
             ("extract", "github", "--repo", "acme/api", "--since", "last week"),
-            "Invalid value for '--since': 'last week' is not a date like 2026-11-24",
+            "Invalid value for '--since': 'last week' is not a date like YYYY-MM-DD",
         ),
         (("metrics", "--months", "0"), "Invalid value for '--months': 0 is not in the range x>=1."),
         (("metrics", "--months", "2023-05"), "Invalid value for '--months': '2023-05' is not a valid whole number."),

@@ -38,6 +38,8 @@ from dora_assets_tests import oracle
 from dora_assets_tests.helpers import gold_monthly, query
 from dora_assets_tests.test_end_to_end import FIGURES, approx
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

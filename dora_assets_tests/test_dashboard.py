@@ -22,6 +22,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, iso, issue, push, write_landing_file
 from dora_assets_tests.helpers import materialize_everything, query_dicts, refresh_runs
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TILE = re.compile(
     r'<div class="tile [^"]*" data-metric="(?P<metric>\w+)" data-value="(?P<value>[^"]*)">'

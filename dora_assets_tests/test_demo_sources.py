@@ -43,6 +43,8 @@ from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs
 
+pytestmark = pytest.mark.slow
+
 ALL = "github,gitlab,pagerduty,jira,jenkins"
 END = date(2023, 3, 9)  # a Thursday, long past on any date the suite runs
 DAYS, REPOS, SEED = 70, 4, 21

@@ -13,6 +13,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
 from dora_assets_tests.helpers import FIGURES, gold_monthly, materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 
 def approx(figures: dict) -> dict:
     return {

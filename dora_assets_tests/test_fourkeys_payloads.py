@@ -16,6 +16,8 @@ from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import gold_monthly, materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 ZERO_SHA = "0" * 40
 
 

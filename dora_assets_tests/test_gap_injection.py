@@ -25,6 +25,8 @@ from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, La
 from dora_assets_tests.builders import refuse_listing
 from dora_assets_tests.helpers import refresh_runs
 
+pytestmark = pytest.mark.slow
+
 # The checks' frozen 'now': long past on any date the suite runs (see make test-time-travel).
 THURSDAY_AFTERNOON = datetime(2023, 3, 9, 15, 0, tzinfo=UTC)
 MONDAY_EARLY = datetime(2023, 3, 13, 6, 0, tzinfo=UTC)  # after a weekend and a night

@@ -34,6 +34,8 @@ from dora_assets_tests.fake_github import DEFAULT_TOKEN, FakeGitHub
 from dora_assets_tests.helpers import gold_monthly, query
 from dora_assets_tests.test_cli import run_cli as run_dora_assets
 
+pytestmark = pytest.mark.slow
+
 REPO = "acme/payments"
 C1, C2, C3 = "1" * 40, "2" * 40, "3" * 40
 GOLD_COLUMNS = (

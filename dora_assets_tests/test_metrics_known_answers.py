@@ -12,6 +12,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
 from dora_assets_tests.helpers import FIGURES, gold_monthly, materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 API, WEB = "acme/api", "acme/web"
 
 

@@ -28,6 +28,8 @@ from dora_assets_tests.helpers import small_tmpfs
 from dora_assets_tests.test_cli import run_cli
 from dora_assets_tests.test_metrics_known_answers import land_history
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 
 

@@ -27,6 +27,8 @@ from dora_assets_tests.builders import SETTLE, age
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_cli import run_cli
 
+pytestmark = pytest.mark.slow
+
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -76,6 +76,8 @@ from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 from dora_assets_tests.test_webserver import LAUNCH, free_port, gold_org_rows, graphql
 
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = REPO_ROOT / "deploy"
 WAREHOUSE_POOLS = {"granularity": "run", "default_limit": 1}
@@ -945,4 +947,7 @@ def test_the_deploy_files_match_the_code() -> None:
     # The image's default command is the code location's.
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert f'CMD ["dagster", "api", "grpc", "-m", "{module}"' in dockerfile
-    assert "dagster-k8s==0.29.27" in dockerfile and "dagster-postgres==0.29.27" in (REPO_ROOT / "setup.py").read_text()
+    assert (
+        "dagster-k8s==0.29.27" in dockerfile
+        and "dagster-postgres==0.29.27" in (REPO_ROOT / "pyproject.toml").read_text()
+    )

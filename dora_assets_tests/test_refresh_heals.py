@@ -39,6 +39,8 @@ from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLD = ("gold.dora_monthly", "gold.dora_weekly")
 LAG = timedelta(minutes=CheckThresholds().transform_lag_minutes)

@@ -16,6 +16,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import deployment_status, envelope, issue, push, write_landing_file
 from dora_assets_tests.helpers import gold_monthly, refresh_runs
 
+pytestmark = pytest.mark.slow
+
 APP, API = "acme/app", "acme/api"
 FIGURES = (
     "changes_deployed",

@@ -9,6 +9,10 @@ import shutil
 import struct
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

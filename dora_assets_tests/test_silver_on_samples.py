@@ -12,6 +12,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import envelope, sample, write_landing_file
 from dora_assets_tests.helpers import materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 REPO = "Codertocat/Hello-World"
 
 

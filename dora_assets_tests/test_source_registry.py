@@ -28,7 +28,7 @@ from dora_assets.sql import run_sql, schema_ddl, sql_file, sql_statements
 from dora_assets.windows import TimeWindow
 
 PACKAGE = Path(dora_assets.__file__).parent
-SILVER_SQL = PACKAGE / "silver" / "sql"
+SILVER_SQL = PACKAGE / "defs" / "silver" / "sql"
 README = PACKAGE.parent / "README.md"
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -21,6 +21,8 @@ from dora_assets_tests.builders import push as github_push
 from dora_assets_tests.builders import sample as real_sample
 from dora_assets_tests.helpers import gold_monthly, materialize_everything, query
 
+pytestmark = pytest.mark.slow
+
 Delivery = tuple[str, str, dict[str, Any], str]  # source, event type, payload, received_at
 
 

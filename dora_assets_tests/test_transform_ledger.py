@@ -40,6 +40,8 @@ from dora_assets.windows import partition_range_tags
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_bronze_kill import BATCH_BYTES, kill_at
 
+pytestmark = pytest.mark.slow
+
 EVERYTHING = [*defs.assets, *defs.asset_checks]
 END = date(2023, 6, 20)  # the demo history's last day
 DAYS = 40  # so it starts on 2023-05-12 (its commits a little earlier, still in May)

@@ -22,6 +22,8 @@ from dora_assets_tests.builders import envelope, iso, push
 from dora_assets_tests.helpers import FIGURES, gold_monthly, refresh_runs
 from dora_assets_tests.real_org import END, REPOS, land, organisation, received
 
+pytestmark = pytest.mark.slow
+
 MOMENTS = [END - timedelta(days=42, hours=5), END - timedelta(days=28, hours=2), END - timedelta(days=14), END]
 HELD_BACK = ("lead_times_held_back", "restore_times_held_back")
 LONG_LIVED = "a" * 40  # acme/uv: authored 386 days before its merge

@@ -22,6 +22,8 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query
 from dora_assets_tests.test_metrics_known_answers import land_history
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ASSETS_QUERY = """

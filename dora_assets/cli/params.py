@@ -35,7 +35,7 @@ SECONDS = Seconds(0, 3600, min_open=True)
 
 
 class IsoDate(click.ParamType):
-    """A calendar day written as ISO 8601, ``2026-11-24``; the value is a ``datetime.date``."""
+    """A calendar day written as ISO 8601, ``YYYY-MM-DD``; the value is a ``datetime.date``."""
 
     name = "date"
 
@@ -45,7 +45,7 @@ class IsoDate(click.ParamType):
         try:
             return date.fromisoformat(value)
         except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a date like 2026-11-24", param, ctx)
+            self.fail(f"{value!r} is not a date like YYYY-MM-DD", param, ctx)
 
 
 class RepoName(click.ParamType):

@@ -17,15 +17,15 @@ SELECT
 FROM read_csv(
     $paths,
     columns = {'line': 'VARCHAR'},
-    header = false,
-    auto_detect = false,
+    header = FALSE,
+    auto_detect = FALSE,
     delim = $delimiter,
     quote = '',
     escape = '',
-    strict_mode = true,
+    strict_mode = TRUE,
     max_line_size = $max_line_bytes,
-    filename = true,
-    store_rejects = true,
+    filename = TRUE,
+    store_rejects = TRUE,
     rejects_table = 'ingest_reject_errors',
     rejects_scan = 'ingest_reject_scans'
 ) WITH ORDINALITY AS lines

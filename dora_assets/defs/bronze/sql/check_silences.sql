@@ -209,4 +209,4 @@ SELECT
     score >= key_threshold AND expected >= $longest_ratio * longest_usual AS is_gap,
     score >= key_threshold AND expected < $longest_ratio * longest_usual AS quiet_normal
 FROM thresholds
-ORDER BY is_gap DESC, score DESC, source, repo, event_type;
+ORDER BY is_gap DESC, score DESC, source ASC, repo ASC, event_type ASC;

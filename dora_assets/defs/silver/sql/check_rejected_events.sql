@@ -21,6 +21,6 @@ SELECT
     (SELECT deliveries FROM read) AS read,
     coalesce(
         (SELECT list({'source': source, 'event_type': event_type, 'reason': reason, 'deliveries': deliveries,
-                      'examples': examples} ORDER BY deliveries DESC, reason)[1:$max_examples] FROM by_reason),
+                      'examples': examples} ORDER BY deliveries DESC, reason ASC)[1:$max_examples] FROM by_reason),
         []
     ) AS reasons;

@@ -28,7 +28,7 @@ SELECT
     len(commit_documents) AS commit_count,
     list_transform(
         commit_documents,
-        lambda commit: {
+        LAMBDA commit: {
             'change_id': lower(commit.id),
             'time_created': silver.event_time(commit."timestamp")
         }

@@ -47,14 +47,14 @@ deployments AS (
         coalesce(environment_parameter, 'production') AS environment,
         CASE WHEN environment_parameter IS NOT NULL
              THEN list_contains($production_environments, lower(environment_parameter))
-             ELSE len(list_filter($jenkins_deploy_jobs, lambda pattern: lower(job) GLOB pattern)) > 0 END AS to_production,
+             ELSE len(list_filter($jenkins_deploy_jobs, LAMBDA pattern: lower(job) GLOB pattern)) > 0 END AS to_production,
         commit_sha,
         ref,
         coalesce(finished_at, received_at) AS time_deployed,
         delivery_id,
         received_at
     FROM builds
-    WHERE len(list_filter($jenkins_deploy_jobs, lambda pattern: lower(job) GLOB pattern)) > 0
+    WHERE len(list_filter($jenkins_deploy_jobs, LAMBDA pattern: lower(job) GLOB pattern)) > 0
        OR environment_parameter IS NOT NULL
 )
 SELECT * EXCLUDE (to_production)

@@ -47,6 +47,6 @@ SELECT
 FROM latest
 WHERE action IS DISTINCT FROM 'deleted'
   AND len(list_intersect(
-      list_transform(coalesce(json_extract_string(issue, '$.labels[*].name'), []), lambda label: lower(label)),
+      list_transform(coalesce(json_extract_string(issue, '$.labels[*].name'), []), LAMBDA label: lower(label)),
       $incident_labels
   )) > 0;

@@ -12,7 +12,7 @@ WITH issue_events AS (
         payload -> '$.object_attributes' AS issue,
         list_transform(
             coalesce(json_extract_string(payload, '$.labels[*].title'), json_extract_string(payload, '$.object_attributes.labels[*].title'), []),
-            lambda label: lower(label)
+            LAMBDA label: lower(label)
         ) AS labels,
         silver.event_time(p.object_attributes.updated_at) AS updated_at
     FROM (

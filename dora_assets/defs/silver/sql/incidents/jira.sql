@@ -77,7 +77,7 @@ WHERE event_type <> 'jira:issue_deleted'
   AND (
       list_contains($jira_incident_issue_types, lower(issue ->> '$.fields.issuetype.name'))
       OR len(list_intersect(
-          list_transform(coalesce(json_extract_string(issue, '$.fields.labels[*]'), []), lambda label: lower(label)),
+          list_transform(coalesce(json_extract_string(issue, '$.fields.labels[*]'), []), LAMBDA label: lower(label)),
           $incident_labels
       )) > 0
   );

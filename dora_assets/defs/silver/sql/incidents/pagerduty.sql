@@ -66,5 +66,6 @@ without_id AS (
     FROM events
     WHERE incident_id IS NULL
 )
-SELECT * FROM reports
+-- UNION ALL BY NAME matches the two sides' columns by name (sqlfluff's AM07 counts them).
+SELECT * FROM reports -- noqa: AM07
 UNION ALL BY NAME SELECT * FROM without_id;
