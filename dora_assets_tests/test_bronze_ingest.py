@@ -246,8 +246,10 @@ def test_settled_folders_are_not_listed_again_until_their_entries_change(warehou
     for day in (first, second):
         day.mkdir(parents=True)
         (day / "a.ndjson").write_text(line(env(f"{day.name}-a")) + line(env(f"{day.name}-b")), encoding="utf-8")
-    young = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
-    assert (young.totals.landed, young.folders_settled) == (4, 0)  # just written: not settled yet
+    # Just written: not settled yet. Judged against a minute, not SETTLE, so that a loaded machine
+    # taking longer than SETTLE to reach the check cannot make the folders old enough.
+    young = ingest_landing(warehouse, landing, settle_seconds=60)
+    assert (young.totals.landed, young.folders_settled) == (4, 0)
     age(first, second, seconds=SETTLE)
 
     settling = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
@@ -262,7 +264,7 @@ def test_settled_folders_are_not_listed_again_until_their_entries_change(warehou
     # A late file in a settled folder moves the folder's stamp: the folder is listed again.
     (first / "late.json").write_text(json.dumps(env("late")), encoding="utf-8")
     assert [name for name, _ in pending_landing_files(warehouse, landing)[0]] == ["github/2023/11/01/late.json"]
-    late = ingest_landing(warehouse, landing, settle_seconds=SETTLE)
+    late = ingest_landing(warehouse, landing, settle_seconds=60)  # just written, as above
     assert (late.totals.landed, late.folders_skipped, late.folders_settled) == (1, 1, 0)
     assert rows(warehouse, "SELECT count(*) FROM bronze.raw_events") == [(5,)]
     age(first, seconds=SETTLE)
@@ -287,7 +289,7 @@ def test_a_folder_settles_only_once_everything_in_it_is_accounted_for(warehouse,
     assert (report.totals.landed, report.in_flight, report.folders_settled) == (2, ["day/.b.json.tmp"], 0)
 
     os.replace(day / ".b.json.tmp", day / "b.json")
-    assert ingest_landing(warehouse, landing, settle_seconds=SETTLE).folders_settled == 0  # renamed just now
+    assert ingest_landing(warehouse, landing, settle_seconds=60).folders_settled == 0  # renamed just now
     age(day, seconds=SETTLE)
     assert ingest_landing(warehouse, landing, settle_seconds=SETTLE).folders_settled == 1
     assert rows(warehouse, "SELECT delivery_id FROM bronze.raw_events ORDER BY 1") == [("a",), ("b",), ("root",)]
