@@ -1,6 +1,6 @@
 -- The batch's row of the transform ledger (bronze.pending_transforms), in the batch's own
 -- transaction: the days of silver its landed deliveries can change. From the batch's
--- affected_from (as earliest_event_day.sql computes it over batch_index) to the latest day any
+-- affected_from (as event_day_span.sql computes it over batch_index) to the latest day any
 -- delivery in bronze (this batch included, already in raw_events_index) has an event on: a late
 -- push can change the lead time of any later deployment, and no silver row lies after the last
 -- event. Never later than the day it landed (an event stamped in the future changes nothing after

@@ -217,8 +217,9 @@ FROM times;
 
 -- The transform ledger: one row per ingest batch that landed deliveries, written in that batch's
 -- own transaction, naming the days of silver (and so of gold) its deliveries can change: from
--- first_day (the batch's affected_from, see earliest_event_day.sql) to last_day (the day it was
--- landed, or first_day when later: a transform rebuilds from the affected day to its own day).
+-- first_day (the batch's affected_from, see ingestion/sql/event_day_span.sql) to last_day (the
+-- last day any delivery in bronze has an event on, at most the day it was landed, or first_day when
+-- later: see ingestion/sql/land_pending_transform.sql).
 -- A row is pending until a dora_transform run that rebuilt every silver table over those days,
 -- and then gold, having read bronze through that batch, records itself in gold.transform_runs
 -- (dora_assets/transform_ledger.py). Append-only like the rest of bronze: clearing appends
