@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from dagster import AssetKey, Definitions
 
 from dora_assets.definitions import CHECKS_JOB_NAME, INGEST_JOB_NAME, defs
@@ -117,3 +123,17 @@ def test_the_three_share_checks_count_the_recent_records_once() -> None:
         if key.name in {"quarantine_share", "unknown_event_types", "duplicate_share"}
     }
     assert owners == {"record_shares"}
+
+
+@pytest.mark.slow
+def test_dg_loads_the_project_as_dagsters_own_tools_do() -> None:
+    """`dg check defs` (in `make lint`) finds the project from pyproject.toml's [tool.dg] and loads
+    its definitions; a broken layout or import fails here as it would in `dg dev`."""
+    root = Path(__file__).resolve().parents[1]
+    venv = Path(sys.executable).parent
+    environ = {**os.environ, "VIRTUAL_ENV": str(venv.parent), "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [str(venv / "dg"), "check", "defs"], cwd=root, env=environ, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
