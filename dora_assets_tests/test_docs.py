@@ -36,11 +36,3 @@ def test_the_readme_has_a_row_for_every_check_and_no_row_for_a_check_that_is_gon
     documented = set(CHECK_ROW.findall(README.read_text()))
     assert declared - documented == set(), "checks without a row in the README's checks table"
     assert documented - declared == set(), "rows of the README's checks table for checks that do not exist"
-
-
-def test_the_package_docstring_names_only_tables_that_exist() -> None:
-    import dora_assets
-
-    tables = {key.to_user_string().replace("/", ".") for assets_def in defs.assets for key in assets_def.keys}
-    named = set(re.findall(r"\b(?:bronze|silver|gold)\.[a-z_]+", dora_assets.__doc__ or ""))
-    assert named <= tables

@@ -264,11 +264,6 @@ def event_day_span(
     return first, last
 
 
-def earliest_event_day(connection: duckdb.DuckDBPyConnection, index: str = "bronze.raw_events_index") -> date | None:
-    """The first day of ``event_day_span``."""
-    return event_day_span(connection, index)[0]
-
-
 def pending_landing_files(
     connection: duckdb.DuckDBPyConnection, landing_dir: Path, *, use_settled: bool = True
 ) -> tuple[list[tuple[str, datetime]], list[str]]:
@@ -580,7 +575,7 @@ def _ingest_batch(
         ):
             run_sql(connection, "ingestion", statement, landing)
         [totals_row] = connection.execute(sql_file("ingestion", "batch_totals")).fetchall()
-        affected_from = earliest_event_day(connection, "batch_index")
+        affected_from, _ = event_day_span(connection, "batch_index")
         reasons = dict(connection.execute(sql_file("ingestion", "batch_quarantine_reasons")).fetchall())
         connection.execute("COMMIT")
     except BaseException:
