@@ -18,13 +18,16 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from dagster import DagsterInstance
 from filelock import FileLock, Timeout
 
 from dora_assets.settings import DoraPaths
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 # The first line of every dagster.yaml that dora-assets writes. A file that starts with it is ours and
 # is rewritten when the profile (or this module's text) changes; any other file is the user's.
@@ -36,6 +39,25 @@ LOW_DISK_BYTES = 1024 * 1024
 # this for the lock stops with a one-line error (InstanceLockTimeout) instead of hanging.
 INSTANCE_LOCK_TIMEOUT_SECONDS = 120.0
 LOCK_FILE = ".dora-instance.lock"
+
+# Dagster settings read from the environment of the processes that create runs: the dora-assets
+# commands, and through `dora-assets dev` its webserver and daemon (deploy/ sets them for the
+# services). A run over a range of silver's months records one "materialization planned" event per
+# asset holding the whole range, instead of one per asset and month: a first refresh of four years
+# wrote 550 such events (about 30% of its CPU) and a replay of ten years would write 1,300. What
+# Dagster gives up: when such a run fails, its months show as missing rather than failed on the
+# asset's partitions page; the run itself shows as failed, and the transform ledger keeps its
+# window pending until a later run rebuilds it (README, "A refresh that was stopped heals itself").
+RUN_CREATION_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
+def apply_run_creation_env(environ: dict[str, str] | None = None) -> None:
+    """Set RUN_CREATION_ENV in ``environ`` (default: this process's environment, so that the
+    processes it starts inherit it), keeping any value already set there."""
+    env = os.environ if environ is None else environ
+    for name, value in RUN_CREATION_ENV.items():
+        env.setdefault(name, value)
+
 
 _RUN_QUEUE = """\
 # DuckDB lets one process write the warehouse. Every asset and check that opens it is in the
@@ -126,6 +148,8 @@ def dagster_instance(paths: DoraPaths, *, lock_timeout: float | None = None) -> 
     InstanceLockTimeout. The storage is SQLite under DAGSTER_HOME, or PostgreSQL when
     DAGSTER_PG_URL is set (see ``ensure_dagster_home``).
     """
+    from dagster import DagsterInstance  # here, not at import: the commands that open no instance start faster
+
     home = paths.dagster_home
     url = os.environ.get(PG_URL_ENV, "")
     try:

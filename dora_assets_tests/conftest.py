@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dora_assets.instance import apply_run_creation_env
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import DORA_ENV_VARS
 
@@ -23,6 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
     own SQLite instance in its data home, so the variable is taken out of this process's environment
     (and every subprocess's) at startup."""
     config.stash[PG_SERVER_URL] = os.environ.pop("DAGSTER_PG_URL", None) or None
+    # The Dagster settings of every process that creates runs in production (the dora-assets commands
+    # set them in main): the runs these workers create in-process are created the same way.
+    apply_run_creation_env()
 
 
 @pytest.fixture(scope="session")

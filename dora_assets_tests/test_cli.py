@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.helpers import query
@@ -86,6 +86,16 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
     # The second refresh rebuilt only today: nothing new had landed.
     assert runs[1].tags["dagster/asset_partition_range_start"] == runs[1].tags["dagster/asset_partition_range_end"]
     assert all(run.is_success for run in runs)
+    # The first transform ran over 50 months (the history reaches back to May 2019): one "materialization
+    # planned" event per asset holds the whole range (instance.RUN_CREATION_ENV), not one per asset and month.
+    first_transform = runs[3]
+    assert first_transform.tags["dagster/asset_partition_range_start"] == "2019-05-01"
+    planned = instance.all_logs(first_transform.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    keys = [entry.dagster_event.asset_key for entry in planned]
+    assert len(keys) == len(set(keys)) == 11, keys  # silver's 6 tables and gold's 5 assets, once each
+    silver_pushes = next(entry for entry in planned if entry.dagster_event.asset_key == AssetKey(["silver", "pushes"]))
+    subset = silver_pushes.dagster_event.event_specific_data.partitions_subset
+    assert len(subset.get_partition_keys()) == 50
 
 
 def test_metrics_prints_the_last_months(data_home: DoraPaths) -> None:

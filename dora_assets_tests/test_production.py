@@ -65,6 +65,7 @@ from dora_assets.instance import (
     OWN_HEADER,
     PG_URL_ENV,
     POSTGRES_INSTANCE_YAML,
+    RUN_CREATION_ENV,
     InstanceConfigWarning,
     dagster_instance,
     ensure_dagster_home,
@@ -84,7 +85,7 @@ WAREHOUSE_POOLS = {"granularity": "run", "default_limit": 1}
 # Environment variables the code (or Dagster, for DAGSTER_HOME) reads, from the code's own constants.
 DORA_PATH_VARS = {"DORA_HOME", "DORA_DUCKDB_PATH", "DORA_LANDING_DIR", "DAGSTER_HOME", "DORA_CONFIG"}
 SECRET_VARS = {PG_URL_ENV, defs.resources["github"].token.env_var_name, *SECRET_ENV_VARS.values(), SLACK_WEBHOOK_ENV}
-CODE_VARS = DORA_PATH_VARS | SECRET_VARS | {API_URL_ENV}
+CODE_VARS = DORA_PATH_VARS | SECRET_VARS | {API_URL_ENV} | set(RUN_CREATION_ENV)
 UNFINISHED = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
 
@@ -683,6 +684,12 @@ def test_services_turn_a_webhook_and_dropped_files_into_gold_through_sensor_tick
     instance = services.instance()
     _wait_for_runs_to_finish(instance, deadline=time.monotonic() + 300)
     records = instance.get_run_records()
+    # The daemon (its Procfile line sets RUN_CREATION_ENV) planned each asset once per run, whatever the
+    # number of months the run covers (the history reaches back to May 2019).
+    for record in records:
+        planned = instance.all_logs(record.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        keys = [entry.dagster_event.asset_key for entry in planned]
+        assert len(keys) == len(set(keys)), (record.dagster_run.job_name, len(keys))
     by_sensor = {(r.dagster_run.job_name, r.dagster_run.tags.get("dagster/sensor_name")) for r in records}
     assert {(INGEST_JOB_NAME, "landing_drops"), ("dora_transform", "transform_after_ingest")} <= by_sensor
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in records), [
@@ -895,14 +902,21 @@ def test_the_deploy_files_match_the_code() -> None:
         assert set(environment_of(units[name])) <= CODE_VARS, name
     for name in ("dora-dagster-daemon.service", "dora-dagster-webserver.service"):
         assert environment_of(units[name])["DAGSTER_HOME"] == "/var/lib/dora-assets/dagster"
+        assert RUN_CREATION_ENV.items() <= environment_of(units[name]).items(), name  # they create runs
         assert services[name]["ExecStartPre"] == "/opt/dora-assets/.venv/bin/python -m dora_assets.instance"
     procfile_commands = procfile()
     daemon = shlex.split(services["dora-dagster-daemon.service"]["ExecStart"])
     assert daemon == ["/opt/dora-assets/.venv/bin/dagster-daemon", "run", "-w", "workspace.yaml"]
-    assert shlex.split(procfile_commands["daemon"]) == ["dagster-daemon", *daemon[1:]]
+    run_creation = ["env", *(f"{name}={value}" for name, value in RUN_CREATION_ENV.items())]
+    assert shlex.split(procfile_commands["daemon"]) == [*run_creation, "dagster-daemon", *daemon[1:]]
     webserver = shlex.split(services["dora-dagster-webserver.service"]["ExecStart"])
     assert webserver[:4] == ["/opt/dora-assets/.venv/bin/dagster-webserver", "-w", "workspace.yaml", "-h"]
-    assert shlex.split(procfile_commands["webserver"])[:3] == ["dagster-webserver", "-w", "workspace.yaml"]
+    assert shlex.split(procfile_commands["webserver"])[: len(run_creation) + 3] == [
+        *run_creation,
+        "dagster-webserver",
+        "-w",
+        "workspace.yaml",
+    ]
     receiver = shlex.split(services["dora-receiver.service"]["ExecStart"])
     assert receiver[0] == "/opt/dora-assets/.venv/bin/dora-assets"
     assert cli_command(receiver[1:]) == "serve"
@@ -912,6 +926,8 @@ def test_the_deploy_files_match_the_code() -> None:
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert values["dagster-user-deployments"]["enabled"] is True
+    for service in ("dagsterWebserver", "dagsterDaemon"):  # they create runs
+        assert {item["name"]: item["value"] for item in values[service]["env"]} == RUN_CREATION_ENV, service
     assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
     assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
     env = {item["name"]: item["value"] for item in deployment["env"]}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from dora_assets.cli.commands import dora_assets_cli
+from dora_assets.instance import apply_run_creation_env
 
 PROG = "dora-assets"
 
@@ -21,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: this process's arguments) and return its exit status:
     the command's own (0, or 1 when a run or an ERROR check failed), 2 for a usage error or a failure
     the operator must fix first, 130 when interrupted."""
+    # Before any run is created here or by `dora-assets dev`'s webserver and daemon (they inherit it).
+    apply_run_creation_env()
     try:
         code = dora_assets_cli.main(args=None if argv is None else list(argv), prog_name=PROG, standalone_mode=False)
     except click.ClickException as error:  # a usage error: click's usage message, exit 2
