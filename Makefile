@@ -37,7 +37,7 @@ TEST_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) )))
 
 ## test: set up and run the whole test suite
 test: $(STAMP) chromium
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not every_boundary" --durations=40 dora_assets_tests
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m "not every_boundary" --durations=40 dora_assets_tests
 
 ## test-fast: the quick loop while editing (under 2 minutes on 2 cores): everything but the tests
 ## marked slow, browser or postgres (pyproject.toml); `make test` and CI still run every test

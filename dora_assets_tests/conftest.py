@@ -101,8 +101,23 @@ def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     return sorted(items, key=rank)
 
 
+def keep_shared_setups_together(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a module-scoped fixture with its file's xdist_group: under
+    ``--dist loadgroup`` (make test) such a file runs on one worker, which builds the fixture once
+    (a calibrated organisation, a real history, the production services), while every other test
+    goes on its own to whichever worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else ()
+        if any(chain[-1].scope == "module" for chain in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+# First, so that the groups are marked before pytest-xdist reads them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items[:] = longest_first(items)
+    keep_shared_setups_together(items)
     shard = config.getoption("--shard")
     if not shard:
         return
