@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from dora_assets.instance import apply_run_creation_env
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import DORA_ENV_VARS
+from dora_assets_tests.helpers import DORA_ENV_VARS, copy_data_home, run_cli
 
 PG_SERVER_URL = pytest.StashKey[str | None]()
 
@@ -44,6 +46,31 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoraPaths:
     paths = DoraPaths.from_env()
     paths.landing_dir.mkdir(parents=True)
     return paths
+
+
+@pytest.fixture(scope="session")
+def refreshed_history_template(tmp_path_factory: pytest.TempPathFactory) -> DoraPaths:
+    """A data home holding the known-answer history (test_metrics_known_answers.land_history)
+    after one `dora-assets refresh --quiet`, made once per test worker. Use ``refreshed_history``,
+    which copies it: never change this one."""
+    from dora_assets_tests.test_metrics_known_answers import land_history
+
+    paths = DoraPaths.from_env({"DORA_HOME": str(tmp_path_factory.mktemp("refreshed-history") / "home")})
+    paths.landing_dir.mkdir(parents=True)
+    land_history(paths)
+    refresh = run_cli(paths, "refresh", "--quiet")
+    assert refresh.returncode == 0, refresh.stderr[-3000:]
+    return paths
+
+
+@pytest.fixture
+def refreshed_history(refreshed_history_template: DoraPaths, data_home: DoraPaths) -> DoraPaths:
+    """``data_home`` as it is after landing the known-answer history and one `dora-assets refresh
+    --quiet` (its landing files, warehouse and Dagster instance with the refresh's two runs): a
+    copy of ``refreshed_history_template``, so that the refresh runs once per worker, not once
+    per test."""
+    copy_data_home(refreshed_history_template, data_home)
+    return data_home
 
 
 @pytest.fixture
@@ -80,6 +107,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+TESTS_DIR = Path(__file__).parent
+MODULE_FIXTURE = re.compile(r"@pytest\.fixture\(scope=\"module\"")
+
+
+def shares_a_module_fixture(test_file: str) -> bool:
+    """Whether the test file (a path relative to the root, as in a test id) declares a
+    module-scoped fixture: its tests share what the fixture builds (a calibrated organisation, a
+    real history, the production services, in the order the file runs them)."""
+    path = TESTS_DIR / Path(test_file).name
+    return path.is_file() and MODULE_FIXTURE.search(path.read_text(encoding="utf-8")) is not None
+
+
+class SharedSetupScheduling(LoadScopeScheduling):
+    """``--dist loadgroup`` (make test): every test on its own to whichever worker is free, except
+    the tests of a file with a module-scoped fixture, which go to one worker together, in file
+    order, so that the fixture is built once. (pytest-xdist's own loadgroup reads ``xdist_group``
+    marks by renaming test ids, which pytest 9 no longer allows; this groups by file instead.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        test_file = nodeid.split("::", 1)[0]
+        return test_file if shares_a_module_fixture(test_file) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling | None:
+    return SharedSetupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
 # The order in which test files are handed to the workers (pytest-xdist, --dist loadfile, deals
 # files out in collection order): the longest first, so that no worker is left alone with a
 # minutes-long file at the end while the other has nothing to do.
@@ -101,23 +155,8 @@ def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     return sorted(items, key=rank)
 
 
-def keep_shared_setups_together(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a module-scoped fixture with its file's xdist_group: under
-    ``--dist loadgroup`` (make test) such a file runs on one worker, which builds the fixture once
-    (a calibrated organisation, a real history, the production services), while every other test
-    goes on its own to whichever worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else ()
-        if any(chain[-1].scope == "module" for chain in definitions):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-
-
-# First, so that the groups are marked before pytest-xdist reads them.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items[:] = longest_first(items)
-    keep_shared_setups_together(items)
     shard = config.getoption("--shard")
     if not shard:
         return

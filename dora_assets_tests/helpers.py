@@ -1,11 +1,13 @@
-"""Helpers the tests share: refresh through Dagster as production does, query a data home's
-DuckDB file, mount a small file system. Fixtures and pytest hooks stay in conftest.py."""
+"""Helpers the tests share: refresh through Dagster as production does, run the dora-assets
+command as a user does, query a data home's DuckDB file, copy a data home, mount a small file
+system. Fixtures and pytest hooks stay in conftest.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -119,3 +121,32 @@ def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``dora-assets ARGS`` as a user runs it: a real subprocess on the data home ``paths``, with
+    none of this process's DORA_* and DAGSTER_* variables (plus ``extra_env``)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
+    env |= {"DORA_HOME": str(paths.home), **(extra_env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "dora_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dora-assets")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def copy_data_home(source: DoraPaths, target: DoraPaths) -> None:
+    """Copy the data home ``source`` (landing files, warehouse, Dagster instance, reports) into
+    ``target``'s, as if ``target`` had been through the same commands. No process may hold
+    ``source``'s files open."""
+    shutil.copytree(source.home, target.home, dirs_exist_ok=True)

@@ -15,8 +15,7 @@ from dagster import DagsterInstance
 from dora_assets.definitions import defs
 from dora_assets.defs.bronze.checks import ACCOUNTING_BALANCED
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import query, refresh_runs
-from dora_assets_tests.test_cli import assert_one_line_error, run_cli
+from dora_assets_tests.helpers import assert_one_line_error, copy_data_home, query, refresh_runs, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +52,25 @@ def refresh(paths: DoraPaths):
     return run_cli(paths, "refresh", "--quiet", extra_env={"DORA_CONFIG": str(config)})
 
 
+@pytest.fixture(scope="module")
+def refreshed_template(tmp_path_factory: pytest.TempPathFactory) -> DoraPaths:
+    """A data home after ``land`` and ``refresh``, made once for this file; tests take a copy
+    (``refreshed``) and never change this one."""
+    paths = DoraPaths.from_env({"DORA_HOME": str(tmp_path_factory.mktemp("audited") / "home")})
+    paths.landing_dir.mkdir(parents=True)
+    land(paths)
+    result = refresh(paths)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return paths
+
+
+@pytest.fixture
+def refreshed(refreshed_template: DoraPaths, data_home: DoraPaths) -> DoraPaths:
+    """``data_home`` as it is after ``land`` and ``refresh`` (a copy of ``refreshed_template``)."""
+    copy_data_home(refreshed_template, data_home)
+    return data_home
+
+
 def audit_json(paths: DoraPaths) -> tuple[int, dict]:
     result = run_cli(paths, "audit", "--json")
     assert "Traceback" not in result.stderr
@@ -64,9 +82,8 @@ def tamper(paths: DoraPaths, sql: str) -> None:
         connection.execute(sql)
 
 
-def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+def test_audit_balances_per_file_and_in_total(refreshed: DoraPaths) -> None:
+    data_home = refreshed
     (data_home.landing_dir / "later.ndjson").write_text(envelope_line("d9"))  # not ingested yet
 
     code, report = audit_json(data_home)
@@ -91,9 +108,8 @@ def test_audit_balances_per_file_and_in_total(data_home: DoraPaths) -> None:
     assert "1 landing files not ingested yet" in text.stdout
 
 
-def test_audit_fails_when_a_bronze_row_goes_missing(data_home: DoraPaths) -> None:
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+def test_audit_fails_when_a_bronze_row_goes_missing(refreshed: DoraPaths) -> None:
+    data_home = refreshed
     tamper(data_home, "DELETE FROM bronze.raw_events WHERE delivery_id = 'd2'")
 
     code, report = audit_json(data_home)
@@ -108,9 +124,8 @@ def test_audit_fails_when_a_bronze_row_goes_missing(data_home: DoraPaths) -> Non
     assert "UNBALANCED in 1 file(s)" in text.stdout and "b.ndjson" not in text.stdout
 
 
-def test_audit_fails_on_rows_without_a_ledger_entry(data_home: DoraPaths) -> None:
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+def test_audit_fails_on_rows_without_a_ledger_entry(refreshed: DoraPaths) -> None:
+    data_home = refreshed
     tamper(
         data_home,
         "INSERT INTO bronze.duplicates (delivery_id, landing_file, line_number, first_landing_file, ingest_id, "
@@ -125,12 +140,11 @@ def test_audit_fails_on_rows_without_a_ledger_entry(data_home: DoraPaths) -> Non
     assert "bronze holds rows from this file but the ledger has no entry for it" in broken["problems"]
 
 
-def test_audit_recounts_the_landing_file_itself(data_home: DoraPaths) -> None:
+def test_audit_recounts_the_landing_file_itself(refreshed: DoraPaths) -> None:
     # A file edited in place, same size and same modification time: the recount of the file sees
     # the records it holds now, and (issue 18 item 11) its ctime moved, so even without the
     # recount the audit hashes it and names it changed.
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+    data_home = refreshed
     target = data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson"
     before = target.stat()
     original = target.read_text()
@@ -154,9 +168,8 @@ def test_audit_before_any_refresh_is_a_one_line_error(data_home: DoraPaths) -> N
     assert_one_line_error(run_cli(data_home, "audit"), "run `dora-assets refresh` first")
 
 
-def test_audit_reports_ingested_files_that_left_the_landing_folder(data_home: DoraPaths, tmp_path: Path) -> None:
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+def test_audit_reports_ingested_files_that_left_the_landing_folder(refreshed: DoraPaths, tmp_path: Path) -> None:
+    data_home = refreshed
     (data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson").rename(tmp_path / "moved.ndjson")
 
     code, report = audit_json(data_home)
@@ -180,11 +193,10 @@ def test_the_accounting_check_runs_on_every_refresh_and_fails_loudly(data_home: 
     assert "github/2023/11/02/b.ndjson" in result.stderr
 
 
-def test_audit_names_a_file_changed_after_ingestion(data_home: DoraPaths) -> None:
+def test_audit_names_a_file_changed_after_ingestion(refreshed: DoraPaths) -> None:
     # Ingestion sees such a file only when it lists its folder again; a settled folder is not
     # listed, so the audit (which walks everything) is what must find it.
-    land(data_home)
-    assert refresh(data_home).returncode == 0
+    data_home = refreshed
     target = data_home.landing_dir / "github" / "2023" / "11" / "02" / "a.ndjson"
     size = target.stat().st_size
     os.utime(target, (time.time() + 60, time.time() + 60))  # touched, not changed: nothing to report

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import query
+from dora_assets_tests.helpers import assert_one_line_error, query, run_cli
 from dora_assets_tests.test_metrics_known_answers import land_history
 
 pytestmark = pytest.mark.slow
-
-
-def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(paths.home), **(extra_env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "dora_assets.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("dora-assets")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 COMMANDS = ("demo", "refresh", "replay", "backfill", "metrics", "status", "checks", "audit", "dev", "serve",
@@ -98,10 +75,8 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
     assert len(subset.get_partition_keys()) == 50
 
 
-def test_metrics_prints_the_last_months(data_home: DoraPaths) -> None:
-    land_history(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
-    result = run_cli(data_home, "metrics", "--months", "1")
+def test_metrics_prints_the_last_months(refreshed_history: DoraPaths) -> None:
+    result = run_cli(refreshed_history, "metrics", "--months", "1")
     assert result.returncode == 0, result.stderr
     assert "2023-05" in result.stdout and "2023-03" not in result.stdout
 
@@ -202,14 +177,14 @@ def test_a_subcommand_s_failure_names_the_whole_command(data_home: DoraPaths) ->
     ]
 
 
-def test_checks_json_lists_the_latest_result_of_every_check(data_home: DoraPaths) -> None:
+def test_checks_json_before_any_run_lists_every_check_as_not_evaluated(data_home: DoraPaths) -> None:
     before = run_cli(data_home, "checks", "--json")
     assert before.returncode == 1  # nothing has been checked yet: that is a gap too
     assert {entry["status"] for entry in json.loads(before.stdout)} == {"not_evaluated"}
 
-    land_history(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
-    after = run_cli(data_home, "checks", "--json")
+
+def test_checks_json_lists_the_latest_result_of_every_check(refreshed_history: DoraPaths) -> None:
+    after = run_cli(refreshed_history, "checks", "--json")
 
     assert after.returncode == 0, after.stdout
     results = json.loads(after.stdout)
@@ -223,10 +198,8 @@ def test_checks_json_lists_the_latest_result_of_every_check(data_home: DoraPaths
     assert all(entry["status"] == "evaluated" for entry in results)
 
 
-def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) -> None:
-    land_history(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
-
+def test_status_shows_last_run_ingest_failures_and_checks(refreshed_history: DoraPaths) -> None:
+    data_home = refreshed_history
     healthy = run_cli(data_home, "status")
 
     assert healthy.returncode == 0, healthy.stderr
@@ -247,12 +220,13 @@ def test_status_shows_last_run_ingest_failures_and_checks(data_home: DoraPaths) 
     assert broken["last_ingest"]["records_landed"] == 23
 
 
-def test_a_run_in_progress_shows_last_results_and_only_a_failed_run_counts_as_failing(data_home: DoraPaths) -> None:
+def test_a_run_in_progress_shows_last_results_and_only_a_failed_run_counts_as_failing(
+    refreshed_history: DoraPaths,
+) -> None:
     from dora_assets.definitions import CHECKS_JOB_NAME, defs
     from dora_assets.instance import dagster_instance
 
-    land_history(data_home)
-    assert run_cli(data_home, "refresh", "--quiet").returncode == 0
+    data_home = refreshed_history
     instance = dagster_instance(data_home)
     # A run created but not yet started, as a sensor's run waits in the queue: Dagster records
     # every check it plans at creation.

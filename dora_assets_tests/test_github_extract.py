@@ -32,7 +32,7 @@ from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import FIXTURES, deployment_status, envelope, push, write_landing_file
 from dora_assets_tests.fake_github import DEFAULT_TOKEN, FakeGitHub
 from dora_assets_tests.helpers import gold_monthly, query
-from dora_assets_tests.test_cli import run_cli as run_dora_assets
+from dora_assets_tests.helpers import run_cli as run_dora_assets
 
 pytestmark = pytest.mark.slow
 

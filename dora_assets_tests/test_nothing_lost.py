@@ -22,8 +22,7 @@ from dora_assets.ingestion.landing import read_ndjson_records
 from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import sample
-from dora_assets_tests.helpers import small_tmpfs
-from dora_assets_tests.test_cli import run_cli
+from dora_assets_tests.helpers import run_cli, small_tmpfs
 
 MiB = 1024 * 1024
 

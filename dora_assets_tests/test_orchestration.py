@@ -24,8 +24,7 @@ from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import SETTLE, age
-from dora_assets_tests.helpers import query
-from dora_assets_tests.test_cli import run_cli
+from dora_assets_tests.helpers import query, run_cli
 
 pytestmark = pytest.mark.slow
 

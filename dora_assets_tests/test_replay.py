@@ -11,8 +11,7 @@ import pytest
 from dora_assets.demo.generator import generate_demo
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
-from dora_assets_tests.helpers import gold_monthly, query
-from dora_assets_tests.test_cli import run_cli
+from dora_assets_tests.helpers import gold_monthly, query, run_cli
 from dora_assets_tests.test_end_to_end import FIGURES, approx
 
 pytestmark = pytest.mark.slow
