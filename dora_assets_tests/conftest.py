@@ -134,9 +134,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduli
     return SharedSetupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
-# The order in which test files are handed to the workers (pytest-xdist, --dist loadfile, deals
-# files out in collection order): the longest first, so that no worker is left alone with a
-# minutes-long file at the end while the other has nothing to do.
+# The order in which tests are handed to the workers (pytest-xdist deals them out in collection
+# order): the longest first, so that no worker is left alone with a minutes-long test at the end
+# while the others have nothing to do.
 FILE_ORDER = ("postgres", "browser", "slow")
 
 
