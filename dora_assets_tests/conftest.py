@@ -3,6 +3,7 @@ Helper functions the tests import live in helpers.py."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -111,6 +112,7 @@ TESTS_DIR = Path(__file__).parent
 MODULE_FIXTURE = re.compile(r"@pytest\.fixture\(scope=\"module\"")
 
 
+@functools.cache
 def shares_a_module_fixture(test_file: str) -> bool:
     """Whether the test file (a path relative to the root, as in a test id) declares a
     module-scoped fixture: its tests share what the fixture builds (a calibrated organisation, a
