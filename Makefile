@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python setup.py pyproject.toml
 # Our modules' bytecode, written ahead: where PYTHONDONTWRITEBYTECODE is set (as on CI machines),
 # every `dora-assets` process would otherwise compile the whole package again (0.1-0.15 s each; the
 # suite starts about 250 of them). A stale file is only ignored: Python checks the source's mtime.
-BYTECODE = $(BIN)/python -m compileall -q dora_assets dora_assets_tests bench >/dev/null
+BYTECODE = $(BIN)/python -m compileall -q dora_assets dora_assets_tests bench
 
 ## run: set up, generate demo data if data/landing is empty, refresh, print the DORA metrics
 run: $(STAMP)

@@ -3,11 +3,9 @@ Helper functions the tests import live in helpers.py."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,8 @@ from xdist.scheduler import LoadScopeScheduling
 
 from dora_assets.instance import apply_run_creation_env
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import DORA_ENV_VARS, copy_data_home, run_cli
+from dora_assets_tests.helpers import DORA_ENV_VARS, copy_data_home, refreshed_data_home, run_cli
+from dora_assets_tests.scheduling import SharedSetupScheduling
 
 PG_SERVER_URL = pytest.StashKey[str | None]()
 
@@ -56,12 +55,9 @@ def refreshed_history_template(tmp_path_factory: pytest.TempPathFactory) -> Dora
     which copies it: never change this one."""
     from dora_assets_tests.test_metrics_known_answers import land_history
 
-    paths = DoraPaths.from_env({"DORA_HOME": str(tmp_path_factory.mktemp("refreshed-history") / "home")})
-    paths.landing_dir.mkdir(parents=True)
-    land_history(paths)
-    refresh = run_cli(paths, "refresh", "--quiet")
-    assert refresh.returncode == 0, refresh.stderr[-3000:]
-    return paths
+    return refreshed_data_home(
+        tmp_path_factory, "refreshed-history", land_history, lambda paths: run_cli(paths, "refresh", "--quiet")
+    )
 
 
 @pytest.fixture
@@ -108,30 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-TESTS_DIR = Path(__file__).parent
-MODULE_FIXTURE = re.compile(r"@pytest\.fixture\(scope=\"module\"")
-
-
-@functools.cache
-def shares_a_module_fixture(test_file: str) -> bool:
-    """Whether the test file (a path relative to the root, as in a test id) declares a
-    module-scoped fixture: its tests share what the fixture builds (a calibrated organisation, a
-    real history, the production services, in the order the file runs them)."""
-    path = TESTS_DIR / Path(test_file).name
-    return path.is_file() and MODULE_FIXTURE.search(path.read_text(encoding="utf-8")) is not None
-
-
-class SharedSetupScheduling(LoadScopeScheduling):
-    """``--dist loadgroup`` (make test): every test on its own to whichever worker is free, except
-    the tests of a file with a module-scoped fixture, which go to one worker together, in file
-    order, so that the fixture is built once. (pytest-xdist's own loadgroup reads ``xdist_group``
-    marks by renaming test ids, which pytest 9 no longer allows; this groups by file instead.)"""
-
-    def _split_scope(self, nodeid: str) -> str:
-        test_file = nodeid.split("::", 1)[0]
-        return test_file if shares_a_module_fixture(test_file) else nodeid
-
-
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown when xdist is not loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling | None:
     return SharedSetupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 

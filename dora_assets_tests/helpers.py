@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,14 +123,20 @@ def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``dora-assets ARGS`` as a user runs it: a real subprocess on the data home ``paths``, with
-    none of this process's DORA_* and DAGSTER_* variables (plus ``extra_env``)."""
+def cli_env(home: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process of ours (`dora-assets`, `dagster`) on the data home ``home``:
+    this process's, without its DORA_* and DAGSTER_* variables (the command must set what it needs
+    itself), plus ``extra_env``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(paths.home), **(extra_env or {})}
+    return env | {"DORA_HOME": str(home), **(extra_env or {})}
+
+
+def run_cli(paths: DoraPaths, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``dora-assets ARGS`` as a user runs it: a real subprocess on the data home ``paths``
+    (environment: ``cli_env``)."""
     return subprocess.run(
         [sys.executable, "-m", "dora_assets.cli", *args],
-        env=env,
+        env=cli_env(paths.home, extra_env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -143,6 +149,22 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("dora-assets")]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def refreshed_data_home(
+    factory: pytest.TempPathFactory,
+    name: str,
+    land: Callable[[DoraPaths], object],
+    refresh: Callable[[DoraPaths], subprocess.CompletedProcess],
+) -> DoraPaths:
+    """A new data home under ``factory`` after ``land`` and ``refresh`` (which must succeed): the
+    template that a session- or module-scoped fixture makes once and tests copy (``copy_data_home``)."""
+    paths = DoraPaths.from_env({"DORA_HOME": str(factory.mktemp(name) / "home")})
+    paths.landing_dir.mkdir(parents=True)
+    land(paths)
+    result = refresh(paths)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return paths
 
 
 def copy_data_home(source: DoraPaths, target: DoraPaths) -> None:

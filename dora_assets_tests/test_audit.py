@@ -15,7 +15,14 @@ from dagster import DagsterInstance
 from dora_assets.definitions import defs
 from dora_assets.defs.bronze.checks import ACCOUNTING_BALANCED
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import assert_one_line_error, copy_data_home, query, refresh_runs, run_cli
+from dora_assets_tests.helpers import (
+    assert_one_line_error,
+    copy_data_home,
+    query,
+    refresh_runs,
+    refreshed_data_home,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +63,7 @@ def refresh(paths: DoraPaths):
 def refreshed_template(tmp_path_factory: pytest.TempPathFactory) -> DoraPaths:
     """A data home after ``land`` and ``refresh``, made once for this file; tests take a copy
     (``refreshed``) and never change this one."""
-    paths = DoraPaths.from_env({"DORA_HOME": str(tmp_path_factory.mktemp("audited") / "home")})
-    paths.landing_dir.mkdir(parents=True)
-    land(paths)
-    result = refresh(paths)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return paths
+    return refreshed_data_home(tmp_path_factory, "audited", land, refresh)
 
 
 @pytest.fixture

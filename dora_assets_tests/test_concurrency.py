@@ -6,7 +6,6 @@ after the lock's timeout with a one-line error."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from dora_assets.instance import InstanceLockTimeout, dagster_instance, ensure_d
 from dora_assets.resources import WAREHOUSE_POOL, DuckDBWarehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests import oracle
-from dora_assets_tests.helpers import gold_monthly, query
+from dora_assets_tests.helpers import cli_env, gold_monthly, query
 from dora_assets_tests.test_end_to_end import FIGURES, approx
 
 pytestmark = pytest.mark.slow
@@ -45,8 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def test_overlapping_runs_all_succeed_and_land_everything_once(data_home: DoraPaths) -> None:
     summary = generate_demo(data_home.landing_dir, days=60, repos=3, seed=13, end=date(2023, 7, 31))
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(data_home.home), "DAGSTER_HOME": str(ensure_dagster_home(data_home.dagster_home))}
+    env = cli_env(data_home.home, {"DAGSTER_HOME": str(ensure_dagster_home(data_home.dagster_home))})
     # The instance exists already, as it does whenever `dagster dev` runs beside the CLI. (Creating
     # its SQLite storage is a migration that two processes must not run at once; `dora-assets`
     # commands serialize it with a file lock, the `dagster` CLI does not.)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from dora_assets.demo.generator import (
 from dora_assets.ingestion.envelope import Envelope
 from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import DORA_ENV_VARS, FIGURES, gold_monthly, query, refresh_runs
+from dora_assets_tests.helpers import DORA_ENV_VARS, FIGURES, cli_env, gold_monthly, query, refresh_runs
 
 pytestmark = pytest.mark.slow
 
@@ -500,10 +499,9 @@ def test_bad_sources_are_refused_before_anything_is_written(tmp_path: Path) -> N
 
 
 def test_the_command_refuses_unknown_sources_as_a_usage_error(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
     result = subprocess.run(
         [sys.executable, "-m", "dora_assets.cli", "demo", "--days", "2", "--sources", "github,bogus"],
-        env={**env, "DORA_HOME": str(tmp_path / "home")},
+        env=cli_env(tmp_path / "home"),
         capture_output=True,
         text=True,
         timeout=120,

@@ -23,8 +23,9 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_
 from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from dora_assets.instance import RUN_CREATION_ENV
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import run_cli, small_tmpfs
+from dora_assets_tests.helpers import cli_env, run_cli, small_tmpfs
 from dora_assets_tests.test_metrics_known_answers import land_history
 
 pytestmark = pytest.mark.slow
@@ -192,6 +193,16 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _environment(pid: int) -> dict[str, str] | None:
+    """Process ``pid``'s environment (/proc/PID/environ), or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (entry.decode("utf-8", "replace").partition("=") for entry in raw.split(b"\0") if entry)
+    return {name: value for name, _, value in pairs}
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -213,7 +224,7 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
     log = tmp_path / "dev.log"  # a file, not a pipe: dagster dev logs a lot, and a full pipe would stall it
     dev = subprocess.Popen(
         [sys.executable, "-m", "dora_assets.cli", "dev", "--port", str(port)],
-        env=_cli_env(data_home),
+        env=cli_env(data_home.home),
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
     )
@@ -241,6 +252,11 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
             assert answer.status == 200  # the webserver answers
         children = _descendants(dev.pid)
         assert len(children) >= 4, children  # dagster dev, the webserver, the daemon, a code server, the run
+        # The webserver and the daemon create runs: they inherit RUN_CREATION_ENV from `dora-assets dev`
+        # (this test's environment has no DAGSTER_* variable).
+        environments = {pid: env for pid in children if (env := _environment(pid)) is not None}
+        without = [pid for pid, env in environments.items() if not RUN_CREATION_ENV.items() <= env.items()]
+        assert environments and not without, f"processes without {RUN_CREATION_ENV}: {without}"
         sent = time.monotonic()
         dev.send_signal(signum)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -265,11 +281,6 @@ def test_dev_stops_with_every_child_on_sigterm_and_sigint(data_home: DoraPaths, 
 # -- 5. zombie runs: a SIGKILLed refresh leaves its run STARTED ------------------------------------
 
 
-def _cli_env(paths: DoraPaths, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    return env | {"DORA_HOME": str(paths.home), **(extra or {})}
-
-
 def _instance(paths: DoraPaths) -> DagsterInstance:
     from dora_assets.instance import dagster_instance
 
@@ -281,7 +292,7 @@ def kill_refresh_while_started(paths: DoraPaths) -> str:
     one of its runs as STARTED, and return that run's id."""
     refresh = subprocess.Popen(
         [sys.executable, "-m", "dora_assets.cli", "refresh", "--quiet"],
-        env=_cli_env(paths),
+        env=cli_env(paths.home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -461,7 +472,7 @@ def test_the_daemon_sweeps_a_zombie_and_the_queued_writer_run_it_blocked_launche
     (evaluated by `dagster-daemon`) marks the zombie failed and the queue launches the run."""
     land_history(data_home)
     zombie = kill_refresh_while_started(data_home)
-    env = _cli_env(data_home, {"DAGSTER_HOME": str(data_home.dagster_home)})
+    env = cli_env(data_home.home, {"DAGSTER_HOME": str(data_home.dagster_home)})
     workspace = ["-m", "dora_assets.definitions"]
     launched = subprocess.run(
         [sys.executable, "-m", "dagster", "job", "launch", *workspace, "-j", "dora_ingest"],

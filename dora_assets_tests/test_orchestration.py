@@ -24,7 +24,7 @@ from dora_assets.ingestion.ingest import ingest_landing
 from dora_assets.resources import DuckDBWarehouse, LandingFolder, connect_warehouse
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import SETTLE, age
-from dora_assets_tests.helpers import query, run_cli
+from dora_assets_tests.helpers import cli_env, query, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -183,8 +183,7 @@ def test_backfilling_a_range_gives_the_rows_of_a_full_refresh(data_home: DoraPat
     assert any(row[4].isoformat().startswith("2023-04") for row in full["silver.incidents"])
 
     # The same with the dagster CLI, as the README shows it, over April to June.
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(data_home.home), "DAGSTER_HOME": str(data_home.dagster_home)}
+    env = cli_env(data_home.home, {"DAGSTER_HOME": str(data_home.dagster_home)})
     dagster = subprocess.run(
         [
             sys.executable,

@@ -67,6 +67,7 @@ from dora_assets.instance import (
     POSTGRES_INSTANCE_YAML,
     RUN_CREATION_ENV,
     InstanceConfigWarning,
+    apply_run_creation_env,
     dagster_instance,
     ensure_dagster_home,
 )
@@ -875,6 +876,15 @@ def cli_command(argv: list[str]) -> str:
     assert name in dora_assets_cli.commands, name
     dora_assets_cli.commands[name].make_context(name, rest)
     return name
+
+
+def test_the_run_creation_settings_are_set_unless_the_operator_set_them() -> None:
+    environ = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "false", "OTHER": "x"}
+    apply_run_creation_env(environ)
+    assert environ == {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "false", "OTHER": "x"}  # theirs wins
+    empty: dict[str, str] = {}
+    apply_run_creation_env(empty)
+    assert empty == {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
 def test_the_deploy_files_match_the_code() -> None:

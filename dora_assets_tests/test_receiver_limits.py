@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dora_assets_tests.helpers import cli_env
+
 GITHUB_SECRET = "gh-secret-limits-1b2c3d4e-never-logged"
 MIB = 1024 * 1024
 
@@ -87,8 +89,7 @@ def _free_port() -> int:
 
 def _start(home: Path, limits: dict[str, str], flags: tuple[str, ...] = ()) -> Served:
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(home), "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, **limits}
+    env = cli_env(home, {"GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, **limits})
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "serve.log"
     with log_path.open("wb") as log:
@@ -557,8 +558,7 @@ def test_the_header_timeout_counts_from_a_request_s_first_byte_on_a_kept_alive_c
 
 
 def test_a_bad_limit_stops_serve_with_one_line(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(tmp_path), "DORA_RECEIVER_MAX_JSON_DEPTH": "999"}
+    env = cli_env(tmp_path, {"DORA_RECEIVER_MAX_JSON_DEPTH": "999"})
 
     result = subprocess.run(
         [sys.executable, "-m", "dora_assets.cli", "serve", "--port", str(_free_port())],

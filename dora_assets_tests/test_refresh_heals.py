@@ -13,7 +13,6 @@ row for row equal to the uninterrupted refresh's on the same landing files, with
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from dora_assets.defs.silver.sensors import TRANSFORM_JOB_NAME
 from dora_assets.demo.generator import generate_demo
 from dora_assets.extract.github_client import GitHubClient
 from dora_assets.resources import Clock, DoraConfigResource, DuckDBWarehouse, LandingFolder
+from dora_assets_tests.helpers import cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +87,7 @@ def pending_expected(boundary: tuple[str, str, str], events: list[tuple]) -> boo
 
 
 def environment(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    return env | {"DORA_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
+    return cli_env(home, {"PYTHONPATH": str(REPO_ROOT)})
 
 
 def refresh_child(home: Path, boundary: tuple[str, str, str] | None) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ import pytest
 
 from dora_assets.instance import ensure_dagster_home
 from dora_assets.settings import DoraPaths
-from dora_assets_tests.helpers import query
+from dora_assets_tests.helpers import cli_env, query
 from dora_assets_tests.test_metrics_known_answers import land_history
 
 pytestmark = pytest.mark.slow
@@ -64,8 +64,7 @@ def webserver(data_home: DoraPaths, tmp_path: Path):
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe would block
     # dagster dev and the run workers that inherit it.
     log = (tmp_path / "dagster-dev.log").open("w+b")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DORA_", "DAGSTER_"))}
-    env |= {"DORA_HOME": str(data_home.home), "DAGSTER_HOME": str(ensure_dagster_home(data_home.dagster_home))}
+    env = cli_env(data_home.home, {"DAGSTER_HOME": str(ensure_dagster_home(data_home.dagster_home))})
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO_ROOT,
