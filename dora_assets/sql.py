@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -124,6 +124,17 @@ COLUMN_MISSING = (
     "WHERE table_schema = $schema AND table_name = $table AND column_name = $column)"
 )
 
+# silver.pushed_commits rebuilt from silver.pushes (an upgraded warehouse): as pushes.sql writes it,
+# but only from what silver.pushes keeps (the order of each push's commits and its before sha).
+PUSHED_COMMITS_FROM_PUSHES = (
+    "INSERT INTO silver.pushed_commits BY NAME SELECT pushes.delivery_id, pushes.source, pushes.repo, "
+    "pushes.branch, pushes.pushed_at, pushes.commits[position].change_id AS change_id, "
+    "pushes.commits[position].time_created AS time_created, CASE WHEN position > 1 "
+    "THEN [pushes.commits[position - 1].change_id] WHEN NOT regexp_full_match(coalesce(pushes.before_sha, '0'), '0+') "
+    "THEN [lower(pushes.before_sha)] END AS parent_ids "
+    "FROM (SELECT *, generate_subscripts(commits, 1) AS position FROM silver.pushes) AS pushes"
+)
+
 SCHEMA_MIGRATIONS = (
     SchemaMigration(
         why="silver.pushes.ref became nullable: minimal senders (Four Keys) post pushes without a ref",
@@ -180,9 +191,34 @@ SCHEMA_MIGRATIONS = (
         "read; filled from silver.pushes once",
         needed="SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM silver.pushed_commits) "
         "AND EXISTS (SELECT 1 FROM silver.pushes WHERE len(commits) > 0)",
-        statement="INSERT INTO silver.pushed_commits SELECT pushes.delivery_id, pushes.source, pushes.repo, "
-        "pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created "
-        "FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)",
+        statement=PUSHED_COMMITS_FROM_PUSHES,
+    ),
+    SchemaMigration(
+        why="silver.pushed_commits.parent_ids: the commit graph deployment_changes walks (lineage by ancestry), "
+        "rebuilt from silver.pushes (before sha and order within each push; replay adds the API's parents)",
+        needed=COLUMN_MISSING,
+        params=(("schema", "silver"), ("table", "pushed_commits"), ("column", "parent_ids")),
+        statement="ALTER TABLE silver.pushed_commits ADD COLUMN parent_ids VARCHAR[]; "
+        "DELETE FROM silver.pushed_commits; " + PUSHED_COMMITS_FROM_PUSHES,  # noqa: S608 (constants, no input)
+    ),
+    # Lineage by ancestry and pull requests (README: "Lead time"); a replay fills them for history.
+    *(
+        SchemaMigration(
+            why=f"silver.{table}.{column}: lead time from the first commit of a pull request",
+            needed=COLUMN_MISSING,
+            params=(("schema", "silver"), ("table", table), ("column", column)),
+            statement=f"ALTER TABLE silver.{table} ADD COLUMN {column} {column_type}",
+        )
+        for table, column, column_type in (
+            ("pull_requests", "squash_commit_sha", "VARCHAR"),
+            ("pull_requests", "source_branch", "VARCHAR"),
+            ("pull_requests", "commit_ids", "VARCHAR[]"),
+            ("pull_requests", "first_commit_at", "TIMESTAMPTZ"),
+            ("deployment_changes", "lead_time_start", "TIMESTAMPTZ"),
+            ("deployment_changes", "start_source", "VARCHAR"),
+            ("deployment_changes", "pull_request_id", "VARCHAR"),
+            ("deployment_changes", "excluded_reason", "VARCHAR"),
+        )
     ),
     # Counts shown beside the figures they leave rows out of (gold.published_* in defs/gold/sql/schema.sql).
     *(
@@ -240,13 +276,21 @@ def run_sql_in_transaction(
     params: Mapping[str, Any] | None = None,
 ) -> None:
     """Execute one SQL file, or several in order, atomically: all of their statements commit
-    together or none does. The error that ends the transaction is the one raised: a COMMIT that
-    failed (no space for the WAL, say) has already ended it, and the ROLLBACK DuckDB then refuses
-    ("no transaction is active") must not hide it."""
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    together or none does."""
+    with transaction(connection):
         for name in [names] if isinstance(names, str) else names:
             run_sql(connection, home, name, params)
+
+
+@contextlib.contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction around the block: committed when it ends, rolled back when it raises. The
+    error that ends the transaction is the one raised: a COMMIT that failed (no space for the
+    WAL, say) has already ended it, and the ROLLBACK DuckDB then refuses ("no transaction is
+    active") must not hide it."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
         connection.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):

@@ -8,13 +8,15 @@ that lacks a field its table needs is not dropped: the asset that maps it writes
 ``silver.rejected_events`` with the reason (replaced per table and window like the table
 itself), and the ``no_rejected_events`` check beside the asset counts it."""
 
+import pandas
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from dora_assets.defs.bronze.assets import RAW_EVENTS
+from dora_assets.lineage import commit_parents, first_shipments
 from dora_assets.metadata import column_schema, table_row_count
 from dora_assets.resources import WAREHOUSE_POOL, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sources import MAPPED_TABLES, sql_files
-from dora_assets.sql import run_sql_in_transaction
+from dora_assets.sql import run_sql, run_sql_in_transaction, transaction
 from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
 PUSHES = AssetKey(["silver", "pushes"])
@@ -156,7 +158,7 @@ def deployments(
 @asset(
     pool=WAREHOUSE_POOL,
     key=DEPLOYMENT_CHANGES,
-    deps=[DEPLOYMENTS, CHANGES, PUSHES],
+    deps=[DEPLOYMENTS, CHANGES, PUSHES, PULL_REQUESTS],
     **SILVER_TABLE,
     metadata=column_schema(
         [
@@ -166,7 +168,15 @@ def deployments(
             REPO,
             ("time_created", "TIMESTAMPTZ", "The change's time (silver.changes)."),
             ("time_deployed", "TIMESTAMPTZ", "The deployment's time."),
-            ("lead_time_hours", "DOUBLE", "time_deployed - time_created, in hours."),
+            ("lead_time_hours", "DOUBLE", "time_deployed - lead_time_start, in hours."),
+            ("lead_time_start", "TIMESTAMPTZ", "time_created, or the first commit of the pull request it merged."),
+            (
+                "start_source",
+                "VARCHAR",
+                "commit, pull_request_branch_pushes, pull_request_commits_api or pull_request_opened (fallback).",
+            ),
+            ("pull_request_id", "VARCHAR", "The pull request it merged or belongs to."),
+            ("excluded_reason", "VARCHAR", "NULL when it counts in lead time; else why not."),
         ]
     ),
 )
@@ -174,10 +184,36 @@ def deployment_changes(
     context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
 ) -> MaterializeResult:
     """One row per (deployment, change) that the deployment shipped to production first: the
-    commits of the pushes to the deployment's branch up to and including the push of its
-    commit, not shipped by an earlier deployment. Grain: deployment x change.
-    Source: silver.deployments, silver.pushes, silver.changes."""
-    return refresh_silver_table(context, warehouse, dora_config, "deployment_changes")
+    commits its commit has as ancestors that no earlier deployment of the repo had (lineage by
+    ancestry, dora_assets/lineage.py), with the start of each change's lead time (a pull
+    request's first commit for its merge or squash commit). Grain: deployment x change.
+    Source: silver.deployments, silver.pushes, silver.pushed_commits, silver.changes,
+    silver.pull_requests."""
+    window = TimeWindow.for_run(context)
+    with warehouse.get_connection() as connection, transaction(connection):
+        params = window.params()
+        deployments = run_sql(connection, "silver", "shipping_order", params).fetchall()
+        parents = commit_parents(run_sql(connection, "silver", "commit_graph", params).fetchall())
+        shipments = pandas.DataFrame(
+            first_shipments(deployments, parents), columns=["repo", "deploy_id", "change_id"], dtype="string"
+        )
+        connection.register("shipments", shipments)
+        try:
+            run_sql(connection, "silver", "deployment_changes", params)
+        finally:
+            connection.unregister("shipments")
+        rows = table_row_count(connection, "silver.deployment_changes")
+    context.log.info(
+        f"silver.deployment_changes: replaced [{window.start:%Y-%m-%d}, {window.end:%Y-%m-%d}) from "
+        f"{len(deployments)} deployments over {len(parents)} commits of their repos' graph; {rows} rows in all"
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+        }
+    )
 
 
 @asset(
@@ -226,6 +262,10 @@ def incidents(
             ("merge_commit_sha", "VARCHAR", "The merge commit."),
             ("url", "VARCHAR", "Link to it."),
             ("delivery_id", "VARCHAR", "The bronze delivery of its latest state."),
+            ("squash_commit_sha", "VARCHAR", "GitLab's squash commit, when squashed."),
+            ("source_branch", "VARCHAR", "The branch it merged from."),
+            ("commit_ids", "VARCHAR[]", "Its commits, when the API listed them."),
+            ("first_commit_at", "TIMESTAMPTZ", "Earliest author time of those commits."),
         ]
     ),
 )

@@ -17,7 +17,9 @@ CREATE OR REPLACE MACRO gold.tier_at_most(value, elite, high, medium) AS
 -- (unique_key_and_required_columns); and `held_back` marks a lead time or time to restore that
 -- is negative beyond the tolerance, or an outlier the config excludes (plausible_lead_times,
 -- plausible_restore_times). Held-back rows still count as changes and incidents, and gold shows
--- their number beside the figure (lead_times_held_back, restore_times_held_back).
+-- their number beside the figure (lead_times_held_back, restore_times_held_back). A shipped
+-- commit with an excluded_reason (a pull request's own commit, counted with its merge commit) is
+-- no change of its own: it is in no figure.
 CREATE OR REPLACE MACRO gold.published_deployments(latest_allowed) AS TABLE
     SELECT * FROM silver.deployments
     WHERE time_deployed <= latest_allowed
@@ -25,7 +27,7 @@ CREATE OR REPLACE MACRO gold.published_deployments(latest_allowed) AS TABLE
 CREATE OR REPLACE MACRO gold.published_lead_times(latest_allowed, skew_hours, exclude_outliers, outlier_hours) AS TABLE
     SELECT *, lead_time_hours < -skew_hours OR (exclude_outliers AND lead_time_hours > outlier_hours) AS held_back
     FROM silver.deployment_changes
-    WHERE time_deployed <= latest_allowed
+    WHERE time_deployed <= latest_allowed AND excluded_reason IS NULL
     QUALIFY row_number() OVER (PARTITION BY repo, change_id ORDER BY time_deployed, deploy_id) = 1;
 CREATE OR REPLACE MACRO gold.published_incidents(latest_allowed, skew_hours, exclude_outliers, outlier_hours) AS TABLE
     SELECT

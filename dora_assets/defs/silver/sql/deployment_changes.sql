@@ -1,125 +1,110 @@
--- silver.deployment_changes: the changes each deployment shipped to production first
--- (CONTRACT 4). A deployment ships the commits of the pushes to its branch in its repo, up to
--- and including the (earliest) push whose `after` is the deployment's commit_sha; a change
--- counts once, for the earliest deployment (time_deployed, then deploy_id) that ships it.
+-- silver.deployment_changes: the changes each deployment shipped to production first (CONTRACT 4,
+-- README "Lead time"), from `shipments` (repo, deploy_id, change_id): what
+-- dora_assets/lineage.py found walking the commit graph (commit_graph.sql)
+-- back from each deployment of the window (shipping_order.sql), in
+-- shipping order, up to what an earlier deployment of the repo already reached. Only commits
+-- silver.changes knows are changes; a commit shipped before the window is not shipped again.
 --
--- Set-based, O(n log n): per branch, each push is shipped by the earliest deployment among
--- those whose matching push comes at or after it. Pushes are ordered by their key (pushed_at,
--- then delivery_id). Deployments sorted by their matching push's key carry a running minimum
--- from the end (a suffix minimum), and an ASOF join gives each push the deployment with the
--- nearest key at or after its own.
--- Window: pairs whose deployment's time_deployed is in [$window_start, $window_end). A push up
--- to the furthest one a deployment before the window shipped has its first shipper before the
--- window, so only the later pushes of the window's branches are placed to find the window's
--- changes (not every push of history). For those changes, every push that carried them, in any
--- branch, decides (their commits come from silver.pushed_commits, never unnested here).
+-- Lead time starts at the commit's time, except for a commit that merged a pull request (its
+-- merge commit, or a squash commit): then at the request's first commit: the earliest commit
+-- pushed to its source branch before it merged (after the previous request from that branch
+-- merged), else the earliest author time of the commits the API listed for it, else (flagged)
+-- the time it was opened. The request's own commits that ship with its merge commit are one
+-- change with it: they stay rows here, with excluded_reason set, and count in no figure.
+-- Window: pairs whose deployment's time_deployed is in [$window_start, $window_end).
 DELETE FROM silver.deployment_changes WHERE time_deployed >= $window_start AND time_deployed < $window_end;
 
-INSERT INTO silver.deployment_changes
-WITH branch_pushes AS (
-    -- Branch pushes, ordered within their branch by push_key (pushed_at, then delivery_id; a
-    -- push without a time sorts last). Pushes that name no ref at all (minimal senders) form
-    -- their own sequence, branch '' here, which only deployments naming no ref either can ship.
-    SELECT
-        repo,
-        coalesce(branch, '') AS branch,
-        after_sha,
-        source,
-        delivery_id,
-        {'pushed_at': pushed_at, 'delivery_id': delivery_id} AS push_key
-    FROM silver.pushes
-    WHERE branch IS NOT NULL OR ref IS NULL
-),
-deployments AS (
-    SELECT
-        deploy_id,
-        repo,
-        CASE WHEN starts_with(ref, 'refs/heads/') THEN substr(ref, 12) ELSE coalesce(ref, '') END AS branch,
-        commit_sha,
-        time_deployed
+INSERT INTO silver.deployment_changes BY NAME
+WITH deployments AS (
+    SELECT repo, deploy_id, min(time_deployed) AS time_deployed
     FROM silver.deployments
-),
-deployment_keys AS (
-    -- The key of the (earliest) push that brought each deployment's commit to its branch: the
-    -- deployment ships every push of the branch up to and including it.
-    SELECT deployments.deploy_id, deployments.repo, deployments.branch, deployments.time_deployed,
-           min(branch_pushes.push_key) AS shipped_up_to
-    FROM deployments
-    JOIN branch_pushes
-      ON branch_pushes.repo = deployments.repo
-     AND branch_pushes.branch = deployments.branch
-     AND branch_pushes.after_sha = deployments.commit_sha
+    WHERE time_deployed >= $window_start AND time_deployed < $window_end
     GROUP BY ALL
 ),
-earliest_at_key AS (
-    -- Several deployments may ship up to the same push: keep the earliest (one row per push).
-    SELECT repo, branch, shipped_up_to, min({'time_deployed': time_deployed, 'deploy_id': deploy_id}) AS shipper
-    FROM deployment_keys
-    GROUP BY ALL
+shipped AS (
+    SELECT shipments.repo, shipments.deploy_id, shipments.change_id, changes.source, changes.time_created,
+           deployments.time_deployed
+    FROM shipments
+    JOIN deployments USING (repo, deploy_id)
+    JOIN silver.changes AS changes USING (repo, change_id)
+    ANTI JOIN (
+        SELECT repo, change_id FROM silver.deployment_changes WHERE time_deployed < $window_start
+    ) AS shipped_before_window USING (repo, change_id)
 ),
-first_shipper_from AS (
-    -- For every key k: the earliest deployment among those shipping up to >= k.
+requests AS (
     SELECT
-        repo,
-        branch,
-        shipped_up_to,
-        min(shipper) OVER (PARTITION BY repo, branch ORDER BY shipped_up_to DESC ROWS UNBOUNDED PRECEDING) AS shipper
-    FROM earliest_at_key
+        *,
+        lag(time_merged) OVER (PARTITION BY repo, source_branch ORDER BY time_merged, pull_request_id) AS previous_merge
+    FROM silver.pull_requests
+    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
 ),
-shipped_before_window AS (
-    -- Per branch, the furthest push a deployment before the window shipped: that deployment, or
-    -- an earlier one, is the first shipper of every push up to it.
-    SELECT repo, branch, max(shipped_up_to) AS shipped_up_to
-    FROM deployment_keys
-    WHERE time_deployed < $window_start
-    GROUP BY ALL
+merges AS (
+    -- The shipped commits that merged a request (its merge or squash commit): one request each.
+    SELECT shipped.repo, shipped.deploy_id, shipped.change_id, requests.*  EXCLUDE (repo)
+    FROM shipped
+    JOIN requests
+      ON requests.repo = shipped.repo
+     AND shipped.change_id IN (requests.merge_commit_sha, requests.squash_commit_sha)
+    QUALIFY row_number() OVER (
+        PARTITION BY shipped.repo, shipped.change_id ORDER BY requests.time_merged, requests.pull_request_id
+    ) = 1
 ),
-window_branch_pushes AS (
-    -- The only pushes a deployment of the window can ship first: on a branch a window deployment
-    -- ships to, after the furthest push shipped before the window (not all of history).
-    SELECT branch_pushes.*
-    FROM branch_pushes
-    SEMI JOIN (
-        SELECT DISTINCT repo, branch FROM deployment_keys
-        WHERE time_deployed >= $window_start AND time_deployed < $window_end
-    ) AS window_branches USING (repo, branch)
-    LEFT JOIN shipped_before_window AS shipped USING (repo, branch)
-    WHERE shipped.shipped_up_to IS NULL OR branch_pushes.push_key > shipped.shipped_up_to
+branch_commits AS (
+    -- Commits pushed to a merged request's source branch while it was the request's.
+    SELECT merges.repo, merges.change_id AS merge_id, pushed.change_id, pushed.time_created
+    FROM merges
+    JOIN silver.pushed_commits AS pushed
+      ON pushed.repo = merges.repo
+     AND pushed.branch = merges.source_branch
+     AND pushed.pushed_at <= merges.time_merged
+     AND (merges.previous_merge IS NULL OR pushed.pushed_at > merges.previous_merge)
+    WHERE pushed.change_id IS NOT NULL
 ),
-window_changes AS (
-    -- The changes of the pushes a deployment of the window ships first.
-    SELECT DISTINCT carried.repo, carried.change_id
-    FROM window_branch_pushes AS pushes
-    ASOF JOIN first_shipper_from AS shippers
-      ON shippers.repo = pushes.repo
-     AND shippers.branch = pushes.branch
-     AND shippers.shipped_up_to >= pushes.push_key
-    JOIN silver.pushed_commits AS carried USING (source, delivery_id)  -- ids are unique within a source
-    WHERE carried.change_id IS NOT NULL
-      AND shippers.shipper.time_deployed >= $window_start
-      AND shippers.shipper.time_deployed < $window_end
+starts AS (
+    SELECT
+        merges.repo,
+        merges.change_id,
+        merges.deploy_id,
+        merges.pull_request_id,
+        CASE
+            WHEN branch.first_commit_at IS NOT NULL THEN 'pull_request_branch_pushes'
+            WHEN merges.first_commit_at IS NOT NULL THEN 'pull_request_commits_api'
+            WHEN merges.time_opened IS NOT NULL THEN 'pull_request_opened'
+        END AS start_source,
+        coalesce(branch.first_commit_at, merges.first_commit_at, merges.time_opened) AS request_start,
+        list_distinct(flatten([coalesce(branch.commit_ids, []), coalesce(merges.commit_ids, [])])) AS member_ids
+    FROM merges
+    LEFT JOIN (
+        SELECT repo, merge_id, min(time_created) AS first_commit_at, list(DISTINCT change_id) AS commit_ids
+        FROM branch_commits
+        GROUP BY ALL
+    ) AS branch
+      ON branch.repo = merges.repo AND branch.merge_id = merges.change_id
 ),
-change_shippers AS (
-    -- A commit may ride several pushes (and branches): its first shipment wins, so every push
-    -- that carried a window change (in any branch, at any time) is placed.
-    SELECT carried.repo, carried.change_id, min(shippers.shipper) AS shipper
-    FROM (SELECT * FROM silver.pushed_commits SEMI JOIN window_changes USING (repo, change_id)) AS carried
-    JOIN branch_pushes AS pushes USING (source, delivery_id)
-    ASOF JOIN first_shipper_from AS shippers
-      ON shippers.repo = pushes.repo
-     AND shippers.branch = pushes.branch
-     AND shippers.shipped_up_to >= pushes.push_key
+members AS (
+    -- A request's own commits that ship with its merge commit, in the same deployment.
+    SELECT shipped.repo, shipped.change_id, min(starts.pull_request_id) AS pull_request_id
+    FROM starts, unnest(starts.member_ids) AS listed(member_id)
+    JOIN shipped
+      ON shipped.repo = starts.repo
+     AND shipped.deploy_id = starts.deploy_id
+     AND shipped.change_id = listed.member_id
+     AND shipped.change_id <> starts.change_id
     GROUP BY ALL
 )
 SELECT
-    change_shippers.shipper.deploy_id AS deploy_id,
-    change_shippers.change_id,
-    changes.source,
-    change_shippers.repo,
-    changes.time_created,
-    change_shippers.shipper.time_deployed AS time_deployed,
-    epoch(change_shippers.shipper.time_deployed - changes.time_created) / 3600.0 AS lead_time_hours
-FROM change_shippers
-JOIN silver.changes AS changes USING (repo, change_id)
-WHERE change_shippers.shipper.time_deployed >= $window_start
-  AND change_shippers.shipper.time_deployed < $window_end;
+    shipped.deploy_id,
+    shipped.change_id,
+    shipped.source,
+    shipped.repo,
+    shipped.time_created,
+    shipped.time_deployed,
+    least(shipped.time_created, coalesce(starts.request_start, shipped.time_created)) AS lead_time_start,
+    epoch(shipped.time_deployed - lead_time_start) / 3600.0 AS lead_time_hours,
+    coalesce(starts.start_source, 'commit') AS start_source,
+    coalesce(starts.pull_request_id, members.pull_request_id) AS pull_request_id,
+    CASE WHEN members.change_id IS NOT NULL THEN 'part of a pull request shipped with its merge commit' END
+        AS excluded_reason
+FROM shipped
+LEFT JOIN starts USING (repo, change_id)
+LEFT JOIN members USING (repo, change_id);

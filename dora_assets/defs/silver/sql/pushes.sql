@@ -38,10 +38,36 @@ FROM mapping_candidates
 WHERE reject_reason IS NULL
   AND pushed_at >= $window_start AND pushed_at < $window_end;
 
--- The window's pushes' commits, flattened (silver.pushed_commits), replaced with them.
+-- The window's pushes' commits, flattened (silver.pushed_commits), replaced with them. Each commit's
+-- parents make the commit graph deployment_changes walks (ancestry): those the body names (API
+-- commits), else the commit listed before it in the push, else (the first listed) the push's
+-- before sha, unless the push created the ref (before = 000...0) or names no before at all
+-- (minimal senders: deployment_changes then chains the push to the branch's previous push).
 DELETE FROM silver.pushed_commits WHERE pushed_at >= $window_start AND pushed_at < $window_end;
 
-INSERT INTO silver.pushed_commits
-SELECT pushes.delivery_id, pushes.source, pushes.repo, pushes.branch, pushes.pushed_at, commit.change_id, commit.time_created
-FROM silver.pushes AS pushes, unnest(pushes.commits) AS carried(commit)
+INSERT INTO silver.pushed_commits BY NAME
+SELECT
+    pushes.delivery_id,
+    pushes.source,
+    pushes.repo,
+    pushes.branch,
+    pushes.pushed_at,
+    lower(listed.commit.id) AS change_id,
+    silver.event_time(listed.commit."timestamp") AS time_created,
+    CASE
+        WHEN listed.commit.parents IS NOT NULL THEN list_transform(listed.commit.parents, LAMBDA sha: lower(sha))
+        WHEN listed.position > 1 THEN [lower(listed.commit_documents[listed.position - 1].id)]
+        WHEN NOT regexp_full_match(coalesce(pushes.before_sha, '0'), '0+') THEN [lower(pushes.before_sha)]
+    END AS parent_ids
+FROM (
+    SELECT
+        source,
+        delivery_id,
+        commit_documents,
+        unnest(commit_documents) AS commit,
+        generate_subscripts(commit_documents, 1) AS position
+    FROM mapping_candidates
+    WHERE reject_reason IS NULL
+) AS listed
+JOIN silver.pushes AS pushes USING (source, delivery_id)
 WHERE pushes.pushed_at >= $window_start AND pushes.pushed_at < $window_end;

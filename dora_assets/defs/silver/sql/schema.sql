@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS silver.pushed_commits (
     branch       VARCHAR,
     pushed_at    TIMESTAMPTZ NOT NULL,
     change_id    VARCHAR,
-    time_created TIMESTAMPTZ
+    time_created TIMESTAMPTZ,
+    parent_ids   VARCHAR[]     -- the commit's parents as far as the push or the API tells (pushes.sql)
 );
 
 -- One row per (repo, commit): the commit's earliest time over every push that carried it.
@@ -95,7 +96,11 @@ CREATE TABLE IF NOT EXISTS silver.deployment_changes (
     repo            VARCHAR     NOT NULL,
     time_created    TIMESTAMPTZ NOT NULL,
     time_deployed   TIMESTAMPTZ NOT NULL,
-    lead_time_hours DOUBLE      NOT NULL
+    lead_time_hours DOUBLE      NOT NULL,   -- time_deployed - lead_time_start
+    lead_time_start TIMESTAMPTZ,            -- the commit's time, or its pull request's first commit
+    start_source    VARCHAR,                -- where lead_time_start comes from (README: "Lead time")
+    pull_request_id VARCHAR,                -- the merged request this commit merged or belongs to
+    excluded_reason VARCHAR                 -- NULL: counts in lead time; else why it does not
 );
 
 -- One row per incident, as of its latest known state.
@@ -122,7 +127,11 @@ CREATE TABLE IF NOT EXISTS silver.pull_requests (
     time_merged      TIMESTAMPTZ NOT NULL,
     merge_commit_sha VARCHAR,
     url              VARCHAR,
-    delivery_id      VARCHAR     NOT NULL
+    delivery_id      VARCHAR     NOT NULL,
+    squash_commit_sha VARCHAR,
+    source_branch    VARCHAR,
+    commit_ids       VARCHAR[],
+    first_commit_at  TIMESTAMPTZ
 );
 
 -- One row per delivery of a mapped event type that a silver table could not use (a known

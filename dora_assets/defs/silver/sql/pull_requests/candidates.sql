@@ -15,6 +15,10 @@ CREATE OR REPLACE TEMP TABLE source_candidates (
     time_opened      TIMESTAMPTZ,
     time_merged      TIMESTAMPTZ,  -- NULL rejects the delivery
     merge_commit_sha VARCHAR,
+    squash_commit_sha VARCHAR,     -- GitLab's squash commit, when the request was squashed
+    source_branch    VARCHAR,      -- the branch the request merged from (its head)
+    commit_ids       VARCHAR[],    -- the request's own commits, when the body lists them (API extractor)
+    first_commit_at  TIMESTAMPTZ,  -- the earliest author time among them
     url              VARCHAR,
     updated_at       TIMESTAMPTZ   -- orders a request's deliveries: the latest is its state
 );

@@ -1,5 +1,7 @@
 -- silver.pull_requests from GitHub `pull_request` (and the API extractor's `api:pull_request`):
--- closed with merged = true; time_merged is merged_at, time_opened created_at. Columns:
+-- closed with merged = true; time_merged is merged_at, time_opened created_at. The extractor's
+-- envelopes also list the request's commits (`commits`, as GET .../pulls/{number}/commits
+-- answers): their shas and earliest author time start the request's lead time. Columns:
 -- pull_requests/candidates.sql.
 INSERT INTO source_candidates BY NAME
 SELECT
@@ -11,6 +13,9 @@ SELECT
     silver.event_time(p.pull_request.created_at) AS time_opened,
     silver.event_time(p.pull_request.merged_at) AS time_merged,
     lower(p.pull_request.merge_commit_sha) AS merge_commit_sha,
+    p.pull_request.head.ref AS source_branch,
+    list_transform(p.commits, LAMBDA listed: lower(listed.sha)) AS commit_ids,
+    list_min(list_transform(p.commits, LAMBDA listed: silver.event_time(listed.commit.author.date))) AS first_commit_at,
     p.pull_request.html_url AS url,
     silver.event_time(p.pull_request.updated_at) AS updated_at
 FROM (
@@ -20,11 +25,13 @@ FROM (
         json_transform(payload, '{
             "action": "VARCHAR",
             "pull_request": {
-                "number": "VARCHAR", "title": "VARCHAR", "base": {"ref": "VARCHAR"}, "created_at": "VARCHAR",
+                "number": "VARCHAR", "title": "VARCHAR", "base": {"ref": "VARCHAR"}, "head": {"ref": "VARCHAR"},
+                "created_at": "VARCHAR",
                 "merged_at": "VARCHAR", "updated_at": "VARCHAR", "merged": "VARCHAR",
                 "merge_commit_sha": "VARCHAR", "html_url": "VARCHAR"
             },
-            "repository": {"full_name": "VARCHAR", "name": "VARCHAR"}
+            "repository": {"full_name": "VARCHAR", "name": "VARCHAR"},
+            "commits": [{"sha": "VARCHAR", "commit": {"author": {"date": "VARCHAR"}}}]
         }') AS p
     FROM (
         SELECT * FROM silver.window_events('github', 'pull_request')

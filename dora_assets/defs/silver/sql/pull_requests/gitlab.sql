@@ -16,6 +16,8 @@ SELECT
              THEN silver.event_time(p.object_attributes.updated_at) END
     ) AS time_merged,
     lower(p.object_attributes.merge_commit_sha) AS merge_commit_sha,
+    lower(p.object_attributes.squash_commit_sha) AS squash_commit_sha,
+    p.object_attributes.source_branch AS source_branch,
     p.object_attributes.url AS url,
     silver.event_time(p.object_attributes.updated_at) AS updated_at
 FROM (
@@ -26,7 +28,8 @@ FROM (
             "object_attributes": {
                 "iid": "VARCHAR", "title": "VARCHAR", "target_branch": "VARCHAR", "created_at": "VARCHAR",
                 "merged_at": "VARCHAR", "updated_at": "VARCHAR", "action": "VARCHAR", "state": "VARCHAR",
-                "merge_commit_sha": "VARCHAR", "url": "VARCHAR"
+                "merge_commit_sha": "VARCHAR", "squash_commit_sha": "VARCHAR",
+                "source_branch": "VARCHAR", "url": "VARCHAR"
             },
             "project": {"path_with_namespace": "VARCHAR"}
         }') AS p

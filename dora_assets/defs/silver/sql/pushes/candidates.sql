@@ -10,7 +10,10 @@ CREATE OR REPLACE TEMP TABLE source_candidates (
     before_sha       VARCHAR,
     after_sha        VARCHAR,      -- lower-case; NULL rejects the push
     pushed_at        TIMESTAMPTZ,
-    commit_documents STRUCT(id VARCHAR, "timestamp" VARCHAR)[],  -- the commits as the body lists them
+    -- The commits as the body lists them (oldest first). parents: the commit's parents when the body
+    -- names them (the API extractor's commits do; webhook pushes do not: pushes.sql then chains the
+    -- listed commits from the push's before sha).
+    commit_documents STRUCT(id VARCHAR, "timestamp" VARCHAR, parents VARCHAR[])[],
     delivery_id      VARCHAR,
     received_at      TIMESTAMPTZ
 );

@@ -14,7 +14,7 @@ WITH documents AS (
             "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "head_commit": {"id": "VARCHAR", "timestamp": "VARCHAR"},
             "repository": {"full_name": "VARCHAR", "name": "VARCHAR", "pushed_at": "VARCHAR"},
-            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR"}]
+            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"]}]
         }') AS p
     FROM (
         SELECT * FROM silver.window_events('github', 'push')

@@ -10,7 +10,7 @@ WITH documents AS (
         json_transform(payload, '{
             "object_kind": "VARCHAR", "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "checkout_sha": "VARCHAR", "project": {"path_with_namespace": "VARCHAR"},
-            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR"}]
+            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"]}]
         }') AS p
     FROM silver.window_source_events('gitlab')
 )

@@ -1,0 +1,49 @@
+-- The commit graph of the repos that deploy in the window: one row per (repo, commit, parent),
+-- for commits not shipped before the window (a walk stops at those: their ancestors shipped
+-- with them or earlier). Edges come from:
+--   - each pushed commit's parents (silver.pushed_commits.parent_ids: the API's parents, else
+--     the commit listed before it in its push, else the push's before sha);
+--   - a push's after sha, when the body does not list it last: it reaches the last listed commit,
+--     or with none listed (a fast-forward to commits pushed elsewhere) the push's before sha;
+--   - a push that names no before sha (minimal senders): its first commit follows the previous
+--     push of its branch (pushed_at, then delivery_id), as CONTRACT 4 orders such pushes.
+-- Tag pushes are no edges: a tag names a commit, it does not add one to a branch.
+WITH window_repos AS (
+    SELECT DISTINCT repo FROM silver.deployments
+    WHERE time_deployed >= $window_start AND time_deployed < $window_end
+),
+shipped_before_window AS (
+    SELECT repo, change_id FROM silver.deployment_changes WHERE time_deployed < $window_start
+),
+branch_pushes AS (
+    SELECT
+        repo,
+        before_sha,
+        after_sha,
+        commits,
+        lag(after_sha) OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS previous_after
+    FROM silver.pushes
+    SEMI JOIN window_repos USING (repo)
+    WHERE branch IS NOT NULL OR ref IS NULL
+),
+edges AS (
+    SELECT repo, change_id, unnest(parent_ids) AS parent_id
+    FROM silver.pushed_commits
+    SEMI JOIN window_repos USING (repo)
+    WHERE change_id IS NOT NULL
+    UNION ALL
+    SELECT repo, after_sha, coalesce(commits[-1].change_id, lower(before_sha))
+    FROM branch_pushes
+    WHERE after_sha IS DISTINCT FROM commits[-1].change_id
+    UNION ALL
+    SELECT repo, commits[1].change_id, previous_after
+    FROM branch_pushes
+    WHERE before_sha IS NULL AND len(commits) > 0
+)
+SELECT DISTINCT repo, change_id, parent_id
+FROM edges
+ANTI JOIN shipped_before_window USING (repo, change_id)
+WHERE parent_id IS NOT NULL
+  AND parent_id <> change_id
+  AND NOT regexp_full_match(parent_id, '0+')
+  AND NOT regexp_full_match(change_id, '0+');
