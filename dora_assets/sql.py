@@ -198,8 +198,13 @@ SCHEMA_MIGRATIONS = (
         "rebuilt from silver.pushes (before sha and order within each push; replay adds the API's parents)",
         needed=COLUMN_MISSING,
         params=(("schema", "silver"), ("table", "pushed_commits"), ("column", "parent_ids")),
-        statement="ALTER TABLE silver.pushed_commits ADD COLUMN parent_ids VARCHAR[]; "
-        "DELETE FROM silver.pushed_commits; " + PUSHED_COMMITS_FROM_PUSHES,  # noqa: S608 (constants, no input)
+        statement="; ".join(
+            (
+                "ALTER TABLE silver.pushed_commits ADD COLUMN parent_ids VARCHAR[]",
+                "DELETE FROM silver.pushed_commits",
+                PUSHED_COMMITS_FROM_PUSHES,
+            )
+        ),
     ),
     # Lineage by ancestry and pull requests (README: "Lead time"); a replay fills them for history.
     *(
