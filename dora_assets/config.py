@@ -218,6 +218,29 @@ class JenkinsSettings(BaseModel):
 INCIDENT_SOURCES = ("pagerduty", "jira", "github", "gitlab")
 
 
+class LeadTimeSettings(BaseModel):
+    """Which shipped changes count in lead time (README: "Lead time")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bot_authors: CaseFreeNames = Field(
+        default=["*[bot]", "dependabot*", "renovate*"],
+        description="Authors (GitHub logins, else names) that are bots; `*` matches any text, case-insensitive. "
+        "A change whose pull request's author, or else whose commit's author, matches is a bot change.",
+    )
+    include_bots: bool = Field(
+        default=False,
+        description="Count bot changes in lead time too (they are always counted apart, in bot_changes).",
+    )
+
+    def author_like_patterns(self) -> list[str]:
+        """The bot patterns as SQL LIKE patterns (escape ``\\``): ``*`` -> ``%``, the rest literal."""
+        return [
+            pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%")
+            for pattern in self.bot_authors
+        ]
+
+
 class IncidentCorrelation(BaseModel):
     """The same outage reported by two sources (a PagerDuty page and a GitHub issue) is one
     incident: reports of different sources in the same repo opened within ``window_minutes``
@@ -267,6 +290,7 @@ class DoraConfig(BaseModel):
     jira: JiraSettings = Field(default_factory=JiraSettings)
     jenkins: JenkinsSettings = Field(default_factory=JenkinsSettings)
     incident_correlation: IncidentCorrelation = Field(default_factory=IncidentCorrelation)
+    lead_time: LeadTimeSettings = Field(default_factory=LeadTimeSettings)
     checks: CheckThresholds = Field(
         default_factory=CheckThresholds, description="Thresholds of the gap and integrity checks."
     )
@@ -318,6 +342,8 @@ class DoraConfig(BaseModel):
             **mapping("jenkins_jobs", self.jenkins.jobs),
             "correlation_window_minutes": self.incident_correlation.window_minutes,
             "correlation_priority": list(self.incident_correlation.source_priority),
+            "bot_author_patterns": self.lead_time.author_like_patterns(),
+            "include_bots": self.lead_time.include_bots,
         }
 
     @property

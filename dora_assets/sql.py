@@ -209,20 +209,25 @@ SCHEMA_MIGRATIONS = (
     # Lineage by ancestry and pull requests (README: "Lead time"); a replay fills them for history.
     *(
         SchemaMigration(
-            why=f"silver.{table}.{column}: lead time from the first commit of a pull request",
+            why=f"silver.{table}.{column}: lineage by ancestry, pull requests, bots and onboarding (README: Lead time)",
             needed=COLUMN_MISSING,
             params=(("schema", "silver"), ("table", table), ("column", column)),
             statement=f"ALTER TABLE silver.{table} ADD COLUMN {column} {column_type}",
         )
         for table, column, column_type in (
+            ("pushed_commits", "tracked_since", "TIMESTAMPTZ"),
+            ("pushed_commits", "author", "VARCHAR"),
             ("pull_requests", "squash_commit_sha", "VARCHAR"),
             ("pull_requests", "source_branch", "VARCHAR"),
             ("pull_requests", "commit_ids", "VARCHAR[]"),
             ("pull_requests", "first_commit_at", "TIMESTAMPTZ"),
+            ("pull_requests", "author", "VARCHAR"),
             ("deployment_changes", "lead_time_start", "TIMESTAMPTZ"),
             ("deployment_changes", "start_source", "VARCHAR"),
             ("deployment_changes", "pull_request_id", "VARCHAR"),
             ("deployment_changes", "excluded_reason", "VARCHAR"),
+            ("deployment_changes", "author", "VARCHAR"),
+            ("deployment_changes", "is_bot", "BOOLEAN"),
         )
     ),
     # Counts shown beside the figures they leave rows out of (gold.published_* in defs/gold/sql/schema.sql).

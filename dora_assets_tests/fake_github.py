@@ -30,6 +30,7 @@ What it serves, with GitHub's REST semantics (the 2022-11-28 API):
   created|updated; ``direction``, default desc for created, asc otherwise; ``base``, ``head``),
   in the list shape (no ``merged``, ``mergeable``, ``commits``, ... which only the single-PR
   endpoint has: use ``merged_at``);
+- ``GET /repos/{o}/{r}/pulls/{number}/commits`` (the request's commits, oldest first);
 - ``GET /repos/{o}/{r}/issues`` (``labels`` comma-separated, all required; ``state`` default
   open; ``since`` on ``updated_at``; ``sort``, ``direction``), pull requests included as issues
   with a ``pull_request`` key, as GitHub does.
@@ -176,6 +177,7 @@ class _Repo:
     statuses: dict[int, list[dict]] = field(default_factory=dict)  # deployment id -> oldest first
     pulls: list[dict] = field(default_factory=list)
     issues: list[dict] = field(default_factory=list)  # issues and the issue twin of every pull
+    pull_commits: dict[int, list[str]] = field(default_factory=dict)  # pull number -> its commits' shas
     last_number: int = 0
 
 
@@ -281,9 +283,13 @@ class FakeGitHub:
         message: str = "Update README.md",
         at: datetime | str | None = None,
         author: str = SAMPLE_LOGIN,
+        parents: Sequence[str] | None = None,
+        committed_at: datetime | str | None = None,
     ) -> dict:
-        """A commit on top of ``branch`` (default: the default branch); ``at`` is its author and
-        committer date. Returns the ``GET /commits`` item."""
+        """A commit on top of ``branch`` (default: the default branch); ``at`` is its author date
+        and (unless ``committed_at``) its committer date. ``parents`` (shas of commits on any
+        branch) makes a merge commit; by default its parent is the branch's head. Returns the
+        ``GET /commits`` item."""
         data = self._repo(repo)
         branch = branch or data.document["default_branch"]
         commits = data.branches.setdefault(branch, [])
@@ -296,8 +302,10 @@ class FakeGitHub:
             "date": stamp,
         }
         api = f"{self.api_url}/repos/{data.full_name}"
-        parents = [
-            {"sha": parent["sha"], "url": parent["url"], "html_url": parent["html_url"]} for parent in commits[-1:]
+        by_sha = {commit["sha"]: commit for listed in data.branches.values() for commit in listed}
+        parent_commits = commits[-1:] if parents is None else [by_sha[parent] for parent in parents]
+        parent_links = [
+            {"sha": parent["sha"], "url": parent["url"], "html_url": parent["html_url"]} for parent in parent_commits
         ]
         tree = hashlib.sha1(f"tree:{sha}".encode()).hexdigest()
         commit = {
@@ -305,7 +313,7 @@ class FakeGitHub:
             "node_id": _node_id("06:Commit", data.id, sha),
             "commit": {
                 "author": dict(signature),
-                "committer": dict(signature),
+                "committer": dict(signature, date=self._stamp(committed_at) if committed_at else stamp),
                 "message": message,
                 "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
                 "url": f"{api}/git/commits/{sha}",
@@ -323,7 +331,7 @@ class FakeGitHub:
             "comments_url": f"{api}/commits/{sha}/comments",
             "author": self._user(author),
             "committer": self._user(author),
-            "parents": parents,
+            "parents": parent_links,
         }
         commits.append(commit)
         return commit
@@ -426,9 +434,12 @@ class FakeGitHub:
         merge_commit_sha: str | None = None,
         labels: Sequence[str] = (),
         author: str = SAMPLE_LOGIN,
+        commits: Sequence[str] | None = None,
     ) -> dict:
         """A pull request opened ``at``; merged (``merged_at``, closed then too) or closed unmerged
-        (``closed_at``), else open. It also appears in ``/issues``, as on GitHub."""
+        (``closed_at``), else open. It also appears in ``/issues``, as on GitHub. Its commits
+        (``GET .../pulls/{number}/commits``): the shas ``commits`` names, by default those of
+        the branch ``head`` when it exists."""
         data = self._repo(repo)
         number = self._next_number(data)
         base = base or data.document["default_branch"]
@@ -496,6 +507,8 @@ class FakeGitHub:
             },
         )
         data.pulls.append(pull)
+        own = data.branches.get(head, []) if commits is None else commits
+        data.pull_commits[number] = [item if isinstance(item, str) else item["sha"] for item in own]
         twin = self._issue_document(data, number, title, labels, created, closed, author, body=pull["body"])
         twin["pull_request"] = {
             "url": pull["url"],
@@ -697,6 +710,12 @@ class FakeGitHub:
             return self._commits(data, query, listing)
         if rest == "/pulls":
             return 200, self._pulls(data, query), listing
+        pull_commits = re.fullmatch(r"/pulls/(\d+)/commits", rest)
+        if pull_commits is not None:
+            if int(pull_commits[1]) not in data.pull_commits:
+                return 404, "Not Found", None
+            by_sha = {commit["sha"]: commit for listed in data.branches.values() for commit in listed}
+            return 200, [by_sha[sha] for sha in data.pull_commits[int(pull_commits[1])]], listing
         if rest == "/issues":
             return 200, self._issues(data, query), listing
         return 404, "Not Found", None

@@ -45,6 +45,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -127,6 +128,8 @@ def extract_repo(
     result.head = _branch_head(session, repo, branch)
     reaches_now = until >= now
     etags: dict[str, str | None] = {}
+    tracked_since = _tracked_since(repository, since)
+    branch_shas: set[str] = set()  # the commits the branch listing brought
 
     def continues(resource: str) -> bool:
         """Whether this run continues from the resource's cursor. Windows are whole days: it
@@ -174,9 +177,58 @@ def extract_repo(
                 conditional=False,
             )
 
+    def merged_pulls() -> Iterator[Envelope]:
+        """The requests merged in the window, each with its commits (asked only for a request
+        not landed before)."""
+        for pull in _updated_since(
+            listing(
+                "pull_requests",
+                f"/repos/{repo}/pulls",
+                {"state": "closed", "sort": "updated", "direction": "desc"},
+                conditional=True,
+            ),
+            since,
+        ):
+            if not _within(parse_time(pull.get("merged_at")), since, until):
+                continue
+            landed = _landed(connection, _pull_request_delivery_id(summary, pull))
+            pull_commits = [] if landed else list(session.list(f"/repos/{repo}/pulls/{pull['number']}/commits", {}))
+            yield _pull_request_envelope(summary, pull, pull_commits, now)
+
+    def deployment_commits() -> Iterator[dict]:
+        """What a deployment of a commit the branch listing did not bring (a release branch, a tag
+        off the default branch) shipped: GitHub's compare of the environment's previous
+        deployment with it, as GitHub lists a deployment's commits."""
+        by_environment: dict[str, list[dict]] = {}
+        for deployment in sorted(pending.listed, key=lambda item: (item.get("created_at") or "", item["id"])):
+            by_environment.setdefault(deployment.get("environment") or "", []).append(deployment)
+        for deployments in by_environment.values():
+            for previous, current in pairwise(deployments):
+                base, head = (previous.get("sha") or "").lower(), (current.get("sha") or "").lower()
+                if not base or not head or base == head or head in branch_shas:
+                    continue
+                if _landed(connection, f"api:commit:{summary['full_name']}:{head}"):
+                    continue
+                try:
+                    yield from session.list(f"/repos/{repo}/compare/{base}...{head}", {}, items_key="commits")
+                except GitHubApiError as error:
+                    if error.status != 404:
+                        raise
+                    warning = (
+                        f"deployment {current['id']} of {repo}: GitHub cannot compare {base[:12]}...{head[:12]} "
+                        "(a commit is gone): its commits are unknown unless pushes bring them"
+                    )
+                    logger.warning("github api %s", warning)
+                    result.warnings.append(warning)
+
+    def branch_commit_envelopes() -> Iterator[Envelope]:
+        for commit in _unique(commits(), "sha"):
+            branch_shas.add(commit["sha"].lower())
+            yield _commit_envelope(summary, branch, commit, now, tracked_since)
+
     pending = _PendingDeployments(session, connection, repo, now)
     envelopes = {
-        "commits": (_commit_envelope(summary, branch, commit, now) for commit in _unique(commits(), "sha")),
+        "commits": branch_commit_envelopes(),
         "deployments": pending.envelopes(
             summary,
             # Not conditional: the listing is sorted by creation, so a late status on a deployment
@@ -186,19 +238,7 @@ def extract_repo(
             until,
             recheck=reaches_now,
         ),
-        "pull_requests": (
-            _pull_request_envelope(summary, pull, now)
-            for pull in _updated_since(
-                listing(
-                    "pull_requests",
-                    f"/repos/{repo}/pulls",
-                    {"state": "closed", "sort": "updated", "direction": "desc"},
-                    conditional=True,
-                ),
-                since,
-            )
-            if _within(parse_time(pull.get("merged_at")), since, until)
-        ),
+        "pull_requests": merged_pulls(),
         "incident_issues": (
             _issue_envelope(summary, issue, now)
             for label in incident_labels
@@ -211,7 +251,8 @@ def extract_repo(
             if "pull_request" not in issue and (parse_time(issue.get("updated_at")) or since) < until
         ),
     }
-    for resource, stream in envelopes.items():
+
+    def land(resource: str, stream: Iterable[Envelope]) -> None:
         for batch in _batches(stream, BATCH_SIZE):
             result.seen[resource] += len(batch)
             new = _not_landed_before(connection, batch)
@@ -219,6 +260,9 @@ def extract_repo(
             if new:
                 result.files.append(_land(connection, landing_dir, new, now))
                 result.landed[resource] += len(new)
+
+    for resource, stream in envelopes.items():
+        land(resource, stream)
         # What a resource's state records is saved only once everything it covers has landed.
         if resource == "deployments":
             pending.save()
@@ -239,6 +283,15 @@ def extract_repo(
                 "head_sha": result.head if resource == "commits" and reaches_now else None,
             },
         )
+    # After the deployments (it compares them); counted with the commits, under no cursor of its
+    # own: a run that stops before it compares again next time (what landed is not landed twice).
+    land(
+        "commits",
+        (
+            _commit_envelope(summary, branch, commit, now, tracked_since)
+            for commit in _unique(deployment_commits(), "sha")
+        ),
+    )
     logger.info(
         "github api %s [%s, %s): %s seen, %s landed in %s files, %s already landed, unchanged: %s",
         repo,
@@ -275,6 +328,9 @@ class _PendingDeployments:
         self.given_up: list[int] = []
         self.warnings: list[str] = []
         self.still_pending = 0
+        # The deployments created in the window, and the last one before it (each one's
+        # predecessor in its environment is what GitHub compares it with).
+        self.listed: list[dict] = []
 
     def envelopes(
         self,
@@ -290,8 +346,10 @@ class _PendingDeployments:
         for deployment in deployments:
             created = parse_time(deployment.get("created_at"))
             if created is not None and created < since:
+                self.listed.append(deployment)
                 break
             if _within(created, since, until):
+                self.listed.append(deployment)
                 yield from self._statuses(summary, deployment)
         if not recheck:
             return
@@ -374,7 +432,10 @@ def _unique(items: Iterable[dict], key: str) -> Iterator[dict]:
             yield item
 
 
-def _commit_envelope(summary: dict, branch: str, commit: dict, now: datetime) -> Envelope:
+def _commit_envelope(summary: dict, branch: str, commit: dict, now: datetime, tracked_since: str | None) -> Envelope:
+    """A commit as a one-commit push: ``before`` its first parent, and (not in a webhook push)
+    ``parents``, every parent, and ``extraction.tracked_since``, from when the API history of the
+    repo was onboarded (None when from the repository's creation: see ``tracked_since``)."""
     sha = commit["sha"]
     details = commit.get("commit") or {}
     authored = (details.get("author") or {}).get("date")
@@ -386,9 +447,11 @@ def _commit_envelope(summary: dict, branch: str, commit: dict, now: datetime) ->
         "message": details.get("message"),
         "timestamp": authored or committed,
         "url": commit.get("html_url"),
-        "author": details.get("author"),
+        # As a webhook push names it: the commit's author, with the GitHub login as username.
+        "author": {**(details.get("author") or {}), "username": (commit.get("author") or {}).get("login")},
         "committer": details.get("committer"),
         "distinct": True,
+        "parents": [parent["sha"] for parent in parents],
     }
     payload = {
         "ref": f"refs/heads/{branch}",
@@ -400,18 +463,39 @@ def _commit_envelope(summary: dict, branch: str, commit: dict, now: datetime) ->
         "commits": [pushed],
         "head_commit": pushed,
         "repository": {**summary, "pushed_at": int(parse_time(committed).timestamp()) if committed else None},
+        "extraction": {"tracked_since": tracked_since},
     }
     return _envelope("api:push", f"api:commit:{summary['full_name']}:{sha}", payload, now)
 
 
-def _pull_request_envelope(summary: dict, pull: dict, now: datetime) -> Envelope:
+def _pull_request_envelope(summary: dict, pull: dict, commits: list[dict], now: datetime) -> Envelope:
+    """A merged pull request as the ``closed`` webhook, with ``commits``: the request's own commits
+    as ``GET .../pulls/{number}/commits`` lists them (where its lead time starts)."""
     payload = {
         "action": "closed",
         "number": pull["number"],
         "pull_request": {**pull, "merged": True},
         "repository": summary,
+        "commits": commits,
     }
-    return _envelope("api:pull_request", f"api:pull_request:{summary['full_name']}:{pull['number']}", payload, now)
+    return _envelope("api:pull_request", _pull_request_delivery_id(summary, pull), payload, now)
+
+
+def _pull_request_delivery_id(summary: dict, pull: dict) -> str:
+    return f"api:pull_request:{summary['full_name']}:{pull['number']}"
+
+
+def _tracked_since(repository: dict, since: datetime) -> str | None:
+    """From when the repo's history is onboarded, as API commits carry it: ``since``, or None
+    when the window starts at the repository's creation (its whole history is known: nothing
+    it shipped predates tracking)."""
+    created = parse_time(repository.get("created_at"))
+    return None if created is not None and since <= created else _iso(since)
+
+
+def _landed(connection: duckdb.DuckDBPyConnection, delivery_id: str) -> bool:
+    """Whether an extraction, or bronze, already holds the delivery."""
+    return bool(fetch_dicts(connection, "extract", "known_delivery_ids", {"delivery_ids": [delivery_id]}))
 
 
 def _issue_envelope(summary: dict, issue: dict, now: datetime) -> Envelope:

@@ -177,6 +177,8 @@ def deployments(
             ),
             ("pull_request_id", "VARCHAR", "The pull request it merged or belongs to."),
             ("excluded_reason", "VARCHAR", "NULL when it counts in lead time; else why not."),
+            ("author", "VARCHAR", "Its pull request's author, else the commit's."),
+            ("is_bot", "BOOLEAN", "That author is a bot (config lead_time.bot_authors)."),
         ]
     ),
 )
@@ -191,7 +193,7 @@ def deployment_changes(
     silver.pull_requests."""
     window = TimeWindow.for_run(context)
     with warehouse.get_connection() as connection, transaction(connection):
-        params = window.params()
+        params = {**window.params(), **dora_config.load().silver_params()}
         deployments = run_sql(connection, "silver", "shipping_order", params).fetchall()
         parents = commit_parents(run_sql(connection, "silver", "commit_graph", params).fetchall())
         shipments = pandas.DataFrame(
@@ -266,6 +268,7 @@ def incidents(
             ("source_branch", "VARCHAR", "The branch it merged from."),
             ("commit_ids", "VARCHAR[]", "Its commits, when the API listed them."),
             ("first_commit_at", "TIMESTAMPTZ", "Earliest author time of those commits."),
+            ("author", "VARCHAR", "Who opened it (login or username)."),
         ]
     ),
 )

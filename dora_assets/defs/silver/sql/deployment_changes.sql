@@ -11,6 +11,13 @@
 -- merged), else the earliest author time of the commits the API listed for it, else (flagged)
 -- the time it was opened. The request's own commits that ship with its merge commit are one
 -- change with it: they stay rows here, with excluded_reason set, and count in no figure.
+--
+-- Also kept out of lead time, with their reason: the changes a repo's first known deployment
+-- shipped that API history onboarded from a later date than their own (`history before
+-- tracking`: an earlier, unseen deployment may have shipped them; webhook pushes and history
+-- onboarded from the repository's creation are tracked as they happened); and bot changes
+-- (author of the request, else of the commit, matching $bot_author_patterns) unless
+-- $include_bots. is_bot marks the latter either way, for the figures that count them apart.
 -- Window: pairs whose deployment's time_deployed is in [$window_start, $window_end).
 DELETE FROM silver.deployment_changes WHERE time_deployed >= $window_start AND time_deployed < $window_end;
 
@@ -66,6 +73,7 @@ starts AS (
         merges.change_id,
         merges.deploy_id,
         merges.pull_request_id,
+        merges.author,
         CASE
             WHEN branch.first_commit_at IS NOT NULL THEN 'pull_request_branch_pushes'
             WHEN merges.first_commit_at IS NOT NULL THEN 'pull_request_commits_api'
@@ -80,6 +88,31 @@ starts AS (
         GROUP BY ALL
     ) AS branch
       ON branch.repo = merges.repo AND branch.merge_id = merges.change_id
+),
+first_deployments AS (
+    -- Each repo's first known production deployment.
+    SELECT repo, arg_min(deploy_id, (time_deployed, deploy_id)) AS deploy_id
+    FROM silver.deployments
+    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
+    GROUP BY repo
+),
+seen AS (
+    -- Per shipped change: whether a push tracked it as it happened, the repo's onboarding date
+    -- of its API history, and the commit's author.
+    SELECT
+        pushed.repo,
+        pushed.change_id,
+        bool_or(pushed.tracked_since IS NULL) AS tracked_as_it_happened,
+        arg_min(pushed.author, pushed.pushed_at) FILTER (WHERE pushed.author IS NOT NULL) AS author
+    FROM silver.pushed_commits AS pushed
+    SEMI JOIN shipped USING (repo, change_id)
+    GROUP BY ALL
+),
+onboarded AS (
+    SELECT repo, min(tracked_since) AS tracked_since
+    FROM silver.pushed_commits
+    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
+    GROUP BY repo
 ),
 members AS (
     -- A request's own commits that ship with its merge commit, in the same deployment.
@@ -103,8 +136,24 @@ SELECT
     epoch(shipped.time_deployed - lead_time_start) / 3600.0 AS lead_time_hours,
     coalesce(starts.start_source, 'commit') AS start_source,
     coalesce(starts.pull_request_id, members.pull_request_id) AS pull_request_id,
-    CASE WHEN members.change_id IS NOT NULL THEN 'part of a pull request shipped with its merge commit' END
-        AS excluded_reason
+    coalesce(starts.author, seen.author) AS author,
+    coalesce(
+        list_bool_or(
+            list_transform($bot_author_patterns, LAMBDA pattern: lower(coalesce(starts.author, seen.author)) LIKE pattern ESCAPE '\')
+        ),
+        FALSE
+    ) AS is_bot,
+    CASE
+        WHEN members.change_id IS NOT NULL THEN 'part of a pull request shipped with its merge commit'
+        WHEN shipped.deploy_id = first_deployments.deploy_id
+             AND NOT coalesce(seen.tracked_as_it_happened, TRUE)
+             AND shipped.time_created < onboarded.tracked_since
+            THEN 'history before tracking'
+        WHEN is_bot AND NOT $include_bots THEN 'bot'
+    END AS excluded_reason
 FROM shipped
 LEFT JOIN starts USING (repo, change_id)
-LEFT JOIN members USING (repo, change_id);
+LEFT JOIN members USING (repo, change_id)
+LEFT JOIN seen USING (repo, change_id)
+LEFT JOIN first_deployments USING (repo)
+LEFT JOIN onboarded USING (repo);

@@ -23,7 +23,7 @@ DELETE FROM silver.pull_requests WHERE time_merged >= $window_start AND time_mer
 INSERT INTO silver.pull_requests BY NAME
 SELECT
     source, repo, pull_request_id, title, target_branch, time_opened, time_merged, merge_commit_sha, url, delivery_id,
-    squash_commit_sha, source_branch, commit_ids, first_commit_at
+    squash_commit_sha, source_branch, commit_ids, first_commit_at, author
 FROM mapping_candidates
 WHERE reject_reason IS NULL
 QUALIFY row_number() OVER (

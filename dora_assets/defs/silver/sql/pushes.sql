@@ -58,11 +58,15 @@ SELECT
         WHEN listed.commit.parents IS NOT NULL THEN list_transform(listed.commit.parents, LAMBDA sha: lower(sha))
         WHEN listed.position > 1 THEN [lower(listed.commit_documents[listed.position - 1].id)]
         WHEN NOT regexp_full_match(coalesce(pushes.before_sha, '0'), '0+') THEN [lower(pushes.before_sha)]
-    END AS parent_ids
+    END AS parent_ids,
+    listed.tracked_since,
+    listed.commit_authors[listed.position] AS author
 FROM (
     SELECT
         source,
         delivery_id,
+        tracked_since,
+        commit_authors,
         commit_documents,
         unnest(commit_documents) AS commit,
         generate_subscripts(commit_documents, 1) AS position

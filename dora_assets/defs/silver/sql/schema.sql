@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS silver.pushed_commits (
     pushed_at    TIMESTAMPTZ NOT NULL,
     change_id    VARCHAR,
     time_created TIMESTAMPTZ,
-    parent_ids   VARCHAR[]     -- the commit's parents as far as the push or the API tells (pushes.sql)
+    parent_ids   VARCHAR[],    -- the commit's parents as far as the push or the API tells (pushes.sql)
+    tracked_since TIMESTAMPTZ, -- API history: from when the repo was onboarded (NULL: tracked as it happened)
+    author       VARCHAR       -- the commit's author: GitHub login (username), else name
 );
 
 -- One row per (repo, commit): the commit's earliest time over every push that carried it.
@@ -100,7 +102,9 @@ CREATE TABLE IF NOT EXISTS silver.deployment_changes (
     lead_time_start TIMESTAMPTZ,            -- the commit's time, or its pull request's first commit
     start_source    VARCHAR,                -- where lead_time_start comes from (README: "Lead time")
     pull_request_id VARCHAR,                -- the merged request this commit merged or belongs to
-    excluded_reason VARCHAR                 -- NULL: counts in lead time; else why it does not
+    excluded_reason VARCHAR,                -- NULL: counts in lead time; else why it does not
+    author          VARCHAR,                -- its pull request's author, else the commit's
+    is_bot          BOOLEAN                 -- that author is a bot (config lead_time.bot_authors)
 );
 
 -- One row per incident, as of its latest known state.
@@ -131,7 +135,8 @@ CREATE TABLE IF NOT EXISTS silver.pull_requests (
     squash_commit_sha VARCHAR,
     source_branch    VARCHAR,
     commit_ids       VARCHAR[],
-    first_commit_at  TIMESTAMPTZ
+    first_commit_at  TIMESTAMPTZ,
+    author           VARCHAR
 );
 
 -- One row per delivery of a mapped event type that a silver table could not use (a known

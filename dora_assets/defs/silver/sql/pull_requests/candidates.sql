@@ -19,6 +19,7 @@ CREATE OR REPLACE TEMP TABLE source_candidates (
     source_branch    VARCHAR,      -- the branch the request merged from (its head)
     commit_ids       VARCHAR[],    -- the request's own commits, when the body lists them (API extractor)
     first_commit_at  TIMESTAMPTZ,  -- the earliest author time among them
+    author           VARCHAR,      -- who opened it (GitHub login, GitLab username)
     url              VARCHAR,
     updated_at       TIMESTAMPTZ   -- orders a request's deliveries: the latest is its state
 );

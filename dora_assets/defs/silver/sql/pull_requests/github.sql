@@ -14,6 +14,7 @@ SELECT
     silver.event_time(p.pull_request.merged_at) AS time_merged,
     lower(p.pull_request.merge_commit_sha) AS merge_commit_sha,
     p.pull_request.head.ref AS source_branch,
+    p.pull_request."user".login AS author,
     list_transform(p.commits, LAMBDA listed: lower(listed.sha)) AS commit_ids,
     list_min(list_transform(p.commits, LAMBDA listed: silver.event_time(listed.commit.author.date))) AS first_commit_at,
     p.pull_request.html_url AS url,
@@ -26,6 +27,7 @@ FROM (
             "action": "VARCHAR",
             "pull_request": {
                 "number": "VARCHAR", "title": "VARCHAR", "base": {"ref": "VARCHAR"}, "head": {"ref": "VARCHAR"},
+                "user": {"login": "VARCHAR"},
                 "created_at": "VARCHAR",
                 "merged_at": "VARCHAR", "updated_at": "VARCHAR", "merged": "VARCHAR",
                 "merge_commit_sha": "VARCHAR", "html_url": "VARCHAR"

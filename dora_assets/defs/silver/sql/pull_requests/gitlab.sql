@@ -18,6 +18,7 @@ SELECT
     lower(p.object_attributes.merge_commit_sha) AS merge_commit_sha,
     lower(p.object_attributes.squash_commit_sha) AS squash_commit_sha,
     p.object_attributes.source_branch AS source_branch,
+    p."user".username AS author,
     p.object_attributes.url AS url,
     silver.event_time(p.object_attributes.updated_at) AS updated_at
 FROM (
@@ -31,7 +32,8 @@ FROM (
                 "merge_commit_sha": "VARCHAR", "squash_commit_sha": "VARCHAR",
                 "source_branch": "VARCHAR", "url": "VARCHAR"
             },
-            "project": {"path_with_namespace": "VARCHAR"}
+            "project": {"path_with_namespace": "VARCHAR"},
+            "user": {"username": "VARCHAR"}
         }') AS p
     FROM silver.window_source_events('gitlab')
 )

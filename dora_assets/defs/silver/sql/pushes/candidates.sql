@@ -15,5 +15,10 @@ CREATE OR REPLACE TEMP TABLE source_candidates (
     -- listed commits from the push's before sha).
     commit_documents STRUCT(id VARCHAR, "timestamp" VARCHAR, parents VARCHAR[])[],
     delivery_id      VARCHAR,
-    received_at      TIMESTAMPTZ
+    received_at      TIMESTAMPTZ,
+    -- API history: from when the repo's history was onboarded (NULL: from its creation, or a
+    -- webhook push, which is tracked as it happens). See deployment_changes.sql.
+    tracked_since    TIMESTAMPTZ,
+    -- The listed commits' authors (login, else name), in the order of commit_documents.
+    commit_authors   VARCHAR[]
 );

@@ -14,7 +14,11 @@ WITH documents AS (
             "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "head_commit": {"id": "VARCHAR", "timestamp": "VARCHAR"},
             "repository": {"full_name": "VARCHAR", "name": "VARCHAR", "pushed_at": "VARCHAR"},
-            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"]}]
+            "commits": [{
+                "id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"],
+                "author": {"username": "VARCHAR", "name": "VARCHAR"}
+            }],
+            "extraction": {"tracked_since": "VARCHAR"}
         }') AS p
     FROM (
         SELECT * FROM silver.window_events('github', 'push')
@@ -33,7 +37,13 @@ SELECT
         silver.event_time(p.head_commit."timestamp"),
         received_at
     ) AS pushed_at,
-    coalesce(p.commits, []) AS commit_documents,
+    coalesce(
+        list_transform(p.commits, LAMBDA listed: {'id': listed.id, 'timestamp': listed."timestamp", 'parents': listed.parents}),
+        []
+    ) AS commit_documents,
     delivery_id,
-    received_at
+    received_at,
+    silver.event_time(p.extraction.tracked_since) AS tracked_since,
+    coalesce(list_transform(p.commits, LAMBDA listed: coalesce(listed.author.username, listed.author.name)), [])
+        AS commit_authors
 FROM documents;

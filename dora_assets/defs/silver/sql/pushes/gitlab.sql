@@ -10,7 +10,7 @@ WITH documents AS (
         json_transform(payload, '{
             "object_kind": "VARCHAR", "ref": "VARCHAR", "before": "VARCHAR", "after": "VARCHAR",
             "checkout_sha": "VARCHAR", "project": {"path_with_namespace": "VARCHAR"},
-            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"]}]
+            "commits": [{"id": "VARCHAR", "timestamp": "VARCHAR", "parents": ["VARCHAR"], "author": {"name": "VARCHAR"}}]
         }') AS p
     FROM silver.window_source_events('gitlab')
 )
@@ -22,8 +22,12 @@ SELECT
     p."before" AS before_sha,
     lower(coalesce(p."after", p.checkout_sha)) AS after_sha,
     received_at AS pushed_at,
-    coalesce(p.commits, []) AS commit_documents,
+    coalesce(
+        list_transform(p.commits, LAMBDA listed: {'id': listed.id, 'timestamp': listed."timestamp", 'parents': listed.parents}),
+        []
+    ) AS commit_documents,
     delivery_id,
-    received_at
+    received_at,
+    coalesce(list_transform(p.commits, LAMBDA listed: listed.author.name), []) AS commit_authors
 FROM documents
 WHERE p.object_kind IN ('push', 'tag_push');
