@@ -124,6 +124,16 @@ COLUMN_MISSING = (
     "WHERE table_schema = $schema AND table_name = $table AND column_name = $column)"
 )
 
+# The counts gold keeps beside the lead time figure (defs/gold/sql/period_figures.sql).
+LEAD_TIME_COVERAGE = (
+    "changes_with_pull_request",
+    "lead_time_starts_branch_pushes",
+    "lead_time_starts_api",
+    "lead_time_starts_pr_opened",
+    "bot_changes",
+    "changes_before_tracking",
+)
+
 # silver.pushed_commits rebuilt from silver.pushes (an upgraded warehouse): as pushes.sql writes it,
 # but only from what silver.pushes keeps (the order of each push's commits and its before sha).
 PUSHED_COMMITS_FROM_PUSHES = (
@@ -240,6 +250,17 @@ SCHEMA_MIGRATIONS = (
         )
         for table in ("dora_monthly", "dora_weekly")
         for column in ("lead_times_held_back", "restore_times_held_back")
+    ),
+    # Where lead time starts and what it leaves out, counted beside it (README: "Lead time").
+    *(
+        SchemaMigration(
+            why=f"gold.{table}.{column}: the coverage of the lead time figure",
+            needed=COLUMN_MISSING,
+            params=(("schema", "gold"), ("table", table), ("column", column)),
+            statement=f"ALTER TABLE gold.{table} ADD COLUMN {column} BIGINT",
+        )
+        for table in ("dora_monthly", "dora_weekly")
+        for column in LEAD_TIME_COVERAGE
     ),
     SchemaMigration(
         why="bronze.raw_events keyed by (source, delivery_id): a delivery id is unique only within its source (a "

@@ -254,8 +254,16 @@ class FakeGitHub:
 
     # --- data ---------------------------------------------------------------------------------
 
-    def add_repo(self, full_name: str, *, default_branch: str = "main", private: bool = True) -> dict:
-        """A repository (its ``GET /repos/{owner}/{repo}`` document)."""
+    def add_repo(
+        self,
+        full_name: str,
+        *,
+        default_branch: str = "main",
+        private: bool = True,
+        created_at: datetime | str | None = None,
+    ) -> dict:
+        """A repository (its ``GET /repos/{owner}/{repo}`` document; ``created_at`` as the sample's
+        unless given)."""
         owner, name = full_name.split("/")
         repo_id = self._next_id()
         document = self._rebase(TEMPLATES["repo"], full_name)
@@ -271,6 +279,8 @@ class FakeGitHub:
             url=f"{self.api_url}/repos/{full_name}",
             html_url=f"{self.url}/{full_name}",
         )
+        if created_at is not None:
+            document["created_at"] = _stamp_or_none(created_at)
         self._repos[full_name.lower()] = _Repo(repo_id, full_name, document, branches={default_branch: []})
         return document
 

@@ -489,7 +489,8 @@ def _tracked_since(repository: dict, since: datetime) -> str | None:
     """From when the repo's history is onboarded, as API commits carry it: ``since``, or None
     when the window starts at the repository's creation (its whole history is known: nothing
     it shipped predates tracking)."""
-    created = parse_time(repository.get("created_at"))
+    created = repository.get("created_at")
+    created = parse_time(created) if isinstance(created, str) else None
     return None if created is not None and since <= created else _iso(since)
 
 

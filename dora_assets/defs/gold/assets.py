@@ -103,6 +103,29 @@ def _period_columns(period: tuple[str, str, str]) -> list[tuple[str, str, str]]:
             "Of incidents_resolved, incidents left out of the time to restore figures: resolved before "
             "created, or outliers when checks.exclude_restore_time_outliers (plausible_restore_times).",
         ),
+        ("changes_with_pull_request", "BIGINT", "Of changes_deployed, those that merged or belong to a pull request."),
+        (
+            "lead_time_starts_branch_pushes",
+            "BIGINT",
+            "Of changes_deployed, those whose lead time starts at their pull request's first commit pushed to its "
+            "branch.",
+        ),
+        (
+            "lead_time_starts_api",
+            "BIGINT",
+            "Of changes_deployed, those whose lead time starts at their pull request's first commit the API listed.",
+        ),
+        (
+            "lead_time_starts_pr_opened",
+            "BIGINT",
+            "Of changes_deployed, those whose lead time starts when their pull request was opened (fallback).",
+        ),
+        ("bot_changes", "BIGINT", "Shipped changes by bots (config lead_time.bot_authors), counted apart."),
+        (
+            "changes_before_tracking",
+            "BIGINT",
+            "Changes a repo's first known deployment shipped that predate its onboarding: in no figure.",
+        ),
     ]
 
 

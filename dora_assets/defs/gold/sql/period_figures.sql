@@ -20,6 +20,15 @@
 --                                   ($skew_hours; the change cannot postdate its deployment), or
 --                                   longer than $lead_time_outlier_hours when the config excludes
 --                                   outliers. They still count in changes_deployed.
+--   changes_with_pull_request       counted changes that merged (or belong to) a pull request
+--   lead_time_starts_branch_pushes / lead_time_starts_api / lead_time_starts_pr_opened
+--                                   counted changes whose lead time starts at their pull request's
+--                                   first commit from branch pushes, from the API's commits, or (the
+--                                   fallback) at the request's opening; the rest start at the commit
+--   bot_changes                     shipped changes by bots (config lead_time.bot_authors), counted
+--                                   apart whether or not lead time includes them
+--   changes_before_tracking         changes a repo's first known deployment shipped that predate
+--                                   the onboarding of its API history: in no figure
 --   restore_times_held_back         resolved incidents of the period left out of the time to
 --                                   restore figures: resolved before created (beyond the
 --                                   tolerance), or longer than $restore_outlier_hours when the
@@ -64,8 +73,21 @@ lead_times AS (
         date_trunc($grain, time_deployed)::DATE AS period,
         repo,
         lead_time_hours,
-        held_back
+        held_back,
+        pull_request_id IS NOT NULL AS with_pull_request,
+        start_source
     FROM published_changes
+),
+lineage_figures AS (
+    -- Shipped changes no lead time counts (silver.deployment_changes.excluded_reason), by kind.
+    SELECT
+        date_trunc($grain, time_deployed)::DATE AS period,
+        coalesce(repo, '*') AS repo,
+        count(*) FILTER (WHERE is_bot) AS bot_changes,
+        count(*) FILTER (WHERE excluded_reason = 'history before tracking') AS changes_before_tracking
+    FROM silver.deployment_changes
+    WHERE time_deployed <= $latest_allowed
+    GROUP BY GROUPING SETS ((period, repo), (period))
 ),
 lead_time_quantiles AS (
     -- Per repo, then org-wide: two groupings with one list quantile each (median and p90 from
@@ -75,7 +97,11 @@ lead_time_quantiles AS (
         repo,
         count(*) AS changes_deployed,
         count(*) FILTER (WHERE held_back) AS lead_times_held_back,
-        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back) AS quantiles
+        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back) AS quantiles,
+        count(*) FILTER (WHERE with_pull_request) AS changes_with_pull_request,
+        count(*) FILTER (WHERE start_source = 'pull_request_branch_pushes') AS lead_time_starts_branch_pushes,
+        count(*) FILTER (WHERE start_source = 'pull_request_commits_api') AS lead_time_starts_api,
+        count(*) FILTER (WHERE start_source = 'pull_request_opened') AS lead_time_starts_pr_opened
     FROM lead_times
     GROUP BY period, repo
     UNION ALL
@@ -84,7 +110,11 @@ lead_time_quantiles AS (
         '*',
         count(*),
         count(*) FILTER (WHERE held_back),
-        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back)
+        quantile_cont(lead_time_hours, [0.5, 0.9]) FILTER (WHERE NOT held_back),
+        count(*) FILTER (WHERE with_pull_request),
+        count(*) FILTER (WHERE start_source = 'pull_request_branch_pushes'),
+        count(*) FILTER (WHERE start_source = 'pull_request_commits_api'),
+        count(*) FILTER (WHERE start_source = 'pull_request_opened')
     FROM lead_times
     GROUP BY period
 ),
@@ -95,7 +125,11 @@ lead_time_figures AS (
         changes_deployed,
         lead_times_held_back,
         quantiles[1] AS lead_time_median_hours,
-        quantiles[2] AS lead_time_p90_hours
+        quantiles[2] AS lead_time_p90_hours,
+        changes_with_pull_request,
+        lead_time_starts_branch_pushes,
+        lead_time_starts_api,
+        lead_time_starts_pr_opened
     FROM lead_time_quantiles
 ),
 incident_figures AS (
@@ -156,10 +190,17 @@ figures AS (
         coalesce(i.incidents_resolved, 0) AS incidents_resolved,
         i.time_to_restore_median_hours,
         i.time_to_restore_p90_hours,
-        coalesce(i.restore_times_held_back, 0) AS restore_times_held_back
+        coalesce(i.restore_times_held_back, 0) AS restore_times_held_back,
+        coalesce(l.changes_with_pull_request, 0) AS changes_with_pull_request,
+        coalesce(l.lead_time_starts_branch_pushes, 0) AS lead_time_starts_branch_pushes,
+        coalesce(l.lead_time_starts_api, 0) AS lead_time_starts_api,
+        coalesce(l.lead_time_starts_pr_opened, 0) AS lead_time_starts_pr_opened,
+        coalesce(b.bot_changes, 0) AS bot_changes,
+        coalesce(b.changes_before_tracking, 0) AS changes_before_tracking
     FROM period_grid AS grid
     LEFT JOIN deployment_figures AS d USING (period, repo)
     LEFT JOIN lead_time_figures AS l USING (period, repo)
+    LEFT JOIN lineage_figures AS b USING (period, repo)
     LEFT JOIN incident_figures AS i USING (period, repo)
 )
 SELECT

@@ -87,7 +87,13 @@ CREATE TABLE IF NOT EXISTS gold.dora_monthly (
     rework_deployments           BIGINT,
     rework_rate                  DOUBLE,
     lead_times_held_back         BIGINT,
-    restore_times_held_back      BIGINT
+    restore_times_held_back      BIGINT,
+    changes_with_pull_request    BIGINT,
+    lead_time_starts_branch_pushes BIGINT,
+    lead_time_starts_api         BIGINT,
+    lead_time_starts_pr_opened   BIGINT,
+    bot_changes                  BIGINT,
+    changes_before_tracking      BIGINT
 );
 
 -- One row per (ISO week starting Monday, UTC; repo), plus org-wide rows with repo = '*'.
@@ -115,7 +121,13 @@ CREATE TABLE IF NOT EXISTS gold.dora_weekly (
     rework_deployments           BIGINT,
     rework_rate                  DOUBLE,
     lead_times_held_back         BIGINT,
-    restore_times_held_back      BIGINT
+    restore_times_held_back      BIGINT,
+    changes_with_pull_request    BIGINT,
+    lead_time_starts_branch_pushes BIGINT,
+    lead_time_starts_api         BIGINT,
+    lead_time_starts_pr_opened   BIGINT,
+    bot_changes                  BIGINT,
+    changes_before_tracking      BIGINT
 );
 
 -- One row per (rolling window of 30 or 90 days ending at the refresh; scope org, team or repo;
