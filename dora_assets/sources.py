@@ -102,12 +102,14 @@ SOURCES: tuple[Source, ...] = (
             Mapping("deployments", "github_releases", ("release",)),
             Mapping("incidents", "github", ("issues",)),
             Mapping("pull_requests", "github", ("pull_request",)),
+            Mapping(
+                "pull_request_reviews",
+                "github",
+                ("pull_request_review", "pull_request_review_comment", "issue_comment"),
+            ),
         ),
         landed_only=(
-            "pull_request_review",
-            "pull_request_review_comment",
             "deployment",
-            "issue_comment",
             "workflow_job",
             "workflow_dispatch",
             "check_run",
@@ -146,8 +148,9 @@ SOURCES: tuple[Source, ...] = (
             Mapping("deployments", "gitlab", ("deployment",)),
             Mapping("incidents", "gitlab", ("issue",)),
             Mapping("pull_requests", "gitlab", ("merge_request",)),
+            Mapping("pull_request_reviews", "gitlab", ("note",)),
         ),
-        landed_only=("pipeline", "build", "job", "note", "release", "wiki_page", "feature_flag", "emoji"),
+        landed_only=("pipeline", "build", "job", "release", "wiki_page", "feature_flag", "emoji"),
         variants={
             "push": ("Push Hook",),
             "tag_push": ("Tag Push Hook",),

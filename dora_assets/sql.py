@@ -238,6 +238,9 @@ SCHEMA_MIGRATIONS = (
             ("deployment_changes", "excluded_reason", "VARCHAR"),
             ("deployment_changes", "author", "VARCHAR"),
             ("deployment_changes", "is_bot", "BOOLEAN"),
+            ("deployment_changes", "time_opened", "TIMESTAMPTZ"),
+            ("deployment_changes", "time_first_review", "TIMESTAMPTZ"),
+            ("deployment_changes", "time_merged", "TIMESTAMPTZ"),
         )
     ),
     # Counts shown beside the figures they leave rows out of (gold.published_* in defs/gold/sql/schema.sql).

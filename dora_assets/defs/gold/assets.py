@@ -14,6 +14,8 @@ from dora_assets.windows import SINGLE_RUN, TimeWindow
 DORA_MONTHLY = AssetKey(["gold", "dora_monthly"])
 DORA_WEEKLY = AssetKey(["gold", "dora_weekly"])
 DORA_SUMMARY = AssetKey(["gold", "dora_summary"])
+LEAD_TIME_STAGES = AssetKey(["gold", "lead_time_stages"])
+STAGES = ("coding", "pickup", "review", "deploy")
 SILVER_INPUTS = [DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, CHANGES]
 # The figures of gold.dora_monthly that CONTRACT section 4 defines (tiers aside): what every
 # independent computation of the metrics (the tests' oracle, the benchmark's bare script) must match.
@@ -256,4 +258,59 @@ def dora_summary(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, cl
     return MaterializeResult(metadata=metadata)
 
 
-gold_assets = [dora_monthly, dora_weekly, dora_summary]
+@asset(
+    pool=WAREHOUSE_POOL,
+    key=LEAD_TIME_STAGES,
+    deps=[DEPLOYMENT_CHANGES],
+    **GOLD_TABLE,
+    metadata=column_schema(
+        [
+            ("grain", "VARCHAR", "month, week (periods of deployment) or 30d, 90d (rolling windows to the refresh)."),
+            ("period_start", "DATE", "First day of the month, week or window."),
+            ("scope", "VARCHAR", "org, team or repo."),
+            ("name", "VARCHAR", "'*' for the organisation; else the team's or the repo's name."),
+            ("changes", "BIGINT", "Counted changes that merged a pull request."),
+            ("changes_reviewed", "BIGINT", "Of those, the ones reviewed by someone other than the author."),
+            *(
+                (
+                    f"{stage}_{quantile}_hours",
+                    "DOUBLE",
+                    f"{label}: {'median' if quantile == 'p50' else '90th percentile'}.",
+                )
+                for stage, label in zip(
+                    STAGES,
+                    (
+                        "Coding, first commit -> opened",
+                        "Pickup, opened -> first review by another",
+                        "Review, first review (else opened) -> merged",
+                        "Deploy, merged -> deployed",
+                    ),
+                    strict=True,
+                )
+                for quantile in ("p50", "p90")
+            ),
+        ]
+    ),
+)
+def lead_time_stages(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> MaterializeResult:
+    """Where the lead time of changes that merged a pull request went: coding, pickup, review and
+    deploy (median and p90), monthly, weekly and over rolling 30 and 90 days, for the
+    organisation, each team and each repo. Grain: grain x period x scope x name. Source:
+    silver.deployment_changes (with silver.pull_requests and silver.pull_request_reviews)."""
+    config = dora_config.load()
+    params = {**dora_monthly_params(config), **published_params(config, clock.now())}
+    with warehouse.get_connection() as connection:
+        run_sql_in_transaction(connection, "gold", "lead_time_stages", params)
+        rows = table_row_count(connection, "gold.lead_time_stages")
+        org = fetch_dicts(connection, "gold", "stages_headline")
+    metadata: dict = {"dagster/row_count": rows, "org_stages": markdown_table(org)}
+    for row in org:  # numbers, so that the Dagster UI plots them across materializations
+        metadata |= {
+            f"org_{row['grain']}_{stage}_p50_hours": MetadataValue.float(float(row[f"{stage}_p50_hours"]))
+            for stage in STAGES
+            if row[f"{stage}_p50_hours"] is not None
+        }
+    return MaterializeResult(metadata=metadata)
+
+
+gold_assets = [dora_monthly, dora_weekly, dora_summary, lead_time_stages]

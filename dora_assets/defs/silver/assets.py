@@ -21,6 +21,7 @@ from dora_assets.windows import MONTHLY, SINGLE_RUN, TimeWindow
 
 PUSHES = AssetKey(["silver", "pushes"])
 PULL_REQUESTS = AssetKey(["silver", "pull_requests"])
+PULL_REQUEST_REVIEWS = AssetKey(["silver", "pull_request_reviews"])
 CHANGES = AssetKey(["silver", "changes"])
 DEPLOYMENTS = AssetKey(["silver", "deployments"])
 DEPLOYMENT_CHANGES = AssetKey(["silver", "deployment_changes"])
@@ -158,7 +159,7 @@ def deployments(
 @asset(
     pool=WAREHOUSE_POOL,
     key=DEPLOYMENT_CHANGES,
-    deps=[DEPLOYMENTS, CHANGES, PUSHES, PULL_REQUESTS],
+    deps=[DEPLOYMENTS, CHANGES, PUSHES, PULL_REQUESTS, PULL_REQUEST_REVIEWS],
     **SILVER_TABLE,
     metadata=column_schema(
         [
@@ -179,6 +180,9 @@ def deployments(
             ("excluded_reason", "VARCHAR", "NULL when it counts in lead time; else why not."),
             ("author", "VARCHAR", "Its pull request's author, else the commit's."),
             ("is_bot", "BOOLEAN", "That author is a bot (config lead_time.bot_authors)."),
+            ("time_opened", "TIMESTAMPTZ", "For a pull request's merge or squash commit: when it was opened."),
+            ("time_first_review", "TIMESTAMPTZ", "Its first review or comment by someone else; NULL without one."),
+            ("time_merged", "TIMESTAMPTZ", "When it was merged."),
         ]
     ),
 )
@@ -281,4 +285,33 @@ def pull_requests(
     return refresh_silver_table(context, warehouse, dora_config, "pull_requests")
 
 
-silver_assets = [pushes, changes, deployments, deployment_changes, incidents, pull_requests]
+@asset(
+    pool=WAREHOUSE_POOL,
+    key=PULL_REQUEST_REVIEWS,
+    deps=[RAW_EVENTS],
+    **SILVER_TABLE,
+    metadata=column_schema(
+        [
+            SOURCE,
+            REPO,
+            ("pull_request_id", "VARCHAR", "PR number (GitHub) or MR iid (GitLab)."),
+            ("reviewer", "VARCHAR", "Who reviewed or commented (login or username)."),
+            ("kind", "VARCHAR", "review, review_comment, comment (GitHub) or note (GitLab)."),
+            ("state", "VARCHAR", "A review's state: approved, changes_requested, commented."),
+            ("time_reviewed", "TIMESTAMPTZ", "When it was submitted or written."),
+            ("by_author", "BOOLEAN", "The reviewer is the request's author."),
+            ("delivery_id", "VARCHAR", "The bronze delivery."),
+        ]
+    ),
+)
+def pull_request_reviews(
+    context: AssetExecutionContext, warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
+) -> MaterializeResult:
+    """One row per review or comment on a pull or merge request: the first by someone other than
+    its author ends the request's pickup time. Grain: review or comment delivery. Source:
+    bronze.raw_events (GitHub `pull_request_review` submitted, `pull_request_review_comment` and
+    `issue_comment` created on a pull request; GitLab `note` on a merge request)."""
+    return refresh_silver_table(context, warehouse, dora_config, "pull_request_reviews")
+
+
+silver_assets = [pushes, changes, deployments, deployment_changes, incidents, pull_requests, pull_request_reviews]

@@ -14,7 +14,15 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from dora_assets.check_results import check_result
 from dora_assets.defs.bronze.assets import RAW_EVENTS
 from dora_assets.defs.bronze.checks import future_times_result
-from dora_assets.defs.silver.assets import CHANGES, DEPLOYMENT_CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS, PUSHES
+from dora_assets.defs.silver.assets import (
+    CHANGES,
+    DEPLOYMENT_CHANGES,
+    DEPLOYMENTS,
+    INCIDENTS,
+    PULL_REQUEST_REVIEWS,
+    PULL_REQUESTS,
+    PUSHES,
+)
 from dora_assets.resources import WAREHOUSE_POOL, Clock, DoraConfigResource, DuckDBWarehouse
 from dora_assets.sources import MAPPED_TABLES, feeding_event_types
 from dora_assets.sql import fetch_dicts
@@ -291,13 +299,13 @@ def _rejects_check(key: AssetKey):
 
 # --- Silver is behind bronze (the transform ledger, dora_assets/transform_ledger.py) -----------
 SILVER_BEHIND_BRONZE = "transform_lag"
-SILVER_LEDGER_KEYS = [PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS]
+SILVER_LEDGER_KEYS = [PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS, PULL_REQUEST_REVIEWS]
 
 
 @asset_check(
     pool=WAREHOUSE_POOL,
     asset=PUSHES,
-    additional_deps=[CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS],
+    additional_deps=SILVER_LEDGER_KEYS[1:],
     name=SILVER_BEHIND_BRONZE,
     description=(
         "Silver is not behind bronze: no ingested window (bronze.pending_transforms) has waited longer than "
@@ -316,8 +324,8 @@ def transform_lag(
 
 
 silver_checks = [
-    *(_keys_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, DEPLOYMENT_CHANGES, INCIDENTS, PULL_REQUESTS)),
-    *(_future_check(key) for key in (PUSHES, CHANGES, DEPLOYMENTS, INCIDENTS, PULL_REQUESTS)),
+    *(_keys_check(key) for key in SILVER_LEDGER_KEYS),
+    *(_future_check(key) for key in SILVER_LEDGER_KEYS if key != DEPLOYMENT_CHANGES),
     *(_rejects_check(key) for key in FEEDING_EVENT_TYPES),
     plausible_lead_times,
     plausible_restore_times,

@@ -159,6 +159,26 @@ CREATE TABLE IF NOT EXISTS gold.dora_summary (
     benchmark                    VARCHAR     NOT NULL
 );
 
+-- One row per (grain: month, week, 30d or 90d; period_start; scope org, team or repo; name): the
+-- median and p90 of each stage of the lead time of changes that merged a pull request
+-- (lead_time_stages.sql).
+CREATE TABLE IF NOT EXISTS gold.lead_time_stages (
+    grain            VARCHAR NOT NULL,
+    period_start     DATE    NOT NULL,
+    scope            VARCHAR NOT NULL,
+    name             VARCHAR NOT NULL,
+    changes          BIGINT  NOT NULL,
+    changes_reviewed BIGINT  NOT NULL,
+    coding_p50_hours DOUBLE,
+    coding_p90_hours DOUBLE,
+    pickup_p50_hours DOUBLE,
+    pickup_p90_hours DOUBLE,
+    review_p50_hours DOUBLE,
+    review_p90_hours DOUBLE,
+    deploy_p50_hours DOUBLE,
+    deploy_p90_hours DOUBLE
+);
+
 -- The other half of the transform ledger (bronze.pending_transforms): one row per dora_transform
 -- run that rebuilt every silver table over the days first_day..last_day and then all of gold,
 -- having read bronze through ingest batch through_ingest_id (the newest batch an ingest had

@@ -19,6 +19,9 @@ WITH timed AS (
     UNION ALL
     SELECT repo, pull_request_id, time_merged FROM silver.pull_requests
     WHERE $table = 'silver.pull_requests' AND time_merged > $latest_allowed
+    UNION ALL
+    SELECT repo, pull_request_id, time_reviewed FROM silver.pull_request_reviews
+    WHERE $table = 'silver.pull_request_reviews' AND time_reviewed > $latest_allowed
 )
 SELECT
     count(*) AS affected,

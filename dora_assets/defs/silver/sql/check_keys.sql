@@ -61,5 +61,16 @@ WITH problems AS (
     SELECT 'NULL in source, repo, pull_request_id or time_merged', count(*), list(repo || '!' || pull_request_id)[1:$max_examples]
     FROM silver.pull_requests
     WHERE $table = 'silver.pull_requests' AND (source IS NULL OR repo IS NULL OR pull_request_id IS NULL OR time_merged IS NULL)
+    UNION ALL
+    SELECT 'duplicate key (source, delivery_id)', count(*), list(source || ':' || delivery_id)[1:$max_examples]
+    FROM (
+        SELECT source, delivery_id FROM silver.pull_request_reviews
+        WHERE $table = 'silver.pull_request_reviews' GROUP BY ALL HAVING count(*) > 1
+    )
+    UNION ALL
+    SELECT 'NULL in source, repo, pull_request_id or time_reviewed', count(*), list(delivery_id)[1:$max_examples]
+    FROM silver.pull_request_reviews
+    WHERE $table = 'silver.pull_request_reviews'
+      AND (source IS NULL OR repo IS NULL OR pull_request_id IS NULL OR time_reviewed IS NULL)
 )
 SELECT problem, affected, examples FROM problems WHERE affected > 0 ORDER BY problem;

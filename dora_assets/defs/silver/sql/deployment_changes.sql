@@ -74,6 +74,8 @@ starts AS (
         merges.deploy_id,
         merges.pull_request_id,
         merges.author,
+        merges.time_opened,
+        merges.time_merged,
         CASE
             WHEN branch.first_commit_at IS NOT NULL THEN 'pull_request_branch_pushes'
             WHEN merges.first_commit_at IS NOT NULL THEN 'pull_request_commits_api'
@@ -88,6 +90,19 @@ starts AS (
         GROUP BY ALL
     ) AS branch
       ON branch.repo = merges.repo AND branch.merge_id = merges.change_id
+),
+first_reviews AS (
+    -- A merged request's first review or comment before it merged, by someone other than its
+    -- author and no bot: where its pickup time ends.
+    SELECT merges.repo, merges.change_id, min(reviews.time_reviewed) AS time_first_review
+    FROM merges
+    JOIN silver.pull_request_reviews AS reviews
+      ON reviews.source = merges.source
+     AND reviews.repo = merges.repo
+     AND reviews.pull_request_id = merges.pull_request_id
+     AND reviews.time_reviewed <= merges.time_merged
+    WHERE NOT reviews.by_author AND NOT silver.is_bot(reviews.reviewer, $bot_author_patterns)
+    GROUP BY ALL
 ),
 first_deployments AS (
     -- Each repo's first known production deployment.
@@ -137,12 +152,10 @@ SELECT
     coalesce(starts.start_source, 'commit') AS start_source,
     coalesce(starts.pull_request_id, members.pull_request_id) AS pull_request_id,
     coalesce(starts.author, seen.author) AS author,
-    coalesce(
-        list_bool_or(
-            list_transform($bot_author_patterns, LAMBDA pattern: lower(coalesce(starts.author, seen.author)) LIKE pattern ESCAPE '\')
-        ),
-        FALSE
-    ) AS is_bot,
+    silver.is_bot(coalesce(starts.author, seen.author), $bot_author_patterns) AS is_bot,
+    starts.time_opened,
+    first_reviews.time_first_review,
+    starts.time_merged,
     CASE
         WHEN members.change_id IS NOT NULL THEN 'part of a pull request shipped with its merge commit'
         WHEN shipped.deploy_id = first_deployments.deploy_id
@@ -155,5 +168,6 @@ FROM shipped
 LEFT JOIN starts USING (repo, change_id)
 LEFT JOIN members USING (repo, change_id)
 LEFT JOIN seen USING (repo, change_id)
+LEFT JOIN first_reviews USING (repo, change_id)
 LEFT JOIN first_deployments USING (repo)
 LEFT JOIN onboarded USING (repo);

@@ -35,6 +35,11 @@ CREATE OR REPLACE MACRO silver.window_source_events(source_name) AS TABLE
     WHERE source = source_name
       AND received_at BETWEEN getvariable('window_received_from') AND getvariable('window_received_until');
 
+-- Whether an author (a login or name) is a bot: it matches one of the LIKE patterns (escape '\')
+-- of config lead_time.bot_authors (DoraConfig.silver_params: $bot_author_patterns).
+CREATE OR REPLACE MACRO silver.is_bot(author, patterns) AS
+    coalesce(list_bool_or(list_transform(patterns, LAMBDA pattern: lower(author) LIKE pattern ESCAPE '\')), FALSE);
+
 -- OWNER/NAME of a git URL (https://host/owner/name.git, git@host:owner/name.git); NULL otherwise.
 CREATE OR REPLACE MACRO silver.repo_from_url(url) AS
     nullif(regexp_extract(url, '[:/]([^/:]+/[^/]+?)(?:\.git)?/?$', 1), '');
@@ -104,7 +109,10 @@ CREATE TABLE IF NOT EXISTS silver.deployment_changes (
     pull_request_id VARCHAR,                -- the merged request this commit merged or belongs to
     excluded_reason VARCHAR,                -- NULL: counts in lead time; else why it does not
     author          VARCHAR,                -- its pull request's author, else the commit's
-    is_bot          BOOLEAN                 -- that author is a bot (config lead_time.bot_authors)
+    is_bot          BOOLEAN,                -- that author is a bot (config lead_time.bot_authors)
+    time_opened     TIMESTAMPTZ,            -- for a pull request's merge or squash commit: when it was opened,
+    time_first_review TIMESTAMPTZ,          -- first reviewed by someone other than its author (or NULL),
+    time_merged     TIMESTAMPTZ             -- and merged (README: "Where the time goes")
 );
 
 -- One row per incident, as of its latest known state.
@@ -137,6 +145,19 @@ CREATE TABLE IF NOT EXISTS silver.pull_requests (
     commit_ids       VARCHAR[],
     first_commit_at  TIMESTAMPTZ,
     author           VARCHAR
+);
+
+-- One row per review or comment on a merged or open request (GitHub, GitLab).
+CREATE TABLE IF NOT EXISTS silver.pull_request_reviews (
+    source          VARCHAR     NOT NULL,
+    repo            VARCHAR     NOT NULL,
+    pull_request_id VARCHAR     NOT NULL,
+    reviewer        VARCHAR,
+    kind            VARCHAR     NOT NULL,
+    state           VARCHAR,
+    time_reviewed   TIMESTAMPTZ NOT NULL,
+    by_author       BOOLEAN     NOT NULL,
+    delivery_id     VARCHAR     NOT NULL
 );
 
 -- One row per delivery of a mapped event type that a silver table could not use (a known
