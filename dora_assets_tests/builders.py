@@ -155,3 +155,44 @@ def refuse_listing(monkeypatch, folder: Path) -> None:
         return list_folder(path)
 
     monkeypatch.setattr(os, "scandir", refusing)
+
+
+def pull_request_review(
+    repo: str, number: int, reviewer: str, submitted_at: str, *, author: str, state: str = "approved"
+) -> dict[str, Any]:
+    """A ``pull_request_review`` (submitted) by ``reviewer`` on request ``number`` of ``author``."""
+    payload = _with_repo(sample("pull_request_review/submitted.payload.json"), repo)
+    payload["pull_request"]["number"] = number
+    payload["pull_request"]["user"]["login"] = author
+    payload["review"]["user"]["login"] = reviewer
+    payload["review"].update(submitted_at=submitted_at, state=state)
+    return payload
+
+
+def pull_request_review_comment(
+    repo: str, number: int, reviewer: str, created_at: str, *, author: str
+) -> dict[str, Any]:
+    """A ``pull_request_review_comment`` (created) by ``reviewer`` on request ``number`` of ``author``."""
+    payload = _with_repo(sample("pull_request_review_comment/created.payload.json"), repo)
+    payload["pull_request"]["number"] = number
+    payload["pull_request"]["user"]["login"] = author
+    payload["comment"]["user"]["login"] = reviewer
+    payload["comment"]["created_at"] = created_at
+    return payload
+
+
+def issue_comment(
+    repo: str, number: int, commenter: str, created_at: str, *, author: str, on_pull_request: bool = True
+) -> dict[str, Any]:
+    """An ``issue_comment`` (created) by ``commenter`` on issue ``number`` of ``author``, which is a
+    pull request unless ``on_pull_request`` is false."""
+    payload = _with_repo(sample("issue_comment/created.payload.json"), repo)
+    payload["issue"]["number"] = number
+    payload["issue"]["user"]["login"] = author
+    if on_pull_request:
+        payload["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{repo}/pulls/{number}"}
+    else:
+        payload["issue"].pop("pull_request", None)
+    payload["comment"]["user"]["login"] = commenter
+    payload["comment"]["created_at"] = created_at
+    return payload
