@@ -72,6 +72,33 @@ def line_chart(series: Series) -> str:
     return _svg(title + axes + lines + dots)
 
 
+def waterfall_chart(title: str, stages: Sequence[tuple[str, float | None]]) -> str:
+    """An SVG waterfall of consecutive stages (label, hours): each bar starts where the one before
+    it ends, labelled with its hours; a stage without a figure takes no width and says so."""
+    heading = f'<text x="{LEFT}" y="11" class="chart-title">{escape(title)}</text>'
+    total = sum(hours for _, hours in stages if hours is not None)
+    if not total:
+        return _svg(heading + f'<text x="{LEFT}" y="{HEIGHT // 2}" class="axis">no pull request shipped yet</text>')
+    left_label, span = 120, WIDTH - 120 - RIGHT
+    row = (HEIGHT - TOP - BOTTOM) / len(stages)
+    bars, start = [], 0.0
+    for index, (label, hours) in enumerate(stages):
+        y = TOP + 8 + index * row
+        middle = y + row / 2 + 2
+        width = span * (hours or 0.0) / total
+        x = left_label + span * start / total
+        figure = "n/a" if hours is None else f"{hours:.1f} h"
+        bars.append(
+            f'<text x="{left_label - 6}" y="{middle:.1f}" class="axis" text-anchor="end">{escape(label)}</text>'
+            f'<rect class="stage" data-stage="{escape(label.lower())}" data-hours="{"" if hours is None else hours!r}" '
+            f'x="{x:.1f}" y="{y:.1f}" width="{max(width, 1.0):.1f}" height="{row * 0.6:.1f}">'
+            f"<title>{escape(label)}: {figure}</title></rect>"
+            f'<text x="{min(x + width + 4, WIDTH - RIGHT):.1f}" y="{middle:.1f}" class="axis">{figure}</text>'
+        )
+        start += hours or 0.0
+    return _svg(heading + "".join(bars))
+
+
 def _svg(content: str) -> str:
     return (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '

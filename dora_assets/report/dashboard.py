@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from dora_assets.outcomes import CheckOutcome
-from dora_assets.report.charts import Series, line_chart
+from dora_assets.report.charts import Series, line_chart, waterfall_chart
 from dora_assets.sql import fetch_dicts
 
 # (column of gold.dora_summary, label, unit, tier column or None, p90 column or None)
@@ -50,6 +50,7 @@ def render_dashboard(
     org = {row["window_days"]: row for row in fetch_dicts(connection, "gold", "dashboard_org")}
     teams = fetch_dicts(connection, "gold", "dashboard_teams")
     weeks = fetch_dicts(connection, "gold", "dashboard_weeks", {"weeks": TREND_WEEKS})
+    stages = {row["grain"]: row for row in fetch_dicts(connection, "gold", "stages_headline")}
     failing_errors = [check for check in checks if check.failing_error]
     main = org.get(30)
     benchmark = (main or {}).get("benchmark", "")
@@ -61,6 +62,7 @@ def render_dashboard(
         '<section class="tiles">',
         *(_tile(main, org.get(90), *tile) for tile in TILES),
         "</section>",
+        _stages_section(stages),
         "<h2>Weekly trends (organisation)</h2>",
         '<section class="charts">',
         *(
@@ -92,6 +94,30 @@ def _tile(
         f'<div class="unit">{escape(unit)}</div>'
         f'<div class="tier">{escape(tier_name or "no tier")}</div>'
         f'<div class="detail">{detail}{ninety}</div></div>'
+    )
+
+
+STAGE_LABELS = (("coding", "Coding"), ("pickup", "Pickup"), ("review", "Review"), ("deploy", "Deploy"))
+
+
+def _stages_section(stages: dict[str, dict]) -> str:
+    """The lead-time waterfall: the organisation's median stages over the last 30 days (else 90)
+    of changes that merged a pull request (gold.lead_time_stages)."""
+    grain = "30d" if (stages.get("30d") or {}).get("changes") else "90d"
+    row = stages.get(grain) or {}
+    chart = waterfall_chart(
+        f"Where lead time goes: median hours per stage, last {grain[:-1]} days",
+        [(label, row.get(f"{stage}_p50_hours")) for stage, label in STAGE_LABELS],
+    )
+    caption = (
+        f"{row.get('changes', 0)} changes that merged a pull request ({row.get('changes_reviewed', 0)} reviewed by "
+        "someone other than the author). Coding: first commit to opened; pickup: to the first review; review: to "
+        "the merge; deploy: to production. Each bar is its stage's own median: they need not add up to the median "
+        "lead time."
+    )
+    return (
+        f'<h2>Where lead time goes (organisation)</h2><section class="stages" data-grain="{grain}">{chart}'
+        f'<p class="meta">{escape(caption)}</p></section>'
     )
 
 
