@@ -6,7 +6,9 @@ the same repo had (CONTRACT 4, README "Lead time"). The commit graph comes from 
 within a push and its before -> after chain. Walking it is a graph search, not set work: one pass
 over the deployments in shipping order, each walking back until it meets a commit already
 shipped, visits every commit at most once (linear in the size of the graph), where a recursive
-SQL query would take one iteration per generation of history.
+SQL query would take one iteration per generation of history. A refresh of a window walks its
+repos' deployments from the first one on, so that its rows never depend on what the refresh of an
+earlier window wrote (any window can be rebuilt alone, in any order).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def test_refresh_prints_metrics_records_the_run_and_is_idempotent(data_home: Dor
     assert first_transform.tags["dagster/asset_partition_range_start"] == "2019-05-01"
     planned = instance.all_logs(first_transform.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
     keys = [entry.dagster_event.asset_key for entry in planned]
-    assert len(keys) == len(set(keys)) == 11, keys  # silver's 6 tables and gold's 5 assets, once each
+    assert len(keys) == len(set(keys)) == 13, keys  # silver's 7 tables and gold's 6 assets, once each
     silver_pushes = next(entry for entry in planned if entry.dagster_event.asset_key == AssetKey(["silver", "pushes"]))
     subset = silver_pushes.dagster_event.event_specific_data.partitions_subset
     assert len(subset.get_partition_keys()) == 50

@@ -200,8 +200,10 @@ def deployment_changes(
         params = {**window.params(), **dora_config.load().silver_params()}
         deployments = run_sql(connection, "silver", "shipping_order", params).fetchall()
         parents = commit_parents(run_sql(connection, "silver", "commit_graph", params).fetchall())
+        in_window = {(repo, deploy_id) for repo, deploy_id, _, inside in deployments if inside}
+        shipped = first_shipments([row[:3] for row in deployments], parents)
         shipments = pandas.DataFrame(
-            first_shipments(deployments, parents), columns=["repo", "deploy_id", "change_id"], dtype="string"
+            [row for row in shipped if row[:2] in in_window], columns=["repo", "deploy_id", "change_id"], dtype="string"
         )
         connection.register("shipments", shipments)
         try:
@@ -211,7 +213,8 @@ def deployment_changes(
         rows = table_row_count(connection, "silver.deployment_changes")
     context.log.info(
         f"silver.deployment_changes: replaced [{window.start:%Y-%m-%d}, {window.end:%Y-%m-%d}) from "
-        f"{len(deployments)} deployments over {len(parents)} commits of their repos' graph; {rows} rows in all"
+        f"{len(in_window)} deployments (walked with the {len(deployments) - len(in_window)} before them) over "
+        f"{len(parents)} commits of their repos' graph; {rows} rows in all"
     )
     return MaterializeResult(
         metadata={

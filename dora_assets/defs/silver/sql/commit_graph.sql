@@ -1,6 +1,5 @@
--- The commit graph of the repos that deploy in the window: one row per (repo, commit, parent),
--- for commits not shipped before the window (a walk stops at those: their ancestors shipped
--- with them or earlier). Edges come from:
+-- The commit graph of the repos that deploy in the window: one row per (repo, commit, parent).
+-- Edges come from:
 --   - each pushed commit's parents (silver.pushed_commits.parent_ids: the API's parents, else
 --     the commit listed before it in its push, else the push's before sha);
 --   - a push's after sha, when the body does not list it last: it reaches the last listed commit,
@@ -11,9 +10,6 @@
 WITH window_repos AS (
     SELECT DISTINCT repo FROM silver.deployments
     WHERE time_deployed >= $window_start AND time_deployed < $window_end
-),
-shipped_before_window AS (
-    SELECT repo, change_id FROM silver.deployment_changes WHERE time_deployed < $window_start
 ),
 branch_pushes AS (
     SELECT
@@ -42,7 +38,6 @@ edges AS (
 )
 SELECT DISTINCT repo, change_id, parent_id
 FROM edges
-ANTI JOIN shipped_before_window USING (repo, change_id)
 WHERE parent_id IS NOT NULL
   AND parent_id <> change_id
   AND NOT regexp_full_match(parent_id, '0+')

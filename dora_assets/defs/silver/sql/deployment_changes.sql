@@ -1,9 +1,9 @@
 -- silver.deployment_changes: the changes each deployment shipped to production first (CONTRACT 4,
 -- README "Lead time"), from `shipments` (repo, deploy_id, change_id): what
--- dora_assets/lineage.py found walking the commit graph (commit_graph.sql)
--- back from each deployment of the window (shipping_order.sql), in
--- shipping order, up to what an earlier deployment of the repo already reached. Only commits
--- silver.changes knows are changes; a commit shipped before the window is not shipped again.
+-- dora_assets/lineage.py found walking the commit graph (commit_graph.sql) back from each
+-- deployment of the window's repos (shipping_order.sql), in shipping order, up to what an
+-- earlier deployment of the repo already reached; the window's deployments only. Only commits
+-- silver.changes knows are changes.
 --
 -- Lead time starts at the commit's time, except for a commit that merged a pull request (its
 -- merge commit, or a squash commit): then at the request's first commit: the earliest commit
@@ -34,9 +34,6 @@ shipped AS (
     FROM shipments
     JOIN deployments USING (repo, deploy_id)
     JOIN silver.changes AS changes USING (repo, change_id)
-    ANTI JOIN (
-        SELECT repo, change_id FROM silver.deployment_changes WHERE time_deployed < $window_start
-    ) AS shipped_before_window USING (repo, change_id)
 ),
 requests AS (
     SELECT
