@@ -1,4 +1,5 @@
-"""An independent, deliberately naive oracle for CONTRACT section 4.
+"""An independent, deliberately naive oracle for CONTRACT section 4, as the README's "Lead time"
+extends it (ancestry; a pull request's start, its commits one change with its merge; bots apart).
 
 It reads landing files with the standard library and computes the monthly DORA figures with
 plain loops, sharing no code (and no SQL) with the pipeline. The end-to-end tests compare
@@ -95,6 +96,7 @@ def pushes_by_branch(envelopes: list[dict]) -> dict[tuple[str, str], list[dict]]
                 "time": push_time(envelope),
                 "delivery_id": envelope["delivery_id"],
                 "after": payload["after"].lower(),
+                "before": payload["before"].lower() if isinstance(payload.get("before"), str) else None,
                 "commits": [
                     (commit["id"].lower(), parse_time(commit.get("timestamp")))
                     for commit in payload.get("commits") or []
@@ -150,20 +152,119 @@ def deployments(envelopes: list[dict], production_environments: Iterable[str]) -
     return found
 
 
-def shipped_changes(
-    deployed: dict[str, dict], branches: dict[tuple[str, str], list[dict]], created: dict[tuple[str, str], datetime]
-) -> list[tuple[dict, str]]:
-    """(deployment, sha) for every change, credited to the first deployment that ships it."""
-    first_shipper: dict[tuple[str, str], dict] = {}
-    for deployment in sorted(deployed.values(), key=lambda d: (d["time"], d["deploy_id"])):
-        pushes = branches.get((deployment["repo"], deployment["branch"]), [])
-        matching = [index for index, push in enumerate(pushes) if push["after"] == deployment["sha"]]
-        if not matching:
-            continue
-        for push in pushes[: matching[0] + 1]:
+def commit_parents(branches: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], set[str]]:
+    """(repo, sha) -> its parents as the branch pushes tell them: the commit listed before it in its
+    push, the push's ``before`` for the first one listed (none when the push created the branch; the
+    previous push's ``after`` when it names no ``before``), and for a push's ``after`` that its
+    commits do not end with, the last one listed (else ``before``)."""
+    parents: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (repo, _branch), pushes in branches.items():
+        for index, push in enumerate(pushes):
+            before = push["before"] if push["before"] is not None else (pushes[index - 1]["after"] if index else "")
+            previous = "" if set(before) <= {"0"} else before
             for sha, _ in push["commits"]:
-                first_shipper.setdefault((deployment["repo"], sha), deployment)
-    return [(deployment, sha) for (repo, sha), deployment in first_shipper.items() if (repo, sha) in created]
+                if previous:
+                    parents[(repo, sha)].add(previous)
+                previous = sha
+            if previous and previous != push["after"] and set(push["after"]) - {"0"}:
+                parents[(repo, push["after"])].add(previous)
+    return parents
+
+
+def ancestors(repo: str, sha: str, parents: dict[tuple[str, str], set[str]]) -> set[str]:
+    """``sha`` and every commit it reaches through ``parents``: the whole set, every time."""
+    found, stack = set(), [sha]
+    while stack:
+        commit = stack.pop()
+        if commit not in found:
+            found.add(commit)
+            stack.extend(parents.get((repo, commit), ()))
+    return found
+
+
+def shipped_changes(
+    deployed: dict[str, dict], parents: dict[tuple[str, str], set[str]], created: dict[tuple[str, str], datetime]
+) -> list[tuple[dict, str]]:
+    """(deployment, sha) for every change, credited to the first deployment that ships it: the
+    ancestors of its commit, less those of every earlier deployment of its repo."""
+    reached: dict[str, set[str]] = defaultdict(set)
+    shipped = []
+    for deployment in sorted(deployed.values(), key=lambda d: (d["time"], d["deploy_id"])):
+        repo = deployment["repo"]
+        mine = ancestors(repo, deployment["sha"], parents)
+        shipped += [(deployment, sha) for sha in sorted(mine - reached[repo]) if (repo, sha) in created]
+        reached[repo] |= mine
+    return shipped
+
+
+BOTS = re.compile(r"(?i)(\[bot\]$|^dependabot|^renovate)")
+
+
+def merged_requests(envelopes: list[dict], branches: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], dict]:
+    """(repo, merge or squash sha) -> the pull request it merged (its latest closed, merged
+    delivery): its start (the earliest commit pushed to its head branch before it merged and after
+    the branch's previous merge, else its opening), its branch commits and whether a bot opened it."""
+    latest: dict[tuple[str, str], dict] = {}
+    for envelope in github_events(envelopes, "pull_request"):
+        payload = envelope["payload"]
+        pull = payload.get("pull_request") or {}
+        if payload.get("action") != "closed" or not pull.get("merged") or repo_of(payload) is None:
+            continue
+        key = (repo_of(payload), str(pull.get("number")))
+        rank = (parse_time(pull.get("updated_at")) or datetime.min.replace(tzinfo=UTC), envelope["delivery_id"])
+        if key not in latest or rank > latest[key]["rank"]:
+            latest[key] = {"rank": rank, "pull": pull}
+    found: dict[tuple[str, str], dict] = {}
+    previous_merge: dict[tuple[str, str], datetime] = {}
+    for (repo, _number), state in sorted(latest.items(), key=lambda item: parse_time(item[1]["pull"]["merged_at"])):
+        pull = state["pull"]
+        merged, branch = parse_time(pull.get("merged_at")), (pull.get("head") or {}).get("ref")
+        if not pull.get("merge_commit_sha") or merged is None:
+            continue
+        after = previous_merge.get((repo, branch))
+        pushed = [
+            commit
+            for push in branches.get((repo, branch), [])
+            if branch
+            if push["time"] <= merged and (after is None or push["time"] > after)
+            for commit in push["commits"]
+        ]
+        times = [moment for _, moment in pushed if moment is not None]
+        found[(repo, pull["merge_commit_sha"].lower())] = {
+            "start": min(times) if times else parse_time(pull.get("created_at")),
+            "commits": {sha for sha, _ in pushed},
+            "bot": bool(BOTS.search(((pull.get("user") or {}).get("login")) or "")),
+        }
+        if branch:
+            previous_merge[(repo, branch)] = merged
+    return found
+
+
+def counted_lead_times(
+    shipped: list[tuple[dict, str]], created: dict[tuple[str, str], datetime], requests: dict[tuple[str, str], dict]
+) -> list[tuple[dict, float]]:
+    """(deployment, lead time in hours) of every change lead time counts: a request's merge or
+    squash commit from the request's start (its own commits shipped with it are no changes of their
+    own), any other commit from its time; bots' requests are left out."""
+    shipped_with: dict[str, set[str]] = defaultdict(set)
+    for deployment, sha in shipped:
+        shipped_with[deployment["deploy_id"]].add(sha)
+    members = {
+        (deployment["deploy_id"], sha)
+        for deployment, merge in shipped
+        if (deployment["repo"], merge) in requests
+        for sha in requests[(deployment["repo"], merge)]["commits"] & shipped_with[deployment["deploy_id"]] - {merge}
+    }
+    counted = []
+    for deployment, sha in shipped:
+        request = requests.get((deployment["repo"], sha))
+        if (deployment["deploy_id"], sha) in members or (request and request["bot"]):
+            continue
+        start = created[(deployment["repo"], sha)]
+        if request and request["start"] is not None:
+            start = min(start, request["start"])
+        counted.append((deployment, hours(deployment["time"] - start)))
+    return counted
 
 
 def incidents(envelopes: list[dict], incident_labels: Iterable[str]) -> list[dict]:
@@ -215,7 +316,9 @@ def expected_monthly(
     """(month, repo or '*') -> the CONTRACT section 4 figures of gold.dora_monthly."""
     created = changes(envelopes)
     deployed = deployments(envelopes, production_environments)
-    shipped = shipped_changes(deployed, pushes_by_branch(envelopes), created)
+    branches = pushes_by_branch(envelopes)
+    shipped = shipped_changes(deployed, commit_parents(branches), created)
+    counted = counted_lead_times(shipped, created, merged_requests(envelopes, branches))
     found_incidents = incidents(envelopes, incident_labels)
     causes = {incident["root_cause"] for incident in found_incidents if incident["root_cause"]}
     failed_ids = {
@@ -246,7 +349,7 @@ def expected_monthly(
             return (repo == "*" or candidate_repo == repo) and month_of(moment) == month
 
         month_deployments = [d for d in deployed.values() if mine(d["repo"], d["time"])]
-        lead_times = [hours(d["time"] - created[(d["repo"], sha)]) for d, sha in shipped if mine(d["repo"], d["time"])]
+        lead_times = [lead_time for d, lead_time in counted if mine(d["repo"], d["time"])]
         month_incidents = [i for i in found_incidents if mine(i["repo"], i["created"])]
         restore_times = [hours(i["resolved"] - i["created"]) for i in month_incidents if i["resolved"]]
         plausible_lead_times = [value for value in lead_times if value >= -SKEW_HOURS]

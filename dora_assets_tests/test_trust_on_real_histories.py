@@ -40,8 +40,25 @@ def real_organisation_with_oddities() -> list[dict]:
         if delivery["event_type"] == "deployment_status":
             payload = delivery["payload"]
             payload["deployment"]["id"] += 1_000_000 * numbers[payload["repository"]["full_name"]]
+    # The long-lived branch is merged on 2024-08-06: the first push to acme/uv's main from 10:00
+    # on lists its commit before its own, as a merge's push does.
     merged = datetime.fromisoformat("2024-08-06T10:00:00+00:00")
-    long_lived = push("acme/uv", "main", "0" * 40, [(LONG_LIVED, iso(merged - timedelta(days=386)))], iso(merged))
+    merge_push = min(
+        (
+            delivery
+            for delivery in deliveries
+            if delivery["event_type"] == "push"
+            and delivery["payload"]["repository"]["full_name"] == "acme/uv"
+            and received(delivery) >= merged
+        ),
+        key=received,
+    )
+    old_commit = {
+        **merge_push["payload"]["commits"][0],
+        "id": LONG_LIVED,
+        "timestamp": iso(merged - timedelta(days=386)),
+    }
+    merge_push["payload"]["commits"].insert(0, old_commit)
     skewed_push_at = SKEWED_DEPLOYMENT - timedelta(minutes=20)
     skewed = push(
         "acme/starlette", "main", "0" * 40, [(SKEWED, iso(SKEWED_DEPLOYMENT + timedelta(hours=2)))], iso(skewed_push_at)
@@ -54,10 +71,7 @@ def real_organisation_with_oddities() -> list[dict]:
         and received(delivery).replace(second=0) == SKEWED_DEPLOYMENT
     ]
     starlette_deployment["payload"]["deployment"]["sha"] = SKEWED
-    deliveries += [
-        envelope("push", long_lived, "push:acme/uv:long-lived", iso(merged)),
-        envelope("push", skewed, "push:acme/starlette:skewed", iso(skewed_push_at)),
-    ]
+    deliveries.append(envelope("push", skewed, "push:acme/starlette:skewed", iso(skewed_push_at)))
     return sorted(deliveries, key=received)
 
 
