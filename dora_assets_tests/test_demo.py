@@ -97,7 +97,7 @@ def test_every_line_is_a_valid_envelope(demo: Demo) -> None:
         for line in path.read_text("utf-8").splitlines():
             envelope = Envelope.model_validate_json(line)
             assert envelope.source == "github"
-            assert envelope.event_type in {"push", "deployment", "deployment_status", "issues"}
+            assert envelope.event_type in {"push", "deployment", "deployment_status", "issues", "pull_request"}
             assert envelope.known_event_type
             assert UUID.match(envelope.delivery_id)
             assert envelope.to_json() == line
@@ -129,6 +129,7 @@ def test_payloads_keep_the_shape_of_the_real_examples(demo: Demo) -> None:
         ("issues", "labeled"): "issues.labeled",
         ("issues", "edited"): "issues.edited",
         ("issues", "closed"): "issues.closed",
+        ("pull_request", "closed"): "pull_request.closed",
     }
     seen = Counter((envelope["event_type"], envelope["payload"].get("action")) for envelope in demo.envelopes)
     assert set(seen) == set(shapes)
@@ -138,7 +139,7 @@ def test_payloads_keep_the_shape_of_the_real_examples(demo: Demo) -> None:
         assert payload.keys() == example.keys()
         assert payload["repository"].keys() == example["repository"].keys()
         assert payload["sender"].keys() == example["sender"].keys()
-        for key in ("deployment", "deployment_status", "issue"):
+        for key in ("deployment", "deployment_status", "issue", "pull_request"):
             if key in example:
                 assert payload[key].keys() == example[key].keys()
         if envelope["event_type"] == "push":
@@ -324,7 +325,8 @@ def test_number_offset_moves_issue_and_pull_request_numbers_and_nothing_else(tmp
     generate_demo(tmp_path / "b", days=30, repos=2, seed=11, end=END, number_offset=offset)
 
     def numbers(root: Path) -> dict[str, list[int]]:
-        """delivery id -> the issue number, or the pull-request numbers its pushed commits name."""
+        """delivery id -> the issue number, the pull request's number (twice: the event's, the
+        request's), or the pull-request numbers its pushed commits name."""
         found = {}
         for path in sorted(root.rglob("*.ndjson")):
             for line in path.read_text("utf-8").splitlines():
@@ -332,6 +334,8 @@ def test_number_offset_moves_issue_and_pull_request_numbers_and_nothing_else(tmp
                 payload = envelope["payload"]
                 if envelope["event_type"] == "issues":
                     found[envelope["delivery_id"]] = [payload["issue"]["number"]]
+                elif envelope["event_type"] == "pull_request":
+                    found[envelope["delivery_id"]] = [payload["number"], payload["pull_request"]["number"]]
                 elif envelope["event_type"] == "push":
                     messages = [commit["message"] for commit in payload["commits"]]
                     found[envelope["delivery_id"]] = [int(n) for m in messages for n in re.findall(r"#(\d+)", m)]

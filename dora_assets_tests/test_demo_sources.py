@@ -246,7 +246,7 @@ def test_each_source_has_rows_in_silver_for_the_repos_it_speaks_for(every_sender
         assert set(query(every_sender.paths, sql)) == {(repo, told[role]) for repo, told in senders.items()}, role
     assert set(query(every_sender.paths, "SELECT DISTINCT source FROM silver.changes")) == {("github",), ("gitlab",)}
     merged = query(every_sender.paths, "SELECT DISTINCT repo, source FROM silver.pull_requests")
-    assert set(merged) == {("acme/checkout", "gitlab"), ("acme/identity", "gitlab")}
+    assert set(merged) == {(repo, told["code"]) for repo, told in senders.items()}
     assert query(every_sender.paths, "SELECT count(*) FROM silver.rejected_events") == [(0,)]
 
 
@@ -300,6 +300,7 @@ def test_envelopes_follow_the_rules_and_each_senders_conventions(every_sender: T
     counts = Counter((envelope["source"], envelope["event_type"]) for envelope in every_sender.envelopes)
     assert set(counts) == {
         ("github", "push"), ("github", "deployment"), ("github", "deployment_status"), ("github", "issues"),
+        ("github", "pull_request"),
         ("gitlab", "push"), ("gitlab", "merge_request"), ("gitlab", "deployment"), ("gitlab", "issue"),
         ("jenkins", "build.started"), ("jenkins", "build.completed"), ("jenkins", "build.finalized"),
         ("pagerduty", "incident.triggered"), ("pagerduty", "incident.acknowledged"),

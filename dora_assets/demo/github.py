@@ -1,7 +1,8 @@
 """The demo history told as GitHub webhook deliveries.
 
 ``GitHubTeller`` is the ``model.Teller`` of every history: as each event happens it builds the
-payload GitHub would send (``push``, ``deployment``, ``deployment_status``, ``issues``), from a
+payload GitHub would send (``push``, ``deployment``, ``deployment_status``, ``issues``,
+``pull_request``), from a
 real GitHub webhook example (``templates/github``, from octokit/webhooks) with the fields that
 must vary overwritten, and delivers it a few seconds later as an envelope with a GitHub-style
 delivery id, unless that is after the history's cut-off (``received_before``).
@@ -18,12 +19,24 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
-from dora_assets.demo.model import LABELS, ZERO_SHA, Commit, Delivery, Deployment, History, Issue, Person, Repo
+from dora_assets.demo.model import (
+    LABELS,
+    ZERO_SHA,
+    Commit,
+    Delivery,
+    Deployment,
+    History,
+    Issue,
+    MergeFact,
+    Person,
+    Repo,
+)
 from dora_assets.demo.payloads import iso, template_text
 from dora_assets.ingestion.envelope import Envelope
 
 TEMPLATE_NAMES = (
     "push", "deployment", "deployment_status", "issues.opened", "issues.labeled", "issues.edited", "issues.closed",
+    "pull_request.closed",
 )  # fmt: skip
 TEMPLATE_REPOSITORY = "Codertocat/Hello-World"
 TEMPLATE_LOGIN = "Codertocat"
@@ -113,6 +126,62 @@ class GitHubTeller:
             modified=list(commit.modified),
         )
         return body
+
+    # -- pull requests ----------------------------------------------------------------------
+
+    def pull_request_merged(self, fact: MergeFact) -> Delivery | None:
+        """The ``pull_request`` event (``closed``, ``merged: true``) of a merge to main, two seconds
+        after its push, with a delivery id derived from its merge commit: no draw from the random stream
+        (``Teller.pull_request_merged``). Opened five minutes after its branch's first push."""
+        repo, merged_at = fact.repo, fact.push.at
+        opened = max(min(fact.opened_at + timedelta(minutes=5), merged_at - timedelta(seconds=30)), fact.opened_at)
+        payload = self._payload(repo, "pull_request.closed")
+        pull = payload["pull_request"]
+        url = f"https://github.com/{repo.full_name}/pull/{fact.number}"
+        pull.update(
+            number=fact.number,
+            title=fact.title,
+            body=f"{fact.title}.",
+            html_url=url,
+            state="closed",
+            created_at=iso(opened.replace(microsecond=0)),
+            updated_at=iso(merged_at),
+            closed_at=iso(merged_at),
+            merged_at=iso(merged_at),
+            merge_commit_sha=fact.push.after,
+            merged=True,
+            user=self._account(pull["user"], fact.author),
+            merged_by=self._account(pull["user"], fact.merger),
+        )
+        pull.update(assignee=None, assignees=[], requested_reviewers=[], requested_teams=[], labels=[], milestone=None)
+        owner = self._account(pull["head"]["user"], repo.owner)
+        pull["head"].update(
+            ref=fact.branch,
+            sha=fact.head.sha,
+            label=f"{repo.owner.login}:{fact.branch}",
+            user=owner,
+            repo=copy.deepcopy(payload["repository"]),
+        )
+        pull["base"].update(
+            ref="main", label=f"{repo.owner.login}:main", user=owner, repo=copy.deepcopy(payload["repository"])
+        )
+        payload.update(number=fact.number, sender=self._account(payload["sender"], fact.merger))
+        received = merged_at + timedelta(seconds=2)
+        if received >= self.history.received_before:
+            return None
+        delivery_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"https://github.com/{repo.full_name}/commit/{fact.push.after}")
+        )
+        self.envelopes_told.append(
+            Envelope(
+                source="github",
+                event_type="pull_request",
+                delivery_id=delivery_id,
+                received_at=received,
+                payload=payload,
+            )
+        )
+        return Delivery(received, delivery_id)
 
     # -- deployments ------------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class _Retelling:
                     self._gitlab_push(fact)
             elif isinstance(fact, MergeFact):
                 if self._code(fact.repo) == "gitlab":
+                    self._replace(fact.delivery)
                     self._gitlab_merge_request(fact)
             elif isinstance(fact, DeploymentFact):
                 sender = self.senders[fact.repo.full_name]["deployments"]
