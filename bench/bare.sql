@@ -13,6 +13,7 @@ SELECT
     source, event_type, delivery_id, received_at,
     {
         ref: payload ->> '$.ref',
+        "before": payload ->> '$.before',
         "after": payload ->> '$.after',
         action: payload ->> '$.action',
         repository: {full_name: payload ->> '$.repository.full_name', "name": payload ->> '$.repository.name',
@@ -33,6 +34,13 @@ SELECT
             created_at: payload ->> '$.issue.created_at', updated_at: payload ->> '$.issue.updated_at',
             closed_at: payload ->> '$.issue.closed_at',
             labels: list_transform(json_extract_string(payload, '$.issue.labels[*].name'), LAMBDA l: {"name": l})
+        } END,
+        pull_request: CASE WHEN event_type = 'pull_request' THEN {
+            "number": payload ->> '$.pull_request.number', merged: (payload ->> '$.pull_request.merged')::BOOLEAN,
+            created_at: payload ->> '$.pull_request.created_at', updated_at: payload ->> '$.pull_request.updated_at',
+            merged_at: payload ->> '$.pull_request.merged_at',
+            merge_commit_sha: payload ->> '$.pull_request.merge_commit_sha',
+            head: {ref: payload ->> '$.pull_request.head.ref'}, "user": {login: payload ->> '$.pull_request.user.login'}
         } END
     } AS payload
 FROM read_json(

@@ -1,13 +1,16 @@
 -- The figures of the bare DuckDB references, after bare.sql or bare_typed.sql has read the
 -- landing files into the temp table deliveries (envelope fields and a typed payload struct):
 -- gold.dora_monthly's figures with the GitHub semantics of silver (deployments, changes,
--- deployment_changes, incidents) and gold, in DuckDB alone.
+-- deployment_changes, incidents) and gold, in DuckDB alone (README "Lead time": ancestry, as it
+-- reads on linear branches; pull requests' starts and merges; bots apart).
 CREATE TEMP TABLE pushes AS
 SELECT
     coalesce(payload.repository.full_name, payload.repository.name, 'unknown') AS repo,
     payload.ref AS ref,
     CASE WHEN starts_with(payload.ref, 'refs/heads/') THEN substr(payload.ref, 12) END AS branch,
     lower(coalesce(payload."after", payload.head_commit.id)) AS after_sha,
+    -- A push that creates its branch (before 000...0) starts a new line of history on it.
+    coalesce(regexp_full_match(payload."before", '0+'), FALSE) AS starts_history,
     coalesce(
         to_timestamp(try_cast(payload.repository.pushed_at AS BIGINT)),
         try_cast(payload.head_commit."timestamp" AS TIMESTAMPTZ),
@@ -52,17 +55,21 @@ SELECT deploy_id, arg_min(repo, time_deployed) AS repo, arg_min(commit_sha, time
 FROM successes
 GROUP BY deploy_id;
 
-CREATE TEMP TABLE deployment_changes AS
+-- Lineage by ancestry on the benchmark's histories, whose branches are linear (each push's before
+-- is the branch's previous after): a deployment ships the pushes of its branch up to the one of
+-- its commit, back to the push that (re)created the branch, that no earlier deployment shipped.
+CREATE TEMP TABLE shipped AS
 WITH branch_pushes AS (
     SELECT *, coalesce(branch, '') AS branch_key,
-           row_number() OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS push_position
+           row_number() OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS push_position,
+           sum(starts_history::INTEGER) OVER (
+               PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id ROWS UNBOUNDED PRECEDING
+           ) AS line
     FROM pushes
     WHERE branch IS NOT NULL OR ref IS NULL
 ),
 positions AS (
-    SELECT d.deploy_id, d.repo,
-           CASE WHEN starts_with(d.ref, 'refs/heads/') THEN substr(d.ref, 12) ELSE coalesce(d.ref, '') END AS branch_key,
-           d.time_deployed, min(p.push_position) AS shipped_up_to
+    SELECT d.deploy_id, d.repo, p.branch_key, p.line, d.time_deployed, min(p.push_position) AS shipped_up_to
     FROM deployments AS d
     JOIN branch_pushes AS p
       ON p.repo = d.repo
@@ -71,19 +78,20 @@ positions AS (
     GROUP BY ALL
 ),
 earliest AS (
-    SELECT repo, branch_key, shipped_up_to, min({'time_deployed': time_deployed, 'deploy_id': deploy_id}) AS shipper
+    SELECT repo, branch_key, line, shipped_up_to, min({'time_deployed': time_deployed, 'deploy_id': deploy_id}) AS shipper
     FROM positions GROUP BY ALL
 ),
 first_from AS (
-    SELECT repo, branch_key, shipped_up_to,
-           min(shipper) OVER (PARTITION BY repo, branch_key ORDER BY shipped_up_to DESC ROWS UNBOUNDED PRECEDING) AS shipper
+    SELECT repo, branch_key, line, shipped_up_to,
+           min(shipper) OVER (PARTITION BY repo, branch_key, line ORDER BY shipped_up_to DESC ROWS UNBOUNDED PRECEDING)
+               AS shipper
     FROM earliest
 ),
 push_shippers AS (
     SELECT p.repo, p.commits, s.shipper
     FROM branch_pushes AS p
     ASOF JOIN first_from AS s
-      ON s.repo = p.repo AND s.branch_key = p.branch_key AND s.shipped_up_to >= p.push_position
+      ON s.repo = p.repo AND s.branch_key = p.branch_key AND s.line = p.line AND s.shipped_up_to >= p.push_position
 ),
 change_shippers AS (
     SELECT ps.repo, c.change_id, min(ps.shipper) AS shipper
@@ -92,10 +100,64 @@ change_shippers AS (
     GROUP BY ALL
 )
 SELECT cs.shipper.deploy_id AS deploy_id, cs.change_id, cs.repo, ch.time_created,
-       cs.shipper.time_deployed AS time_deployed,
-       epoch(cs.shipper.time_deployed - ch.time_created) / 3600.0 AS lead_time_hours
+       cs.shipper.time_deployed AS time_deployed
 FROM change_shippers AS cs
 JOIN changes AS ch USING (repo, change_id);
+
+-- Merged pull requests (their latest closed, merged delivery): a merge or squash commit's lead time
+-- starts at the request's first commit pushed to its head branch (after the branch's previous
+-- merge), else at its opening; its branch's commits shipped with it are one change with it.
+CREATE TEMP TABLE requests AS
+WITH merged AS (
+    SELECT
+        coalesce(payload.repository.full_name, payload.repository.name, 'unknown') AS repo,
+        payload.pull_request."number" AS pull_request_id,
+        payload.pull_request.head.ref AS head_branch,
+        try_cast(payload.pull_request.created_at AS TIMESTAMPTZ) AS time_opened,
+        try_cast(payload.pull_request.merged_at AS TIMESTAMPTZ) AS time_merged,
+        lower(payload.pull_request.merge_commit_sha) AS merge_sha,
+        payload.pull_request."user".login AS author
+    FROM deliveries
+    WHERE source = 'github' AND event_type = 'pull_request' AND payload.action = 'closed' AND payload.pull_request.merged
+    QUALIFY row_number() OVER (
+        PARTITION BY repo, pull_request_id
+        ORDER BY try_cast(payload.pull_request.updated_at AS TIMESTAMPTZ) DESC NULLS LAST, delivery_id DESC
+    ) = 1
+)
+SELECT *, lag(time_merged) OVER (PARTITION BY repo, head_branch ORDER BY time_merged, pull_request_id) AS previous_merge
+FROM merged
+WHERE merge_sha IS NOT NULL AND time_merged IS NOT NULL;
+
+CREATE TEMP TABLE deployment_changes AS
+WITH request_commits AS (
+    SELECT r.repo, r.merge_sha, c.change_id, c.time_created
+    FROM requests AS r
+    JOIN pushes AS p
+      ON p.repo = r.repo AND p.branch = r.head_branch AND p.pushed_at <= r.time_merged
+     AND (r.previous_merge IS NULL OR p.pushed_at > r.previous_merge),
+    unnest(p.commits) AS carried(c)
+),
+starts AS (
+    SELECT r.repo, r.merge_sha AS change_id, coalesce(min(rc.time_created), any_value(r.time_opened)) AS request_start,
+           any_value(regexp_matches(lower(r.author), '(\[bot\]$|^dependabot|^renovate)')) AS by_bot
+    FROM requests AS r
+    LEFT JOIN request_commits AS rc ON rc.repo = r.repo AND rc.merge_sha = r.merge_sha
+    GROUP BY ALL
+),
+members AS (
+    SELECT DISTINCT s.repo, s.change_id
+    FROM shipped AS merge
+    JOIN request_commits AS rc ON rc.repo = merge.repo AND rc.merge_sha = merge.change_id
+    JOIN shipped AS s ON s.repo = rc.repo AND s.change_id = rc.change_id AND s.deploy_id = merge.deploy_id
+    WHERE s.change_id <> merge.change_id
+)
+SELECT shipped.deploy_id, shipped.change_id, shipped.repo, shipped.time_created, shipped.time_deployed,
+       epoch(shipped.time_deployed - least(shipped.time_created, coalesce(starts.request_start, shipped.time_created)))
+           / 3600.0 AS lead_time_hours,
+       members.change_id IS NOT NULL OR coalesce(starts.by_bot, FALSE) AS excluded
+FROM shipped
+LEFT JOIN starts USING (repo, change_id)
+LEFT JOIN members USING (repo, change_id);
 
 CREATE TEMP TABLE incidents AS
 WITH latest AS (
@@ -141,6 +203,7 @@ lead_time_figures AS (
     SELECT date_trunc('month', time_deployed)::DATE AS month, coalesce(repo, '*') AS repo,
            count(*) AS changes_deployed, median(lead_time_hours) AS lead_time_median_hours
     FROM deployment_changes
+    WHERE NOT excluded
     GROUP BY GROUPING SETS ((1, repo), (1))
 ),
 incident_figures AS (

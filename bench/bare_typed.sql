@@ -16,6 +16,7 @@ FROM read_json(
         received_at: 'TIMESTAMPTZ',
         payload: 'STRUCT(
             ref VARCHAR,
+            "before" VARCHAR,
             "after" VARCHAR,
             action VARCHAR,
             repository STRUCT(full_name VARCHAR, "name" VARCHAR, pushed_at VARCHAR),
@@ -24,7 +25,10 @@ FROM read_json(
             deployment STRUCT(id VARCHAR, sha VARCHAR, ref VARCHAR, environment VARCHAR),
             deployment_status STRUCT(id VARCHAR, state VARCHAR, environment VARCHAR, created_at VARCHAR, updated_at VARCHAR),
             issue STRUCT("number" VARCHAR, title VARCHAR, state VARCHAR, body VARCHAR, created_at VARCHAR,
-                         updated_at VARCHAR, closed_at VARCHAR, labels STRUCT("name" VARCHAR)[])
+                         updated_at VARCHAR, closed_at VARCHAR, labels STRUCT("name" VARCHAR)[]),
+            pull_request STRUCT("number" VARCHAR, merged BOOLEAN, created_at VARCHAR, updated_at VARCHAR,
+                                merged_at VARCHAR, merge_commit_sha VARCHAR, head STRUCT(ref VARCHAR),
+                                "user" STRUCT(login VARCHAR))
         )'
     }
 )

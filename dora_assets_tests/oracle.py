@@ -155,12 +155,20 @@ def deployments(envelopes: list[dict], production_environments: Iterable[str]) -
 def commit_parents(branches: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], set[str]]:
     """(repo, sha) -> its parents as the branch pushes tell them: the commit listed before it in its
     push, the push's ``before`` for the first one listed (none when the push created the branch; the
-    previous push's ``after`` when it names no ``before``), and for a push's ``after`` that its
+    previous push's ``after`` when it names no ``before`` or one no push brought), and for a push's ``after`` that its
     commits do not end with, the last one listed (else ``before``)."""
     parents: dict[tuple[str, str], set[str]] = defaultdict(set)
+    known = {
+        (repo, sha)
+        for (repo, _branch), pushes in branches.items()
+        for push in pushes
+        for sha in (push["after"], *(commit for commit, _ in push["commits"]))
+    }
     for (repo, _branch), pushes in branches.items():
         for index, push in enumerate(pushes):
-            before = push["before"] if push["before"] is not None else (pushes[index - 1]["after"] if index else "")
+            before = push["before"]
+            if before is None or (set(before) - {"0"} and (repo, before) not in known):  # lost: follow the order
+                before = pushes[index - 1]["after"] if index else ""
             previous = "" if set(before) <= {"0"} else before
             for sha, _ in push["commits"]:
                 if previous:

@@ -273,3 +273,36 @@ def test_bots_count_in_lead_time_when_the_config_says_so(
         "lead_time_median_hours": 11.0,
         "bot_changes": 2,
     }
+
+
+def test_a_lost_push_webhook_costs_no_change_its_lead_time(data_home: DoraPaths) -> None:
+    # c1 is pushed; the push of c2 is lost; c3's push names c2 as before (unknown): it follows the
+    # branch's previous push, so D1 (c3) ships c1 and c3 rather than orphaning c1 forever.
+    land(
+        data_home,
+        [
+            envelope(
+                "push",
+                push(REPO, "main", ZERO, [(C1, "2024-05-27T09:00:00Z")], "2024-05-27T09:00:00Z"),
+                "p1",
+                "2024-05-27T09:00:00Z",
+            ),
+            envelope(
+                "push",
+                push(REPO, "main", C2, [(C3, "2024-05-27T11:00:00Z")], "2024-05-27T11:00:00Z"),
+                "p3",
+                "2024-05-27T11:00:00Z",
+            ),
+            envelope(
+                "deployment_status",
+                deployment_status(REPO, 1, C3, "2024-05-27T12:00:00Z"),
+                "d1",
+                "2024-05-27T12:00:00Z",
+            ),
+        ],
+    )
+    materialize_everything()
+    assert lead_times(data_home) == {
+        C1: ("1", 3.0, "commit", None, None, False),
+        C3: ("1", 1.0, "commit", None, None, False),
+    }

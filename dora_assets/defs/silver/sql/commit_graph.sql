@@ -4,23 +4,36 @@
 --     the commit listed before it in its push, else the push's before sha);
 --   - a push's after sha, when the body does not list it last: it reaches the last listed commit,
 --     or with none listed (a fast-forward to commits pushed elsewhere) the push's before sha;
---   - a push that names no before sha (minimal senders): its first commit follows the previous
---     push of its branch (pushed_at, then delivery_id), as CONTRACT 4 orders such pushes.
+--   - a push that names no before sha (minimal senders), or a webhook push whose before no known
+--     push or commit of the repo has (the delivery that brought it was lost): its first commit
+--     follows the previous push of its branch (pushed_at, then delivery_id), as CONTRACT 4 orders
+--     pushes. A lost webhook then costs no change its lead time; API history, whose parents are
+--     explicit, is never bridged (a parent before its onboarding is history before tracking).
 -- Tag pushes are no edges: a tag names a commit, it does not add one to a branch.
 WITH window_repos AS (
     SELECT DISTINCT repo FROM silver.deployments
     WHERE time_deployed >= $window_start AND time_deployed < $window_end
 ),
+known AS (
+    SELECT repo, change_id AS sha FROM silver.pushed_commits SEMI JOIN window_repos USING (repo) WHERE change_id IS NOT NULL
+    UNION
+    SELECT repo, after_sha FROM silver.pushes SEMI JOIN window_repos USING (repo)
+),
 branch_pushes AS (
     SELECT
-        repo,
-        before_sha,
-        after_sha,
-        commits,
-        lag(after_sha) OVER (PARTITION BY repo, coalesce(branch, '') ORDER BY pushed_at, delivery_id) AS previous_after
-    FROM silver.pushes
+        pushes.repo,
+        pushes.before_sha,
+        pushes.after_sha,
+        pushes.commits,
+        pushes.delivery_id,
+        known.sha IS NOT NULL AS before_known,
+        lag(pushes.after_sha) OVER (
+            PARTITION BY pushes.repo, coalesce(pushes.branch, '') ORDER BY pushes.pushed_at, pushes.delivery_id
+        ) AS previous_after
+    FROM silver.pushes AS pushes
     SEMI JOIN window_repos USING (repo)
-    WHERE branch IS NOT NULL OR ref IS NULL
+    LEFT JOIN known ON known.repo = pushes.repo AND known.sha = lower(pushes.before_sha)
+    WHERE pushes.branch IS NOT NULL OR pushes.ref IS NULL
 ),
 edges AS (
     SELECT repo, change_id, unnest(parent_ids) AS parent_id
@@ -34,7 +47,11 @@ edges AS (
     UNION ALL
     SELECT repo, commits[1].change_id, previous_after
     FROM branch_pushes
-    WHERE before_sha IS NULL AND len(commits) > 0
+    WHERE len(commits) > 0
+      AND (
+          before_sha IS NULL
+          OR (NOT before_known AND NOT regexp_full_match(before_sha, '0+') AND NOT starts_with(delivery_id, 'api:'))
+      )
 )
 SELECT DISTINCT repo, change_id, parent_id
 FROM edges
