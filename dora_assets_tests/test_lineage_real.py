@@ -1,5 +1,6 @@
 """Lead time on histories built from real ones (issue 20): the same facts told by webhooks and by
-the GitHub API (through `dora-assets extract github` against a fake API) give the same gold, and
+the GitHub API (through `dora-assets extract github` against a fake API, then a refresh through
+Dagster in this process) give the same gold, and
 both agree with an independent oracle: git itself, asked what each deployment shipped
 (real_lineage.git_shipments), with lead times computed here by the rules written out in each test.
 """
@@ -10,11 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import write_landing_file
 from dora_assets_tests.fake_github import FakeGitHub
-from dora_assets_tests.helpers import gold_monthly, query, run_cli
+from dora_assets_tests.helpers import DORA_ENV_VARS, gold_monthly, materialize_everything, query, run_cli
 from dora_assets_tests.real_lineage import (
     Commit,
     History,
@@ -39,10 +41,14 @@ def new_home(tmp_path: Path, name: str) -> DoraPaths:
     return paths
 
 
-def refreshed(paths: DoraPaths, github: FakeGitHub | None = None) -> None:
-    env = {"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": DEFAULT_TOKEN} if github else None
-    result = run_cli(paths, "refresh", "--quiet", extra_env=env)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+def refreshed(paths: DoraPaths) -> None:
+    """A refresh (ingest, then silver and gold) of ``paths``, in this process (the extraction
+    before it is the command's)."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in DORA_ENV_VARS:
+            env.delenv(name, raising=False)
+        env.setenv("DORA_HOME", str(paths.home))
+        materialize_everything(DagsterInstance.ephemeral())
 
 
 def from_webhooks(tmp_path: Path, history: History) -> DoraPaths:
@@ -61,7 +67,7 @@ def from_api(tmp_path: Path, history: History, since: date, *, created_at: datet
             paths, "extract", "github", "--repo", history.repo, "--since", since.isoformat(), extra_env=env
         )
         assert extract.returncode == 0, extract.stderr
-        refreshed(paths, github)
+        refreshed(paths)
     return paths
 
 
@@ -181,7 +187,7 @@ def test_a_first_deployment_does_not_absorb_the_history_before_the_repo_was_onbo
             paths = new_home(tmp_path, name)
             result = run_cli(paths, "extract", "github", "--repo", repo, "--since", since, extra_env=env)
             assert result.returncode == 0, result.stderr
-            refreshed(paths, github)
+            refreshed(paths)
             return paths
 
         onboarded_in_june = extracted("june", "2024-06-01")
