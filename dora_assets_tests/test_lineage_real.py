@@ -58,15 +58,20 @@ def from_webhooks(tmp_path: Path, history: History) -> DoraPaths:
     return paths
 
 
+def extract(paths: DoraPaths, github: FakeGitHub, repo: str, since: date, until: date) -> None:
+    """`dora-assets extract github` of the days [since, until] (a bounded window: the extractor's
+    asset is partitioned by day, and Dagster records a materialization per day)."""
+    env = {"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": DEFAULT_TOKEN}
+    window = ("--since", since.isoformat(), "--until", until.isoformat())
+    result = run_cli(paths, "extract", "github", "--repo", repo, *window, extra_env=env)
+    assert result.returncode == 0, result.stderr
+
+
 def from_api(tmp_path: Path, history: History, since: date, *, created_at: datetime) -> DoraPaths:
     paths = new_home(tmp_path, "api")
     with FakeGitHub() as github:
         serve(history, github, created_at=created_at)
-        env = {"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": DEFAULT_TOKEN}
-        extract = run_cli(
-            paths, "extract", "github", "--repo", history.repo, "--since", since.isoformat(), extra_env=env
-        )
-        assert extract.returncode == 0, extract.stderr
+        extract(paths, github, history.repo, since, max(deployment.at for deployment in history.deployments).date())
         refreshed(paths)
     return paths
 
@@ -87,11 +92,11 @@ def rounded(rows: dict[date, dict]) -> dict[date, dict]:
 def test_a_merge_commit_history_gives_the_same_lead_times_from_webhooks_from_the_api_and_from_git(
     tmp_path: Path,
 ) -> None:
-    start, end = date(2024, 11, 1), date(2025, 8, 1)
+    start, end = date(2025, 4, 1), date(2025, 8, 1)
     history = merge_commit_history("acme/click", start, end)
     # The shape the issue is about: along the default branch's ancestry (what the API lists),
     # committer dates go backwards where a topic branch was merged.
-    assert len(history.merged_branch) >= 40 and len(history.deployments) >= 15
+    assert len(history.merged_branch) >= 40 and len(history.deployments) >= 10
     # The oracle: each commit's lead time from its author time, for the deployment git says
     # shipped it first.
     shipped = git_shipments(history, tmp_path)
@@ -128,10 +133,10 @@ def squash_lead_times(history: History, shipped: dict[int, list[Commit]]) -> dic
 
 
 def test_squash_merges_start_at_the_requests_first_commit_from_webhooks_and_from_the_api(tmp_path: Path) -> None:
-    start, end = date(2024, 9, 1), date(2025, 8, 1)
+    start, end = date(2024, 9, 1), date(2025, 2, 1)
     history = squash_history("acme/starlette", start, end)
     bots = {pull.merge_sha for pull in history.pulls if pull.author == "dependabot[bot]"}
-    assert len(history.pulls) >= 100 and len(bots) >= 10 and len(history.deployments) >= 20
+    assert len(history.pulls) >= 80 and len(bots) >= 5 and len(history.deployments) >= 15
     shipped = git_shipments(history, tmp_path)
     # Git agrees that a squash merge ships none of its branch's commits.
     branch_commits = {commit.sha for pull in history.pulls for commit in pull.commits}
@@ -181,17 +186,15 @@ def test_a_first_deployment_does_not_absorb_the_history_before_the_repo_was_onbo
             at=datetime(2024, 6, 10, 9, tzinfo=UTC),
             statuses=[("success", datetime(2024, 6, 10, 9, tzinfo=UTC))],
         )
-        env = {"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": DEFAULT_TOKEN}
 
-        def extracted(name: str, since: str) -> DoraPaths:
+        def extracted(name: str, since: date) -> DoraPaths:
             paths = new_home(tmp_path, name)
-            result = run_cli(paths, "extract", "github", "--repo", repo, "--since", since, extra_env=env)
-            assert result.returncode == 0, result.stderr
+            extract(paths, github, repo, since, date(2024, 6, 30))
             refreshed(paths)
             return paths
 
-        onboarded_in_june = extracted("june", "2024-06-01")
-        from_creation = extracted("creation", "2024-01-01")
+        onboarded_in_june = extracted("june", date(2024, 6, 1))
+        from_creation = extracted("creation", date(2024, 1, 1))
     rows = query(
         onboarded_in_june,
         "SELECT change_id, deploy_id, lead_time_hours, excluded_reason FROM silver.deployment_changes ORDER BY 1",
