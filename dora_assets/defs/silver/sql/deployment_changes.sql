@@ -35,69 +35,72 @@ shipped AS (
     JOIN deployments USING (repo, deploy_id)
     JOIN silver.changes AS changes USING (repo, change_id)
 ),
-requests AS (
+merged_requests AS (
     SELECT
         *,
         lag(time_merged) OVER (PARTITION BY repo, source_branch ORDER BY time_merged, pull_request_id) AS previous_merge
     FROM silver.pull_requests
-    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
+    WHERE repo IN (SELECT repo FROM shipped)
 ),
-merges AS (
+merge_commits AS (
     -- The shipped commits that merged a request (its merge or squash commit): one request each.
-    SELECT shipped.repo, shipped.deploy_id, shipped.change_id, requests.*  EXCLUDE (repo)
+    SELECT
+        shipped.repo, shipped.deploy_id, shipped.change_id, merged_requests.source, merged_requests.pull_request_id,
+        merged_requests.time_opened, merged_requests.time_merged, merged_requests.source_branch, merged_requests.commit_ids,
+        merged_requests.first_commit_at, merged_requests.author, merged_requests.previous_merge
     FROM shipped
-    JOIN requests
-      ON requests.repo = shipped.repo
-     AND shipped.change_id IN (requests.merge_commit_sha, requests.squash_commit_sha)
+    JOIN merged_requests
+      ON merged_requests.repo = shipped.repo
+     AND (shipped.change_id = merged_requests.merge_commit_sha OR shipped.change_id = merged_requests.squash_commit_sha)
     QUALIFY row_number() OVER (
-        PARTITION BY shipped.repo, shipped.change_id ORDER BY requests.time_merged, requests.pull_request_id
+        PARTITION BY shipped.repo, shipped.change_id ORDER BY merged_requests.time_merged, merged_requests.pull_request_id
     ) = 1
 ),
 branch_commits AS (
     -- Commits pushed to a merged request's source branch while it was the request's.
-    SELECT merges.repo, merges.change_id AS merge_id, pushed.change_id, pushed.time_created
-    FROM merges
+    SELECT merge_commits.repo, merge_commits.change_id AS merge_id, pushed.change_id, pushed.time_created
+    FROM merge_commits
     JOIN silver.pushed_commits AS pushed
-      ON pushed.repo = merges.repo
-     AND pushed.branch = merges.source_branch
-     AND pushed.pushed_at <= merges.time_merged
-     AND (merges.previous_merge IS NULL OR pushed.pushed_at > merges.previous_merge)
+      ON pushed.repo = merge_commits.repo
+     AND pushed.branch = merge_commits.source_branch
+     AND pushed.pushed_at <= merge_commits.time_merged
+     AND (merge_commits.previous_merge IS NULL OR pushed.pushed_at > merge_commits.previous_merge)
     WHERE pushed.change_id IS NOT NULL
 ),
 starts AS (
     SELECT
-        merges.repo,
-        merges.change_id,
-        merges.deploy_id,
-        merges.pull_request_id,
-        merges.author,
-        merges.time_opened,
-        merges.time_merged,
+        merge_commits.repo,
+        merge_commits.change_id,
+        merge_commits.deploy_id,
+        merge_commits.pull_request_id,
+        merge_commits.author,
+        merge_commits.time_opened,
+        merge_commits.time_merged,
         CASE
             WHEN branch.first_commit_at IS NOT NULL THEN 'pull_request_branch_pushes'
-            WHEN merges.first_commit_at IS NOT NULL THEN 'pull_request_commits_api'
-            WHEN merges.time_opened IS NOT NULL THEN 'pull_request_opened'
+            WHEN merge_commits.first_commit_at IS NOT NULL THEN 'pull_request_commits_api'
+            WHEN merge_commits.time_opened IS NOT NULL THEN 'pull_request_opened'
         END AS start_source,
-        coalesce(branch.first_commit_at, merges.first_commit_at, merges.time_opened) AS request_start,
-        list_distinct(flatten([coalesce(branch.commit_ids, []), coalesce(merges.commit_ids, [])])) AS member_ids
-    FROM merges
+        coalesce(branch.first_commit_at, merge_commits.first_commit_at, merge_commits.time_opened) AS request_start,
+        list_distinct(flatten([coalesce(branch.commit_ids, []), coalesce(merge_commits.commit_ids, [])])) AS member_ids
+    FROM merge_commits
     LEFT JOIN (
         SELECT repo, merge_id, min(time_created) AS first_commit_at, list(DISTINCT change_id) AS commit_ids
         FROM branch_commits
         GROUP BY ALL
     ) AS branch
-      ON branch.repo = merges.repo AND branch.merge_id = merges.change_id
+      ON branch.repo = merge_commits.repo AND branch.merge_id = merge_commits.change_id
 ),
 first_reviews AS (
     -- A merged request's first review or comment before it merged, by someone other than its
     -- author and no bot: where its pickup time ends.
-    SELECT merges.repo, merges.change_id, min(reviews.time_reviewed) AS time_first_review
-    FROM merges
+    SELECT merge_commits.repo, merge_commits.change_id, min(reviews.time_reviewed) AS time_first_review
+    FROM merge_commits
     JOIN silver.pull_request_reviews AS reviews
-      ON reviews.source = merges.source
-     AND reviews.repo = merges.repo
-     AND reviews.pull_request_id = merges.pull_request_id
-     AND reviews.time_reviewed <= merges.time_merged
+      ON reviews.source = merge_commits.source
+     AND reviews.repo = merge_commits.repo
+     AND reviews.pull_request_id = merge_commits.pull_request_id
+     AND reviews.time_reviewed <= merge_commits.time_merged
     WHERE NOT reviews.by_author AND NOT silver.is_bot(reviews.reviewer, $bot_author_patterns)
     GROUP BY ALL
 ),
@@ -105,7 +108,7 @@ first_deployments AS (
     -- Each repo's first known production deployment.
     SELECT repo, arg_min(deploy_id, (time_deployed, deploy_id)) AS deploy_id
     FROM silver.deployments
-    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
+    WHERE repo IN (SELECT repo FROM shipped)
     GROUP BY repo
 ),
 seen AS (
@@ -123,7 +126,7 @@ seen AS (
 onboarded AS (
     SELECT repo, min(tracked_since) AS tracked_since
     FROM silver.pushed_commits
-    SEMI JOIN (SELECT DISTINCT repo FROM shipped) AS window_repos USING (repo)
+    WHERE repo IN (SELECT repo FROM shipped)
     GROUP BY repo
 ),
 members AS (
@@ -159,7 +162,7 @@ SELECT
              AND NOT coalesce(seen.tracked_as_it_happened, TRUE)
              AND shipped.time_created < onboarded.tracked_since
             THEN 'history before tracking'
-        WHEN is_bot AND NOT $include_bots THEN 'bot'
+        WHEN is_bot AND NOT ($include_bots) THEN 'bot'
     END AS excluded_reason
 FROM shipped
 LEFT JOIN starts USING (repo, change_id)

@@ -1,7 +1,8 @@
 -- silver.pull_requests: one row per merged pull request (GitHub) or merge request (GitLab), at
 -- its latest known state (latest updated_at), from the candidate rows of every source
 -- (defs/silver/sql/pull_requests/<mapping>.sql, the files dora_assets/sources.py names for
--- pull_requests). It feeds the merge-to-deploy breakdown of lead time.
+-- pull_requests). Its merge or squash commit starts its lead time at the request's first commit, and its
+-- times are the stages of gold.lead_time_stages (README: "Lead time", "Where the time goes").
 -- Repos pass through $repo_aliases. A merged request without a number or a merge time is
 -- rejected to silver.rejected_events.
 -- Rejects (reject_reason) are written by replace_rejects.sql in the same transaction.
