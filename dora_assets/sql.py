@@ -243,27 +243,24 @@ SCHEMA_MIGRATIONS = (
             ("deployment_changes", "time_merged", "TIMESTAMPTZ"),
         )
     ),
-    # Counts shown beside the figures they leave rows out of (gold.published_* in defs/gold/sql/schema.sql).
+    # Counts shown beside the figures: the rows held back from them (gold.published_* in
+    # defs/gold/sql/schema.sql), and where lead time starts and what it leaves out (README: "Lead time").
     *(
         SchemaMigration(
-            why=f"gold.{table}.{column}: rows held back from the figures, counted beside them",
+            why=f"gold.{table}.{column}: {why}",
             needed=COLUMN_MISSING,
             params=(("schema", "gold"), ("table", table), ("column", column)),
             statement=f"ALTER TABLE gold.{table} ADD COLUMN {column} BIGINT",
         )
         for table in ("dora_monthly", "dora_weekly")
-        for column in ("lead_times_held_back", "restore_times_held_back")
-    ),
-    # Where lead time starts and what it leaves out, counted beside it (README: "Lead time").
-    *(
-        SchemaMigration(
-            why=f"gold.{table}.{column}: the coverage of the lead time figure",
-            needed=COLUMN_MISSING,
-            params=(("schema", "gold"), ("table", table), ("column", column)),
-            statement=f"ALTER TABLE gold.{table} ADD COLUMN {column} BIGINT",
+        for columns, why in (
+            (
+                ("lead_times_held_back", "restore_times_held_back"),
+                "rows held back from the figures, counted beside them",
+            ),
+            (LEAD_TIME_COVERAGE, "the coverage of the lead time figure"),
         )
-        for table in ("dora_monthly", "dora_weekly")
-        for column in LEAD_TIME_COVERAGE
+        for column in columns
     ),
     SchemaMigration(
         why="bronze.raw_events keyed by (source, delivery_id): a delivery id is unique only within its source (a "

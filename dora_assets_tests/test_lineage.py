@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dora_assets.lineage import commit_parents, first_shipments
+from dora_assets.resources import connect_warehouse
 from dora_assets.settings import DoraPaths
+from dora_assets.sql import schema_ddl
 from dora_assets_tests.builders import deployment_status, envelope, push, write_landing_file
 from dora_assets_tests.helpers import gold_monthly, materialize_everything, query
 from dora_assets_tests.real_lineage import ZERO, Pull, pull_request_closed
@@ -306,3 +309,33 @@ def test_a_lost_push_webhook_costs_no_change_its_lead_time(data_home: DoraPaths)
         C1: ("1", 3.0, "commit", None, None, False),
         C3: ("1", 1.0, "commit", None, None, False),
     }
+
+
+def test_an_older_warehouse_gets_its_commit_graph_from_the_pushes_it_holds(tmp_path: Path) -> None:
+    """A warehouse from before lineage by ancestry has silver.pushed_commits without parents: the
+    migration rebuilds them from silver.pushes (each push's before sha and commit order)."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as old:
+        for statement in schema_ddl():
+            old.execute(statement)
+        for statement in (
+            "ALTER TABLE silver.pushed_commits DROP COLUMN author",
+            "ALTER TABLE silver.pushed_commits DROP COLUMN tracked_since",
+            "ALTER TABLE silver.pushed_commits DROP COLUMN parent_ids",
+        ):
+            old.execute(statement)
+        old.execute(
+            "INSERT INTO silver.pushes VALUES ('github', $repo, 'refs/heads/main', 'main', $before, $c2, "
+            "TIMESTAMPTZ '2024-05-06 12:00:00+00', 2, [{'change_id': $c1, 'time_created': "
+            "TIMESTAMPTZ '2024-05-06 09:00:00+00'}, {'change_id': $c2, 'time_created': "
+            "TIMESTAMPTZ '2024-05-06 10:00:00+00'}], 'p1')",
+            {"repo": REPO, "before": C3, "c1": C1, "c2": C2},
+        )
+        old.execute(
+            "INSERT INTO silver.pushed_commits SELECT delivery_id, source, repo, branch, pushed_at, c.change_id, "
+            "c.time_created FROM silver.pushes, unnest(commits) AS carried(c)"
+        )
+    connect_warehouse(str(path)).close()
+    with duckdb.connect(str(path), read_only=True) as migrated:
+        rows = migrated.execute("SELECT change_id, parent_ids FROM silver.pushed_commits").fetchall()
+    assert sorted(rows) == sorted([(C1, [C3]), (C2, [C1])])
