@@ -66,6 +66,7 @@ def lead_times(paths: DoraPaths) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+@pytest.mark.slow
 def test_deploying_the_middle_commit_of_a_push_ships_the_commits_before_it(data_home: DoraPaths) -> None:
     # One push of c1, c2, c3 (Four Keys would credit nothing to D1: no push ends at c2).
     land(
@@ -119,6 +120,7 @@ def merged_pull(number: int, merge_sha: str, opened: str, merged: str, *, branch
     return envelope("pull_request", pull_request_closed(REPO, pull), f"pull-{number}", merged)
 
 
+@pytest.mark.slow
 def test_pull_requests_start_lead_time_at_their_first_commit_and_count_once(data_home: DoraPaths) -> None:
     land(
         data_home,
@@ -228,6 +230,7 @@ def test_pull_requests_start_lead_time_at_their_first_commit_and_count_once(data
     }
 
 
+@pytest.mark.slow
 def test_bots_count_in_lead_time_when_the_config_says_so(
     data_home: DoraPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,6 +281,7 @@ def test_bots_count_in_lead_time_when_the_config_says_so(
     }
 
 
+@pytest.mark.slow
 def test_a_lost_push_webhook_costs_no_change_its_lead_time(data_home: DoraPaths) -> None:
     # c1 is pushed; the push of c2 is lost; c3's push names c2 as before (unknown): it follows the
     # branch's previous push, so D1 (c3) ships c1 and c3 rather than orphaning c1 forever.
