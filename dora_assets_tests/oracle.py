@@ -233,7 +233,6 @@ def merged_requests(envelopes: list[dict], branches: dict[tuple[str, str], list[
         pushed = [
             commit
             for push in branches.get((repo, branch), [])
-            if branch
             if push["time"] <= merged and (after is None or push["time"] > after)
             for commit in push["commits"]
         ]

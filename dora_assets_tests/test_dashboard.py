@@ -25,6 +25,7 @@ from dora_assets_tests.helpers import materialize_everything, query_dicts, refre
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGE = re.compile(r'<rect class="stage" data-stage="(\w+)" data-hours="([^"]*)"')
 TILE = re.compile(
     r'<div class="tile [^"]*" data-metric="(?P<metric>\w+)" data-value="(?P<value>[^"]*)">'
     r'<div class="label">[^<]*</div><div class="value">(?P<shown>[^<]*)</div>'
@@ -65,6 +66,13 @@ def test_the_rendered_tiles_show_gold_dora_summary(dashboard: Path, data_home: D
         assert (float(tile["value"]) if tile["value"] else None) == (None if expected is None else float(expected))
     assert summary["deployments"] > 0  # the history is recent enough for the tiles to mean something
     assert 'data-health="passing"' in dom
+    # The lead-time waterfall draws the organisation's 30-day median stages of gold.lead_time_stages
+    # (the demo merges pull requests every day: the last 30 days have some; it tells no reviews, so
+    # pickup has no figure and is drawn as such).
+    [stages] = query_dicts(data_home, "SELECT * FROM gold.lead_time_stages WHERE scope = 'org' AND grain = '30d'")
+    drawn = {match[1]: float(match[2]) if match[2] else None for match in STAGE.finditer(dom)}
+    assert stages["changes"] > 0 and 'data-grain="30d"' in dom
+    assert drawn == {stage: stages[f"{stage}_p50_hours"] for stage in ("coding", "pickup", "review", "deploy")}
     assert "<script" not in dashboard.read_text() and "http" not in dashboard.read_text().split("<body>")[0]
 
     # The page renders as a picture (the README's docs/dashboard.png was taken this way); written

@@ -5,29 +5,31 @@ issue_comment; fixtures/gitlab/merge_request, note, push), with every figure com
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+from dagster import AssetKey
 
+from dora_assets.definitions import defs
+from dora_assets.resources import Clock
 from dora_assets.settings import DoraPaths
 from dora_assets_tests.builders import (
-    deployment_status,
     envelope,
     issue_comment,
     pull_request_review,
     pull_request_review_comment,
-    push,
     sample,
     write_landing_file,
 )
 from dora_assets_tests.helpers import materialize_everything, query, query_dicts
 from dora_assets_tests.real_lineage import ZERO
-from dora_assets_tests.test_lineage import merged_pull
+from dora_assets_tests.test_lineage import deployed, merged_pull, pushed
 from dora_assets_tests.test_metrics_known_answers import sha
 
 pytestmark = pytest.mark.slow
 
 REPO, AUTHOR = "acme/shop", "octocat"
+AS_OF = datetime(2024, 6, 20, tzinfo=UTC)
 A1, A2, S1, S2, BASE = (sha(f"stages-{label}") for label in ("a1", "a2", "s1", "s2", "base"))
 STAGE_COLUMNS = (
     "changes",
@@ -44,38 +46,20 @@ STAGE_COLUMNS = (
 
 
 def github_history() -> list[dict]:
-    def delivery(event: str, payload: dict, delivery_id: str, at: str) -> dict:
-        return envelope(event, payload, delivery_id, at)
-
     return [
-        delivery(
-            "push",
-            push(REPO, "main", ZERO, [(BASE, "2024-06-01T09:00:00Z")], "2024-06-01T09:00:00Z"),
-            "p0",
-            "2024-06-01T09:00:00Z",
-        ),
+        pushed("p0", "main", ZERO, [(BASE, "2024-06-01T09:00:00Z")], "2024-06-01T09:00:00Z"),
         # PR 11: its branch's commits Mon 09:00 and 15:00; opened Mon 16:00.
-        delivery(
-            "push",
-            push(REPO, "feat-a", BASE, [(A1, "2024-06-03T09:00:00Z")], "2024-06-03T09:05:00Z"),
-            "p1",
-            "2024-06-03T09:05:00Z",
-        ),
-        delivery(
-            "push",
-            push(REPO, "feat-a", A1, [(A2, "2024-06-03T15:00:00Z")], "2024-06-03T15:05:00Z"),
-            "p2",
-            "2024-06-03T15:05:00Z",
-        ),
+        pushed("p1", "feat-a", BASE, [(A1, "2024-06-03T09:00:00Z")], "2024-06-03T09:05:00Z"),
+        pushed("p2", "feat-a", A1, [(A2, "2024-06-03T15:00:00Z")], "2024-06-03T15:05:00Z"),
         # Not pickup: the author's own comment (Mon 17:00), a bot's review (Mon 18:00), and a
         # comment after the merge (Wed 10:00); a comment on an issue, not a request, is nothing.
-        delivery(
+        envelope(
             "issue_comment",
             issue_comment(REPO, 11, AUTHOR, "2024-06-03T17:00:00Z", author=AUTHOR),
             "c1",
             "2024-06-03T17:00:00Z",
         ),
-        delivery(
+        envelope(
             "pull_request_review",
             pull_request_review(
                 REPO, 11, "review-helper[bot]", "2024-06-03T18:00:00Z", author=AUTHOR, state="commented"
@@ -83,56 +67,45 @@ def github_history() -> list[dict]:
             "r0",
             "2024-06-03T18:00:00Z",
         ),
-        delivery(
+        envelope(
             "issue_comment",
             issue_comment(REPO, 11, "carol", "2024-06-05T10:00:00Z", author=AUTHOR),
             "c2",
             "2024-06-05T10:00:00Z",
         ),
-        delivery(
+        envelope(
             "issue_comment",
             issue_comment(REPO, 11, "dave", "2024-06-03T16:30:00Z", author=AUTHOR, on_pull_request=False),
             "c3",
             "2024-06-03T16:30:00Z",
         ),
         # Pickup ends Tue 10:00 with alice's review comment; bob approves at noon.
-        delivery(
+        envelope(
             "pull_request_review_comment",
             pull_request_review_comment(REPO, 11, "alice", "2024-06-04T10:00:00Z", author=AUTHOR),
             "rc1",
             "2024-06-04T10:00:00Z",
         ),
-        delivery(
+        envelope(
             "pull_request_review",
             pull_request_review(REPO, 11, "bob", "2024-06-04T12:00:00Z", author=AUTHOR),
             "r1",
             "2024-06-04T12:00:00Z",
         ),
         merged_pull(11, S1, "2024-06-03T16:00:00Z", "2024-06-04T14:00:00Z", branch="feat-a", author=AUTHOR),
-        delivery(
-            "push",
-            push(REPO, "main", BASE, [(S1, "2024-06-04T14:00:00Z")], "2024-06-04T14:00:00Z"),
-            "p3",
-            "2024-06-04T14:00:00Z",
-        ),
+        pushed("p3", "main", BASE, [(S1, "2024-06-04T14:00:00Z")], "2024-06-04T14:00:00Z"),
         # PR 12: no branch push received, no review; opened Tue 08:00, squash-merged Tue 20:00.
         merged_pull(12, S2, "2024-06-04T08:00:00Z", "2024-06-04T20:00:00Z", branch="feat-b", author=AUTHOR),
-        delivery(
-            "push",
-            push(REPO, "main", S1, [(S2, "2024-06-04T20:00:00Z")], "2024-06-04T20:00:00Z"),
-            "p4",
-            "2024-06-04T20:00:00Z",
-        ),
+        pushed("p4", "main", S1, [(S2, "2024-06-04T20:00:00Z")], "2024-06-04T20:00:00Z"),
         # D1 on Wed 09:00 ships base, s1 and s2 (base is no request's).
-        delivery(
-            "deployment_status", deployment_status(REPO, 1, S2, "2024-06-05T09:00:00Z"), "d1", "2024-06-05T09:00:00Z"
-        ),
+        deployed("d1", 1, S2, "2024-06-05T09:00:00Z"),
     ]
 
 
 def test_the_stages_of_a_requests_lead_time_and_their_percentiles(data_home: DoraPaths) -> None:
     write_landing_file(data_home.landing_dir / "github" / "history.ndjson", github_history())
-    materialize_everything()
+    # Gold as of 2024-06-20: the deployment of June 5th is in the rolling 30 and 90 days too.
+    transform = materialize_everything(resources={**defs.resources, "clock": Clock(frozen_at=AS_OF.isoformat())})
     rows = query(
         data_home,
         "SELECT change_id, lead_time_hours, epoch(time_opened - lead_time_start) / 3600, "
@@ -160,12 +133,32 @@ def test_the_stages_of_a_requests_lead_time_and_their_percentiles(data_home: Dor
         "deploy_p50_hours": 16.0,
         "deploy_p90_hours": 18.4,  # 13 + 0.9 * (19 - 13)
     }
+    periods = (
+        ("month", date(2024, 6, 1)),
+        ("week", date(2024, 6, 3)),
+        ("30d", date(2024, 5, 21)),
+        ("90d", date(2024, 3, 22)),
+    )
     for scope, name in (("org", "*"), ("team", REPO), ("repo", REPO)):
-        got = stages[("month", date(2024, 6, 1), scope, name)]
-        assert {key: round(value, 6) if isinstance(value, float) else value for key, value in got.items()} == june
-        assert stages[("week", date(2024, 6, 3), scope, name)]["changes"] == 2
-    # June 2024 is long past: no rolling window holds it.
-    assert not [key for key in stages if key[0] in ("30d", "90d")]
+        for period in periods:
+            got = stages[(*period, scope, name)]
+            assert {key: round(value, 6) if isinstance(value, float) else value for key, value in got.items()} == june
+    assert len(stages) == len(periods) * 3
+    # The organisation's rolling stages are the asset's metadata, as numbers the UI plots.
+    [materialized] = [
+        event.materialization.metadata
+        for event in transform.get_asset_materialization_events()
+        if event.asset_key == AssetKey(["gold", "lead_time_stages"])
+    ]
+    plotted = {key: value.value for key, value in materialized.items() if key.startswith("org_30d_")}
+    assert {key: round(value, 6) for key, value in plotted.items()} == {
+        "org_30d_changes": 2,
+        "org_30d_changes_reviewed": 1,
+        "org_30d_coding_p50_hours": 3.5,
+        "org_30d_pickup_p50_hours": 18.0,
+        "org_30d_review_p50_hours": 8.0,
+        "org_30d_deploy_p50_hours": 16.0,
+    }
 
 
 GITLAB_REPO = "gitlab-org/app"

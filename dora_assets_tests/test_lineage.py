@@ -57,6 +57,18 @@ def land(paths: Path | DoraPaths, events: list[dict]) -> None:
     write_landing_file(paths.landing_dir / "github" / "history.ndjson", events)
 
 
+def pushed(
+    delivery_id: str, branch: str, before: str, commits: list[tuple[str, str]], at: str, repo: str = REPO
+) -> dict:
+    """The push of ``commits`` [(sha, timestamp)] to ``branch`` of ``repo`` at ``at``, received then."""
+    return envelope("push", push(repo, branch, before, commits, at), delivery_id, at)
+
+
+def deployed(delivery_id: str, deploy_id: int, commit: str, at: str, repo: str = REPO) -> dict:
+    """The success of production deployment ``deploy_id`` of ``commit`` at ``at``, received then."""
+    return envelope("deployment_status", deployment_status(repo, deploy_id, commit, at), delivery_id, at)
+
+
 def lead_times(paths: DoraPaths) -> dict[str, tuple]:
     rows = query(
         paths,
@@ -72,30 +84,15 @@ def test_deploying_the_middle_commit_of_a_push_ships_the_commits_before_it(data_
     land(
         data_home,
         [
-            envelope(
-                "push",
-                push(
-                    REPO,
-                    "main",
-                    ZERO,
-                    [(C1, "2024-05-06T09:00:00Z"), (C2, "2024-05-06T10:00:00Z"), (C3, "2024-05-06T11:00:00Z")],
-                    "2024-05-06T12:00:00Z",
-                ),
+            pushed(
                 "p1",
+                "main",
+                ZERO,
+                [(C1, "2024-05-06T09:00:00Z"), (C2, "2024-05-06T10:00:00Z"), (C3, "2024-05-06T11:00:00Z")],
                 "2024-05-06T12:00:00Z",
             ),
-            envelope(
-                "deployment_status",
-                deployment_status(REPO, 1, C2, "2024-05-06T14:00:00Z"),
-                "d1",
-                "2024-05-06T14:00:00Z",
-            ),
-            envelope(
-                "deployment_status",
-                deployment_status(REPO, 2, C3, "2024-05-07T11:00:00Z"),
-                "d2",
-                "2024-05-07T11:00:00Z",
-            ),
+            deployed("d1", 1, C2, "2024-05-06T14:00:00Z"),
+            deployed("d2", 2, C3, "2024-05-07T11:00:00Z"),
         ],
     )
     materialize_everything()
@@ -127,45 +124,25 @@ def test_pull_requests_start_lead_time_at_their_first_commit_and_count_once(data
         [
             # PR 1, merged with a merge commit m: its branch f1 (Mon 08:00), f2 (Mon 20:00) was
             # pushed as it was written; main's push lists f1, f2 and m.
-            envelope(
-                "push",
-                push(
-                    REPO,
-                    "feature-1",
-                    C1,
-                    [(F1, "2024-05-13T08:00:00Z"), (F2, "2024-05-13T20:00:00Z")],
-                    "2024-05-13T20:05:00Z",
-                ),
+            pushed(
                 "p-f",
+                "feature-1",
+                C1,
+                [(F1, "2024-05-13T08:00:00Z"), (F2, "2024-05-13T20:00:00Z")],
                 "2024-05-13T20:05:00Z",
             ),
-            envelope(
-                "push",
-                push(REPO, "main", ZERO, [(C1, "2024-05-12T10:00:00Z")], "2024-05-12T10:00:00Z"),
-                "p-c1",
-                "2024-05-12T10:00:00Z",
-            ),
+            pushed("p-c1", "main", ZERO, [(C1, "2024-05-12T10:00:00Z")], "2024-05-12T10:00:00Z"),
             merged_pull(1, M, "2024-05-13T21:00:00Z", "2024-05-14T09:00:00Z", branch="feature-1"),
-            envelope(
-                "push",
-                push(
-                    REPO,
-                    "main",
-                    C1,
-                    [(F1, "2024-05-13T08:00:00Z"), (F2, "2024-05-13T20:00:00Z"), (M, "2024-05-14T09:00:00Z")],
-                    "2024-05-14T09:00:00Z",
-                ),
+            pushed(
                 "p-m",
+                "main",
+                C1,
+                [(F1, "2024-05-13T08:00:00Z"), (F2, "2024-05-13T20:00:00Z"), (M, "2024-05-14T09:00:00Z")],
                 "2024-05-14T09:00:00Z",
             ),
             # PR 2, squash-merged as s; no push of its branch was received: it starts when opened.
             merged_pull(2, S, "2024-05-14T06:00:00Z", "2024-05-14T12:00:00Z", branch="feature-2"),
-            envelope(
-                "push",
-                push(REPO, "main", M, [(S, "2024-05-14T12:00:00Z")], "2024-05-14T12:00:00Z"),
-                "p-s",
-                "2024-05-14T12:00:00Z",
-            ),
+            pushed("p-s", "main", M, [(S, "2024-05-14T12:00:00Z")], "2024-05-14T12:00:00Z"),
             # Dependabot's PR 3, squash-merged as bot1, and a direct commit b.
             merged_pull(
                 3,
@@ -175,22 +152,11 @@ def test_pull_requests_start_lead_time_at_their_first_commit_and_count_once(data
                 branch="dependabot/pip/x",
                 author="dependabot[bot]",
             ),
-            envelope(
-                "push",
-                push(
-                    REPO,
-                    "main",
-                    S,
-                    [(BOT1, "2024-05-14T13:00:00Z"), (B, "2024-05-14T14:00:00Z")],
-                    "2024-05-14T14:00:00Z",
-                ),
-                "p-b",
-                "2024-05-14T14:00:00Z",
+            pushed(
+                "p-b", "main", S, [(BOT1, "2024-05-14T13:00:00Z"), (B, "2024-05-14T14:00:00Z")], "2024-05-14T14:00:00Z"
             ),
             # D1 on Tue 16:00 ships c1, f1, f2, m, s, bot1 and b.
-            envelope(
-                "deployment_status", deployment_status(REPO, 1, B, "2024-05-14T16:00:00Z"), "d1", "2024-05-14T16:00:00Z"
-            ),
+            deployed("d1", 1, B, "2024-05-14T16:00:00Z"),
         ],
     )
     materialize_everything()
@@ -241,24 +207,14 @@ def test_bots_count_in_lead_time_when_the_config_says_so(
                 7, BOT1, "2024-05-20T00:00:00Z", "2024-05-20T08:00:00Z", branch="renovate/x", author="renovate-bot"
             ),
             merged_pull(8, BOT2, "2024-05-20T01:00:00Z", "2024-05-20T09:00:00Z", branch="y", author="release-robot"),
-            envelope(
-                "push",
-                push(
-                    REPO,
-                    "main",
-                    ZERO,
-                    [(BOT1, "2024-05-20T08:00:00Z"), (BOT2, "2024-05-20T09:00:00Z"), (C1, "2024-05-20T10:00:00Z")],
-                    "2024-05-20T10:00:00Z",
-                ),
+            pushed(
                 "p",
+                "main",
+                ZERO,
+                [(BOT1, "2024-05-20T08:00:00Z"), (BOT2, "2024-05-20T09:00:00Z"), (C1, "2024-05-20T10:00:00Z")],
                 "2024-05-20T10:00:00Z",
             ),
-            envelope(
-                "deployment_status",
-                deployment_status(REPO, 1, C1, "2024-05-20T12:00:00Z"),
-                "d1",
-                "2024-05-20T12:00:00Z",
-            ),
+            deployed("d1", 1, C1, "2024-05-20T12:00:00Z"),
         ],
     )
     figures = ("changes_deployed", "lead_time_median_hours", "bot_changes")
@@ -288,24 +244,9 @@ def test_a_lost_push_webhook_costs_no_change_its_lead_time(data_home: DoraPaths)
     land(
         data_home,
         [
-            envelope(
-                "push",
-                push(REPO, "main", ZERO, [(C1, "2024-05-27T09:00:00Z")], "2024-05-27T09:00:00Z"),
-                "p1",
-                "2024-05-27T09:00:00Z",
-            ),
-            envelope(
-                "push",
-                push(REPO, "main", C2, [(C3, "2024-05-27T11:00:00Z")], "2024-05-27T11:00:00Z"),
-                "p3",
-                "2024-05-27T11:00:00Z",
-            ),
-            envelope(
-                "deployment_status",
-                deployment_status(REPO, 1, C3, "2024-05-27T12:00:00Z"),
-                "d1",
-                "2024-05-27T12:00:00Z",
-            ),
+            pushed("p1", "main", ZERO, [(C1, "2024-05-27T09:00:00Z")], "2024-05-27T09:00:00Z"),
+            pushed("p3", "main", C2, [(C3, "2024-05-27T11:00:00Z")], "2024-05-27T11:00:00Z"),
+            deployed("d1", 1, C3, "2024-05-27T12:00:00Z"),
         ],
     )
     materialize_everything()

@@ -1,5 +1,6 @@
 """Gold assets: the DORA metrics, computed by SQL over silver (recomputed whole: small tables)."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from dagster import AssetKey, MaterializeResult, MetadataValue, asset
@@ -194,6 +195,29 @@ def dora_weekly(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clo
     return MaterializeResult(metadata=_latest_metadata(rows, latest, dora_config.load().benchmark))
 
 
+def _refresh_whole(
+    warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock, table: str, headline: str
+) -> tuple[int, list[dict]]:
+    """Recompute gold.<table> whole (``<table>.sql``, one transaction) as of the clock; returns its
+    row count and the organisation's rows of ``<headline>.sql``."""
+    config = dora_config.load()
+    params = {**dora_monthly_params(config), **published_params(config, clock.now())}
+    with warehouse.get_connection() as connection:
+        run_sql_in_transaction(connection, "gold", table, params)
+        return table_row_count(connection, f"gold.{table}"), fetch_dicts(connection, "gold", headline)
+
+
+def _plotted(rows: list[dict], label: Callable[[dict], str], key: str) -> dict:
+    """Each row's numbers as ``org_<label>_<figure>`` floats (``key``, the row's own label column,
+    aside), so that the Dagster UI plots them across materializations."""
+    return {
+        f"org_{label(row)}_{name}": MetadataValue.float(float(value))
+        for row in rows
+        for name, value in row.items()
+        if name != key and isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
 def _figure(name: str) -> tuple[str, str, str]:
     """One column of gold.dora_monthly's figures, by name (for tables that share them)."""
     [column] = [column for column in _period_columns(("month", "DATE", "")) if column[0] == name]
@@ -242,20 +266,13 @@ def _figure(name: str) -> tuple[str, str, str]:
 def dora_summary(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource, clock: Clock) -> MaterializeResult:
     """Rolling 30- and 90-day figures ending at the refresh, org-wide, per team and per repo:
     the dashboard's tiles and tables. Grain: window x scope x name. Source: as gold.dora_monthly."""
-    config = dora_config.load()
-    params = {**dora_monthly_params(config), **published_params(config, clock.now())}
-    with warehouse.get_connection() as connection:
-        run_sql_in_transaction(connection, "gold", "dora_summary", params)
-        rows = table_row_count(connection, "gold.dora_summary")
-        org = fetch_dicts(connection, "gold", "summary_headlines")
-    metadata: dict = {"dagster/row_count": rows, "benchmark": config.benchmark, "org_headlines": markdown_table(org)}
-    for row in org:  # numbers, so that the Dagster UI plots them across materializations
-        metadata |= {
-            f"org_{row['window_days']}d_{name}": MetadataValue.float(float(value))
-            for name, value in row.items()
-            if name != "window_days" and isinstance(value, int | float)
-        }
-    return MaterializeResult(metadata=metadata)
+    rows, org = _refresh_whole(warehouse, dora_config, clock, "dora_summary", "summary_headlines")
+    metadata = {
+        "dagster/row_count": rows,
+        "benchmark": dora_config.load().benchmark,
+        "org_headlines": markdown_table(org),
+    }
+    return MaterializeResult(metadata=metadata | _plotted(org, lambda row: f"{row['window_days']}d", "window_days"))
 
 
 @asset(
@@ -297,20 +314,9 @@ def lead_time_stages(warehouse: DuckDBWarehouse, dora_config: DoraConfigResource
     deploy (median and p90), monthly, weekly and over rolling 30 and 90 days, for the
     organisation, each team and each repo. Grain: grain x period x scope x name. Source:
     silver.deployment_changes (with silver.pull_requests and silver.pull_request_reviews)."""
-    config = dora_config.load()
-    params = {**dora_monthly_params(config), **published_params(config, clock.now())}
-    with warehouse.get_connection() as connection:
-        run_sql_in_transaction(connection, "gold", "lead_time_stages", params)
-        rows = table_row_count(connection, "gold.lead_time_stages")
-        org = fetch_dicts(connection, "gold", "stages_headline")
-    metadata: dict = {"dagster/row_count": rows, "org_stages": markdown_table(org)}
-    for row in org:  # numbers, so that the Dagster UI plots them across materializations
-        metadata |= {
-            f"org_{row['grain']}_{stage}_p50_hours": MetadataValue.float(float(row[f"{stage}_p50_hours"]))
-            for stage in STAGES
-            if row[f"{stage}_p50_hours"] is not None
-        }
-    return MaterializeResult(metadata=metadata)
+    rows, org = _refresh_whole(warehouse, dora_config, clock, "lead_time_stages", "stages_headline")
+    metadata = {"dagster/row_count": rows, "org_stages": markdown_table(org)}
+    return MaterializeResult(metadata=metadata | _plotted(org, lambda row: row["grain"], "grain"))
 
 
 gold_assets = [dora_monthly, dora_weekly, dora_summary, lead_time_stages]

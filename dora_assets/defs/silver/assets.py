@@ -62,10 +62,16 @@ def refresh_silver_table(
     context.log.info(f"silver.{table}: replaced [{window.start:%Y-%m-%d}, {window.end:%Y-%m-%d}); {rows} rows in all")
     if rejected:
         context.log.warning(f"silver.{table}: {rejected} deliveries in the window rejected (silver.rejected_events)")
+    return window_result(window, rows, rejected_in_window=rejected)
+
+
+def window_result(window: TimeWindow, rows: int, **metadata: object) -> MaterializeResult:
+    """A silver table's materialization: its rows in all and the window it replaced (the transform
+    ledger reads ``window_start``/``window_end``: dora_assets.transform_ledger.run_coverage)."""
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
-            "rejected_in_window": rejected,
+            **metadata,
             "window_start": window.start.isoformat(),
             "window_end": window.end.isoformat(),
         }
@@ -216,13 +222,7 @@ def deployment_changes(
         f"{len(in_window)} deployments (walked with the {len(deployments) - len(in_window)} before them) over "
         f"{len(parents)} commits of their repos' graph; {rows} rows in all"
     )
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
-        }
-    )
+    return window_result(window, rows)
 
 
 @asset(
