@@ -88,9 +88,10 @@ def waterfall_chart(title: str, stages: Sequence[tuple[str, float | None]]) -> s
         width = span * (hours or 0.0) / total
         x = left_label + span * start / total
         figure = "n/a" if hours is None else f"{hours:.1f} h"
+        measured = "" if hours is None else repr(hours)
         bars.append(
             f'<text x="{left_label - 6}" y="{middle:.1f}" class="axis" text-anchor="end">{escape(label)}</text>'
-            f'<rect class="stage" data-stage="{escape(label.lower())}" data-hours="{"" if hours is None else repr(hours)}" '
+            f'<rect class="stage" data-stage="{escape(label.lower())}" data-hours="{measured}" '
             f'x="{x:.1f}" y="{y:.1f}" width="{max(width, 1.0):.1f}" height="{row * 0.6:.1f}">'
             f"<title>{escape(label)}: {figure}</title></rect>"
             f'<text x="{min(x + width + 4, WIDTH - RIGHT):.1f}" y="{middle:.1f}" class="axis">{figure}</text>'
